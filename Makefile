@@ -1,0 +1,40 @@
+# duban: two commands on a fresh machine, `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CONFIG ?= duban.toml
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+
+.PHONY: run test lint typecheck check bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: set up, create the demo (sandbox groups, demo roster) if needed, and serve on 127.0.0.1:8080
+run: $(STAMP)
+	$(BIN)/duban --config $(CONFIG) init --demo --if-missing
+	$(BIN)/duban --config $(CONFIG) serve --host $(HOST) --port $(PORT)
+
+## test: set up and run the whole test suite (PostgreSQL cases run where a server answers)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.inbound
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,9 @@
+"""Typed keys under which the application keeps its state."""
+
+from aiohttp import web
+
+from bot.context import AppContext
+from bot.lifecycle import Workers
+
+CONTEXT = web.AppKey("duban_context", AppContext)
+WORKERS = web.AppKey("duban_workers", Workers)

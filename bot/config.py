@@ -1,0 +1,264 @@
+"""Configuration: one TOML file, validated by pydantic, every key overridable by environment.
+
+The file is found at ``--config PATH``, else ``$DUBAN_CONFIG``, else ``./duban.toml``. Environment variables
+``DUBAN_<SECTION>__<KEY>`` override the file (``DUBAN_DATABASE__URL``, ``DUBAN_WECOM__APP__TOKEN``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_PATH = Path("duban.toml")
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/duban.db"
+
+Platform = Literal["wecom", "dingtalk", "feishu", "sandbox"]
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are refused, so a typo is caught at start rather than ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseConfig(Section):
+    url: str = DEFAULT_DATABASE_URL
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("应以 sqlite+aiosqlite:// 或 postgresql+asyncpg:// 开头")
+        return value
+
+
+class ServerConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+
+
+class WecomAppConfig(Section):
+    corp_id: str = ""
+    agent_id: int | None = None
+    secret: SecretStr = SecretStr("")
+    token: SecretStr = SecretStr("")
+    encoding_aes_key: SecretStr = SecretStr("")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.corp_id and self.token.get_secret_value() and self.encoding_aes_key.get_secret_value())
+
+
+class WecomBotConfig(Section):
+    token: SecretStr = SecretStr("")
+    encoding_aes_key: SecretStr = SecretStr("")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token.get_secret_value() and self.encoding_aes_key.get_secret_value())
+
+
+def _check_aes_key(value: SecretStr) -> SecretStr:
+    raw = value.get_secret_value()
+    if raw and len(raw) != 43:
+        raise ValueError("EncodingAESKey 应为 43 个字符")
+    return value
+
+
+class WecomConfig(Section):
+    api_base: str = "https://qyapi.weixin.qq.com"
+    timestamp_window: int = Field(default=300, ge=0)
+    app: WecomAppConfig = WecomAppConfig()
+    bot: WecomBotConfig = WecomBotConfig()
+
+    @model_validator(mode="after")
+    def _aes_keys(self) -> WecomConfig:
+        _check_aes_key(self.app.encoding_aes_key)
+        _check_aes_key(self.bot.encoding_aes_key)
+        return self
+
+
+class DingtalkConfig(Section):
+    api_base: str = "https://oapi.dingtalk.com"
+    app_key: str = ""
+    app_secret: SecretStr = SecretStr("")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.app_secret.get_secret_value())
+
+
+class FeishuConfig(Section):
+    api_base: str = "https://open.feishu.cn"
+
+
+class GroupConfig(Section):
+    name: str = Field(min_length=1)
+    platform: Platform
+    webhook: str = ""
+    secret: SecretStr = SecretStr("")
+    chat_id: str = ""
+    keywords: list[str] = []
+    rate_per_minute: int | None = Field(default=None, ge=1)
+    office: bool = False
+
+    @model_validator(mode="after")
+    def _webhook_needed(self) -> GroupConfig:
+        if self.platform != "sandbox" and not self.webhook:
+            raise ValueError(f"群「{self.name}」的平台为 {self.platform}，须填写 webhook")
+        return self
+
+
+class ReportingConfig(Section):
+    deadline_day: int = Field(default=25, ge=1, le=28)
+    deadline_time: time = time(23, 59, 59)
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Field names are the TOML keys."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DUBAN_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    timezone: str = "Asia/Shanghai"
+    office_name: str = "工作机制办公室"
+    database: DatabaseConfig = DatabaseConfig()
+    server: ServerConfig = ServerConfig()
+    wecom: WecomConfig = WecomConfig()
+    dingtalk: DingtalkConfig = DingtalkConfig()
+    feishu: FeishuConfig = FeishuConfig()
+    groups: list[GroupConfig] = []
+    reporting: ReportingConfig = ReportingConfig()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"未知时区 {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _unique_group_names(self) -> Settings:
+        seen: set[str] = set()
+        for group in self.groups:
+            if group.name in seen:
+                raise ValueError(f"群名「{group.name}」重复")
+            seen.add(group.name)
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = _config_path.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+_config_path: ContextVar[Path | None] = ContextVar("duban_config_path", default=None)
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used, described for the operator (no traceback)."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = [f"配置文件 {self.path} 有误，duban 未启动："]
+        lines += [f"  - {problem}" for problem in self.problems]
+        return "\n".join(lines)
+
+
+def resolve_config_path(explicit: str | Path | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get("DUBAN_CONFIG")
+    return Path(from_env) if from_env else DEFAULT_CONFIG_PATH
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1] = f"{parts[-1]}[{item}]" if parts else f"[{item}]"
+        else:
+            parts.append(item)
+    return ".".join(parts) or "(根)"
+
+
+def _describe(error: Any) -> str:
+    key = _location(tuple(error["loc"]))
+    value = error.get("input")
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"{key}: 未知的配置项（请检查拼写）"
+    if error["type"] == "missing":
+        return f"{key}: 缺少必填项"
+    shown = "" if isinstance(value, dict | list) or "secret" in key or "token" in key else f"（当前值 {value!r}）"
+    return f"{key}: {message}{shown}"
+
+
+def load_settings(path: str | Path | None = None, *, require_file: bool = False) -> Settings:
+    """Load and validate the configuration, or raise :class:`ConfigError` listing every problem."""
+    config_path = resolve_config_path(path)
+    if not config_path.exists():
+        if require_file:
+            raise ConfigError(config_path, ["文件不存在；可运行 `duban init` 生成"])
+        token = _config_path.set(None)
+    else:
+        try:
+            with config_path.open("rb") as handle:
+                tomllib.load(handle)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(config_path, [f"不是合法的 TOML：{exc}"]) from None
+        except OSError as exc:
+            raise ConfigError(config_path, [f"无法读取：{exc.strerror}"]) from None
+        token = _config_path.set(config_path)
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(config_path, [_describe(error) for error in exc.errors()]) from None
+    finally:
+        _config_path.reset(token)

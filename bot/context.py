@@ -1,0 +1,37 @@
+"""What a running duban process holds: settings, database and a name that tells instances apart."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+
+from bot.config import Settings
+from handlers.policy import Policy
+from storage.db import Database
+from storage.periods import DeadlineRule
+
+
+def new_instance_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    instance_id: str = field(default_factory=new_instance_id)
+
+    @property
+    def policy(self) -> Policy:
+        return policy_from_settings(self.settings)
+
+
+def policy_from_settings(settings: Settings) -> Policy:
+    """The slice of the configuration that handlers and jobs see (they never import ``bot``)."""
+    return Policy(
+        tz=settings.tz,
+        office_name=settings.office_name,
+        deadline=DeadlineRule(tz=settings.tz, day=settings.reporting.deadline_day, at=settings.reporting.deadline_time),
+    )

@@ -1,0 +1,316 @@
+"""The domain in tables (DESIGN.md, "The domain, in tables").
+
+Timestamps are stored in UTC (``UtcDateTime``); periods are month strings ``YYYY-MM``.
+Nothing a person sent is ever deleted: people and units are deactivated, submissions are versioned.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend (SQLite keeps no zone, so it is re-attached on load)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# BigInteger primary keys that still autoincrement on SQLite (which only does so for INTEGER).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Role(enum.StrEnum):
+    """A person's place on the roster."""
+
+    A = "A"  # the liaison (联络员, A角)
+    B = "B"  # the deputy (B角)
+    OFFICE = "office"  # a member of the mechanism's office (办公室)
+
+    @property
+    def label(self) -> str:
+        return {"A": "A角", "B": "B角", "office": "办公室"}[self.value]
+
+    @property
+    def is_liaison(self) -> bool:
+        return self in (Role.A, Role.B)
+
+
+class InboxState(enum.StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class OutboxState(enum.StrEnum):
+    PENDING = "pending"  # waiting to be sent (possibly after a back-off)
+    SENDING = "sending"  # a dispatcher holds it and the request may be on the wire
+    SENT = "sent"
+    FAILED = "failed"  # permanent failure, the office was told
+    UNCERTAIN = "uncertain"  # the send began but its outcome is unknown; only a person may resend it
+    CANCELLED = "cancelled"
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(cls, native_enum=False, length=16, values_callable=lambda members: [m.value for m in members])
+
+
+class Unit(Base):
+    """A member unit (成员单位)."""
+
+    __tablename__ = "unit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    division: Mapped[str] = mapped_column(String(100), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    people: Mapped[list[Person]] = relationship(back_populates="unit")
+
+
+class Person(Base):
+    """Someone on the roster: a unit's liaison (A角) or deputy (B角), or an office member."""
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    mobile: Mapped[str | None] = mapped_column(String(20), unique=True)
+    wecom_userid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    dingtalk_userid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    unit: Mapped[Unit | None] = relationship(back_populates="people")
+    memberships: Mapped[list[GroupMember]] = relationship(back_populates="person", cascade="all, delete-orphan")
+
+
+class Group(Base):
+    """A chat group the bot posts to (mirrors ``[[groups]]`` in the config, synced at start)."""
+
+    __tablename__ = "chat_group"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    webhook: Mapped[str] = mapped_column(String(500), default="")
+    chat_id: Mapped[str] = mapped_column(String(128), default="")
+    is_office: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    members: Mapped[list[GroupMember]] = relationship(back_populates="group", cascade="all, delete-orphan")
+
+
+class GroupMember(Base):
+    """Which roster people sit in which group (the roster's 所在群 column)."""
+
+    __tablename__ = "group_member"
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("chat_group.id"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
+
+    group: Mapped[Group] = relationship(back_populates="members")
+    person: Mapped[Person] = relationship(back_populates="memberships")
+
+
+class InboxMessage(Base):
+    """Everything that arrived from a platform, stored before the request is answered."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "message_id", name="uq_inbox_platform_message"),
+        Index("ix_inbox_state_id", "state", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(32))
+    message_id: Mapped[str] = mapped_column(String(128))
+    sender_id: Mapped[str] = mapped_column(String(128))
+    sender_name: Mapped[str] = mapped_column(String(128), default="")
+    chat_id: Mapped[str] = mapped_column(String(128), default="")
+    chat_type: Mapped[str] = mapped_column(String(16), default="single")
+    msgtype: Mapped[str] = mapped_column(String(32), default="text")
+    text: Mapped[str] = mapped_column(Text, default="")
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
+    reply: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sent_at: Mapped[datetime | None] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state: Mapped[InboxState] = mapped_column(_enum(InboxState), default=InboxState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_by: Mapped[str | None] = mapped_column(String(64))
+    locked_until: Mapped[datetime | None] = mapped_column()
+    handled_at: Mapped[datetime | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+
+
+class Submission(Base):
+    """One version of a unit's report for a period; every version is kept, the latest counts."""
+
+    __tablename__ = "submission"
+    __table_args__ = (
+        UniqueConstraint("unit_id", "period", "version", name="uq_submission_unit_period_version"),
+        Index("ix_submission_period_unit", "period", "unit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text, default="")
+    attachments: Mapped[list[Any]] = mapped_column(default=list)
+    is_supplement: Mapped[bool] = mapped_column(Boolean, default=False)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    on_time: Mapped[bool] = mapped_column(Boolean)
+
+    unit: Mapped[Unit] = relationship()
+    person: Mapped[Person | None] = relationship()
+
+
+class OutboxMessage(Base):
+    """Something the bot will say, written in the same transaction as the event that caused it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_state_due", "state", "due_at"),
+        UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(200))
+    rate_key: Mapped[str] = mapped_column(String(200))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("chat_group.id"))
+    address: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    message: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    origin: Mapped[str] = mapped_column(String(64), default="")
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[OutboxState] = mapped_column(_enum(OutboxState), default=OutboxState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sending_since: Mapped[datetime | None] = mapped_column()
+    sending_by: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None] = mapped_column()
+    errcode: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
+    resent_from: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+
+
+class SendLog(Base):
+    """One request made to a platform; the rate limiter counts these, so limits hold across instances."""
+
+    __tablename__ = "send_log"
+    __table_args__ = (Index("ix_send_log_rate_key_at", "rate_key", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    rate_key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    outcome: Mapped[str] = mapped_column(String(16), default="")
+    errcode: Mapped[str | None] = mapped_column(String(32))
+
+
+class JobClaim(Base):
+    """The claim on one occurrence of a timed job: whoever inserts it first runs it, everyone else skips."""
+
+    __tablename__ = "job_claim"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    occurrence: Mapped[datetime] = mapped_column(primary_key=True)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16), default="claimed")
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditEntry(Base):
+    """Every office command and its outcome, and every refused attempt."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    actor: Mapped[str] = mapped_column(String(128), default="")
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str] = mapped_column(String(32), default="ok")
+    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
+
+
+class PendingAction(Base):
+    """An office action waiting for ``确认 CODE`` (announcements): nothing is broadcast by accident."""
+
+    __tablename__ = "pending_action"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    confirmed_at: Mapped[datetime | None] = mapped_column()
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"))

@@ -1,0 +1,168 @@
+"""What the bot says, in one neutral shape, and how it is queued in the outbox.
+
+Handlers and jobs build an :class:`OutboundMessage` and enqueue it in the transaction of the event that
+caused it; the dispatcher in ``bot/`` renders it to each platform's dialect and sends it. Text that a
+person wrote must pass through :func:`quote` before it is placed in a message, so that it can never
+inject a mention, a link or markup into what the bot posts.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Group, InboxMessage, OutboxMessage, Person, utcnow
+
+GROUP_CHANNELS = {
+    "wecom": "wecom_webhook",
+    "dingtalk": "dingtalk_robot",
+    "feishu": "feishu_bot",
+    "sandbox": "sandbox",
+}
+
+
+class Mention(BaseModel):
+    """A roster person to @-mention, with every id a platform may know them by."""
+
+    name: str
+    person_id: int | None = None
+    wecom_userid: str | None = None
+    dingtalk_userid: str | None = None
+    mobile: str | None = None
+
+    @classmethod
+    def of(cls, person: Person) -> Mention:
+        return cls(
+            name=person.name,
+            person_id=person.id,
+            wecom_userid=person.wecom_userid,
+            dingtalk_userid=person.dingtalk_userid,
+            mobile=person.mobile,
+        )
+
+
+class OutboundMessage(BaseModel):
+    """A message in duban's light markdown: ``**bold**`` and ``- `` bullets, one paragraph per line."""
+
+    body: str
+    title: str = ""
+    mentions: list[Mention] = Field(default_factory=list)
+    at_all: bool = False
+    format: Literal["markdown", "text"] = "markdown"
+    late_post: bool = False
+
+
+_MARKUP = str.maketrans(
+    {
+        "@": "＠",
+        "<": "＜",
+        ">": "＞",
+        "[": "［",
+        "]": "］",
+        "(": "（",
+        ")": "）",
+        "*": "＊",
+        "_": "＿",
+        "`": "｀",
+        "#": "＃",
+        "|": "｜",
+        "~": "～",
+        "\\": "＼",
+    }
+)
+_URL_SCHEME = re.compile(r"(?i)\b(https?|ftp|dingtalk|wxwork|weixin|javascript|data)(:)")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def quote(text: str, *, max_chars: int | None = None) -> str:
+    """Make a person's words inert in any platform's markdown: no mentions, links, markup or bidi tricks.
+
+    Characters that carry meaning are replaced by their full-width forms, which read the same to a person.
+    """
+    cleaned = _CONTROL.sub("", text).translate(_MARKUP)
+    cleaned = _URL_SCHEME.sub(lambda m: f"{m[1]}：", cleaned)
+    if max_chars is not None and len(cleaned) > max_chars:
+        cleaned = cleaned[: max_chars - 1] + "…"
+    return cleaned
+
+
+def enqueue(
+    session: AsyncSession,
+    *,
+    channel: str,
+    target: str,
+    rate_key: str,
+    message: OutboundMessage,
+    origin: str,
+    address: dict[str, Any] | None = None,
+    group_id: int | None = None,
+    inbox_id: int | None = None,
+    dedupe_key: str | None = None,
+    due_at: datetime | None = None,
+) -> OutboxMessage:
+    """Add one outbox row to ``session`` (the caller's transaction commits it with its cause)."""
+    row = OutboxMessage(
+        channel=channel,
+        target=target,
+        rate_key=rate_key,
+        address=address or {},
+        message=message.model_dump(mode="json"),
+        origin=origin,
+        group_id=group_id,
+        inbox_id=inbox_id,
+        dedupe_key=dedupe_key,
+        due_at=due_at or utcnow(),
+    )
+    session.add(row)
+    return row
+
+
+def group_rate_key(group: Group) -> str:
+    return f"group:{group.name}"
+
+
+def enqueue_to_group(
+    session: AsyncSession,
+    group: Group,
+    message: OutboundMessage,
+    *,
+    origin: str,
+    dedupe_key: str | None = None,
+) -> OutboxMessage:
+    """Queue ``message`` for a group's robot (the group's platform decides the dialect)."""
+    return enqueue(
+        session,
+        channel=GROUP_CHANNELS[group.platform],
+        target=group.name,
+        rate_key=group_rate_key(group),
+        address={"group": group.name},
+        message=message,
+        origin=origin,
+        group_id=group.id,
+        dedupe_key=dedupe_key,
+    )
+
+
+def enqueue_reply(
+    session: AsyncSession,
+    inbox: InboxMessage,
+    message: OutboundMessage,
+    *,
+    origin: str = "reply",
+) -> OutboxMessage:
+    """Queue an answer to an inbound message by the route its adapter recorded (response_url, …)."""
+    route = inbox.reply
+    return enqueue(
+        session,
+        channel=route["channel"],
+        target=route["target"],
+        rate_key=route["rate_key"],
+        address=route.get("address", {}),
+        message=message,
+        origin=origin,
+        inbox_id=inbox.id,
+    )
