@@ -314,3 +314,17 @@ class PendingAction(Base):
     expires_at: Mapped[datetime] = mapped_column()
     confirmed_at: Mapped[datetime | None] = mapped_column()
     confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+
+
+class SandboxMessage(Base):
+    """What the bot said on the sandbox platform (the local chat of the demo and the tests)."""
+
+    __tablename__ = "sandbox_message"
+    __table_args__ = (Index("ix_sandbox_message_chat_id", "chat", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    chat: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    mentions: Mapped[list[Any]] = mapped_column(default=list)
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 22:59:17.672373
+Create Date: 2026-11-21 23:01:38.813582
 """
 
 from collections.abc import Sequence
@@ -213,6 +213,20 @@ def upgrade() -> None:
         batch_op.create_index("ix_submission_period_unit", ["period", "unit_id"], unique=False)
 
     op.create_table(
+        "sandbox_message",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("chat", sa.String(length=128), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("mentions", sa.JSON(), nullable=False),
+        sa.Column("outbox_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("at", storage.models.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["outbox_id"], ["outbox.id"], name=op.f("fk_sandbox_message_outbox_id_outbox")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sandbox_message")),
+    )
+    with op.batch_alter_table("sandbox_message", schema=None) as batch_op:
+        batch_op.create_index("ix_sandbox_message_chat_id", ["chat", "id"], unique=False)
+
+    op.create_table(
         "send_log",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("rate_key", sa.String(length=200), nullable=False),
@@ -235,6 +249,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_send_log_rate_key_at")
 
     op.drop_table("send_log")
+    with op.batch_alter_table("sandbox_message", schema=None) as batch_op:
+        batch_op.drop_index("ix_sandbox_message_chat_id")
+
+    op.drop_table("sandbox_message")
     with op.batch_alter_table("submission", schema=None) as batch_op:
         batch_op.drop_index("ix_submission_period_unit")
 
