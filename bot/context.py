@@ -8,9 +8,9 @@ import socket
 from dataclasses import dataclass, field
 
 from bot.config import Settings
-from handlers.policy import Policy
 from storage.db import Database
 from storage.periods import DeadlineRule
+from storage.policy import Policy
 
 
 def new_instance_id() -> str:
