@@ -60,12 +60,21 @@ class ServerConfig(Section):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 
 
+def _check_aes_key(value: SecretStr) -> SecretStr:
+    raw = value.get_secret_value()
+    if raw and len(raw) != 43:
+        raise ValueError("EncodingAESKey 应为 43 个字符（企业微信后台“接收消息”设置中随机生成的那一串）")
+    return value
+
+
 class WecomAppConfig(Section):
     corp_id: str = ""
     agent_id: int | None = None
     secret: SecretStr = SecretStr("")
     token: SecretStr = SecretStr("")
     encoding_aes_key: SecretStr = SecretStr("")
+
+    _aes_key = field_validator("encoding_aes_key")(_check_aes_key)
 
     @property
     def enabled(self) -> bool:
@@ -76,16 +85,11 @@ class WecomBotConfig(Section):
     token: SecretStr = SecretStr("")
     encoding_aes_key: SecretStr = SecretStr("")
 
+    _aes_key = field_validator("encoding_aes_key")(_check_aes_key)
+
     @property
     def enabled(self) -> bool:
         return bool(self.token.get_secret_value() and self.encoding_aes_key.get_secret_value())
-
-
-def _check_aes_key(value: SecretStr) -> SecretStr:
-    raw = value.get_secret_value()
-    if raw and len(raw) != 43:
-        raise ValueError("EncodingAESKey 应为 43 个字符")
-    return value
 
 
 class WecomConfig(Section):
@@ -93,12 +97,6 @@ class WecomConfig(Section):
     timestamp_window: int = Field(default=300, ge=0)
     app: WecomAppConfig = WecomAppConfig()
     bot: WecomBotConfig = WecomBotConfig()
-
-    @model_validator(mode="after")
-    def _aes_keys(self) -> WecomConfig:
-        _check_aes_key(self.app.encoding_aes_key)
-        _check_aes_key(self.bot.encoding_aes_key)
-        return self
 
 
 class DingtalkConfig(Section):
@@ -228,23 +226,52 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "(根)"
 
 
+_MESSAGES = {
+    "extra_forbidden": "未知的配置项（请检查拼写）",
+    "missing": "缺少必填项",
+    "less_than_equal": "不能大于 {le}",
+    "greater_than_equal": "不能小于 {ge}",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "bool_parsing": "应为 true 或 false",
+    "bool_type": "应为 true 或 false",
+    "string_type": "应为字符串（加引号）",
+    "string_too_short": "不能为空",
+    "literal_error": "取值应为 {expected} 之一",
+    "time_parsing": "应为时刻，例如 23:59:59",
+    "time_type": "应为时刻，例如 23:59:59",
+    "list_type": "应为列表",
+    "model_type": "应为一节配置（表）",
+    "model_attributes_type": "应为一节配置（表）",
+}
+_SECRET_KEYS = ("secret", "token", "aes_key", "password")
+
+
 def _describe(error: Any) -> str:
     key = _location(tuple(error["loc"]))
     value = error.get("input")
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        return f"{key}: 未知的配置项（请检查拼写）"
-    if error["type"] == "missing":
-        return f"{key}: 缺少必填项"
-    shown = "" if isinstance(value, dict | list) or "secret" in key or "token" in key else f"（当前值 {value!r}）"
-    return f"{key}: {message}{shown}"
+    template = _MESSAGES.get(error["type"])
+    if template is not None:
+        message = template.format(**error.get("ctx", {}))
+    else:
+        message = error["msg"].removeprefix("Value error, ")
+    if error["type"] in ("extra_forbidden", "missing") or isinstance(value, dict | list):
+        return f"{key}: {message}"
+    if any(word in key for word in _SECRET_KEYS):
+        return f"{key}: {message}（取值已隐去）"
+    return f"{key}: {message}（当前值 {value!r}）"
 
 
-def load_settings(path: str | Path | None = None, *, require_file: bool = False) -> Settings:
-    """Load and validate the configuration, or raise :class:`ConfigError` listing every problem."""
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Load and validate the configuration, or raise :class:`ConfigError` listing every problem.
+
+    A file named explicitly (``--config`` or ``$DUBAN_CONFIG``) must exist; without one, a missing
+    ``./duban.toml`` means defaults and environment variables only.
+    """
     config_path = resolve_config_path(path)
+    explicit = bool(path) or "DUBAN_CONFIG" in os.environ
     if not config_path.exists():
-        if require_file:
+        if explicit:
             raise ConfigError(config_path, ["文件不存在；可运行 `duban init` 生成"])
         token = _config_path.set(None)
     else:
