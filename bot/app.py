@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot import health
 from bot.appkeys import CONTEXT, WORKERS
 from bot.config import Settings
 from bot.context import AppContext
 from bot.lifecycle import Worker, Workers
+from bot.logs import trace_id
 from storage.db import Database
 from storage.migrate import schema_state
 from storage.sync import sync_groups
@@ -43,6 +46,16 @@ async def check_schema(db: Database) -> None:
         )
 
 
+@web.middleware
+async def trace_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Carry a request id (the caller's ``X-Request-Id`` or a fresh one) through every log line."""
+    token = trace_id.set(request.headers.get("X-Request-Id", "")[:64] or f"req-{secrets.token_hex(6)}")
+    try:
+        return await handler(request)
+    finally:
+        trace_id.reset(token)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -51,7 +64,7 @@ def create_app(
     channels: Sequence[Channel] = (),
 ) -> web.Application:
     """Build the application; the database is opened (or the given one used) when it starts."""
-    app = web.Application(client_max_size=settings.server.max_body_bytes)
+    app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[trace_requests])
     owns_db = db is None
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -176,6 +176,21 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def secret_values(self) -> list[str]:
+        """Every secret in the configuration, for the log filter that masks them."""
+        found = [
+            self.wecom.app.secret,
+            self.wecom.app.token,
+            self.wecom.app.encoding_aes_key,
+            self.wecom.bot.token,
+            self.wecom.bot.encoding_aes_key,
+            self.dingtalk.app_secret,
+            *(group.secret for group in self.groups),
+        ]
+        values = [secret.get_secret_value() for secret in found]
+        values += [_webhook_key(group.webhook) for group in self.groups]
+        return [value for value in values if value]
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -190,6 +205,14 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+
+def _webhook_key(url: str) -> str:
+    """The credential inside a robot webhook URL (``key=`` for WeCom, ``access_token=`` for DingTalk)."""
+    for marker in ("key=", "access_token=", "/hook/"):
+        if marker in url:
+            return url.split(marker, 1)[1].split("&", 1)[0]
+    return ""
 
 
 _config_path: ContextVar[Path | None] = ContextVar("duban_config_path", default=None)

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.app import SchemaOutOfDate, check_schema
 from bot.cli.base import CliError, SubParsers, open_database, settings_of
+from bot.logs import configure_logging
 from bot.service import build_app
 
 
@@ -21,6 +22,7 @@ def register(sub: SubParsers) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_of(args)
+    configure_logging(verbose=args.verbose, secrets=settings.secret_values())
 
     async def preflight() -> None:
         async with open_database(settings) as db:
