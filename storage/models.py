@@ -285,6 +285,29 @@ class JobClaim(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
 
+class Draft(Base):
+    """An item the office drafted for a coming weekly briefing or monthly circular (``周报 添加 …``).
+
+    ``period_key`` names the briefing it was written for (ISO week ``2026-W45`` or month ``2026-12``); the
+    first briefing of that kind composed for that key or later takes it and records itself in
+    ``used_by_occurrence``. A withdrawn draft is kept, marked, never deleted.
+    """
+
+    __tablename__ = "draft"
+    __table_args__ = (Index("ix_draft_kind_period_key", "kind", "period_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "weekly" | "monthly"
+    period_key: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    author: Mapped[str] = mapped_column(String(64), default="")
+    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_by_occurrence: Mapped[str | None] = mapped_column(String(120))
+    withdrawn_at: Mapped[datetime | None] = mapped_column()
+
+
 class AuditEntry(Base):
     """Every office command and its outcome, and every refused attempt."""
 

@@ -8,7 +8,8 @@ A unit reports *last* month's progress before the deadline of the current month 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -56,15 +57,24 @@ class Period:
 
 @dataclass(frozen=True)
 class DeadlineRule:
-    """When a period's report is due: ``day`` of the following month at ``at`` local time."""
+    """When a period's report is due: ``day`` of the following month at ``at`` local time.
+
+    ``shift`` moves a nominal due date that is not a working day (the office's deadline policy: keep, previous
+    or next working day); the shell builds it from the working calendar, so storage needs no calendar.
+    """
 
     tz: ZoneInfo
     day: int = 25
     at: time = time(23, 59, 59)
+    shift: Callable[[date], date] | None = field(default=None, compare=False)
 
-    def due_date(self, period: Period) -> date:
+    def nominal_due_date(self, period: Period) -> date:
         following = period.next()
         return date(following.year, following.month, self.day)
+
+    def due_date(self, period: Period) -> date:
+        nominal = self.nominal_due_date(period)
+        return self.shift(nominal) if self.shift is not None else nominal
 
     def deadline(self, period: Period) -> datetime:
         """The last moment a report counts as on time, as an aware UTC datetime."""

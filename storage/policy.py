@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from storage.periods import DeadlineRule
@@ -13,3 +13,6 @@ class Policy:
     tz: ZoneInfo
     office_name: str
     deadline: DeadlineRule
+    # The timed jobs' settings (``schedules.settings.ScheduleSettings``), typed loosely because storage does not
+    # import schedules; ``schedules.settings.schedule_settings(policy)`` reads it back, with defaults when unset.
+    schedules: object = field(default=None, compare=False)

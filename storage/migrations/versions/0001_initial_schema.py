@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 23:01:38.813582
+Create Date: 2026-11-21 23:06:16.296363
 """
 
 from collections.abc import Sequence
@@ -146,6 +146,25 @@ def upgrade() -> None:
         batch_op.create_index("ix_audit_log_at", ["at"], unique=False)
 
     op.create_table(
+        "draft",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("period_key", sa.String(length=16), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=True),
+        sa.Column("author", sa.String(length=64), nullable=False),
+        sa.Column("inbox_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("created_at", storage.models.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("used_by_occurrence", sa.String(length=120), nullable=True),
+        sa.Column("withdrawn_at", storage.models.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["inbox_id"], ["inbox.id"], name=op.f("fk_draft_inbox_id_inbox")),
+        sa.ForeignKeyConstraint(["person_id"], ["person.id"], name=op.f("fk_draft_person_id_person")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_draft")),
+    )
+    with op.batch_alter_table("draft", schema=None) as batch_op:
+        batch_op.create_index("ix_draft_kind_period_key", ["kind", "period_key"], unique=False)
+
+    op.create_table(
         "outbox",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("channel", sa.String(length=32), nullable=False),
@@ -261,6 +280,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outbox_state_due")
 
     op.drop_table("outbox")
+    with op.batch_alter_table("draft", schema=None) as batch_op:
+        batch_op.drop_index("ix_draft_kind_period_key")
+
+    op.drop_table("draft")
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_log_at")
 
