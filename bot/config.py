@@ -113,6 +113,17 @@ class FeishuConfig(Section):
     api_base: str = "https://open.feishu.cn"
 
 
+class SandboxConfig(Section):
+    """The local sandbox chat (``POST /sandbox/messages``, ``duban say``), where anyone may speak as anyone.
+
+    ``"auto"`` serves it only on a machine that is plainly not a public deployment: the server listens on a
+    loopback address and no real inbound channel (WeCom, DingTalk) is configured. ``true`` serves it anyway
+    (still to loopback peers only); ``false`` never.
+    """
+
+    enabled: Literal["auto"] | bool = "auto"
+
+
 class GroupConfig(Section):
     name: str = Field(min_length=1)
     platform: Platform
@@ -151,6 +162,7 @@ class Settings(BaseSettings):
     wecom: WecomConfig = WecomConfig()
     dingtalk: DingtalkConfig = DingtalkConfig()
     feishu: FeishuConfig = FeishuConfig()
+    sandbox: SandboxConfig = SandboxConfig()
     groups: list[GroupConfig] = []
     reporting: ReportingConfig = ReportingConfig()
 
