@@ -6,12 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.cli import serve, setup
+from bot.cli import roster, serve, setup
 from bot.cli.base import CliError
 from bot.config import ConfigError
 from bot.logs import configure_logging
 
-MODULES = (setup, serve)
+MODULES = (setup, serve, roster)
 
 
 def build_parser() -> argparse.ArgumentParser:
