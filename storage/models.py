@@ -233,6 +233,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_state_due", "state", "due_at"),
+        Index("ix_outbox_rate_key_state_id", "rate_key", "state", "id"),
         UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
     )
 
@@ -247,6 +248,7 @@ class OutboxMessage(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(200))
     state: Mapped[OutboxState] = mapped_column(_enum(OutboxState), default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0)  # a split message resumes at the next part
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sending_since: Mapped[datetime | None] = mapped_column()
@@ -262,7 +264,7 @@ class SendLog(Base):
     """One request made to a platform; the rate limiter counts these, so limits hold across instances."""
 
     __tablename__ = "send_log"
-    __table_args__ = (Index("ix_send_log_rate_key_at", "rate_key", "at"),)
+    __table_args__ = (Index("ix_send_log_rate_key_at", "rate_key", "at"), Index("ix_send_log_outbox_id", "outbox_id"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     rate_key: Mapped[str] = mapped_column(String(200))
