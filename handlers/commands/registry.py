@@ -28,9 +28,11 @@ class CommandContext:
     policy: Policy
     inbox: InboxMessage
     person: Person
-    args: str
+    args: str  # normalized: full-width folded, single-spaced
     now: datetime
+    raw_args: str = ""  # as written (line breaks and full-width punctuation kept), for texts to pass on
     replies: list[OutboundMessage] = field(default_factory=list)
+    audited: bool = False
 
     def reply(self, body: str, *, title: str = "") -> None:
         """Answer the sender by the route the message came in on."""
@@ -39,6 +41,8 @@ class CommandContext:
         enqueue_reply(self.session, self.inbox, message)
 
     def audit(self, action: str, detail: str = "", outcome: str = "ok") -> None:
+        """Record the command's outcome (the dispatcher records ``ok`` for a handler that did not)."""
+        self.audited = True
         self.session.add(
             AuditEntry(
                 person_id=self.person.id,
@@ -100,14 +104,15 @@ def normalize(text: str) -> str:
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip()
 
 
-_HEAD = re.compile(r"^(/?[A-Za-z]+|[\u4e00-\u9fff]{2})(?:[\s:：,，]+|$)")
+_HEAD = re.compile(r"^(/?[A-Za-z]+|[\u4e00-\u9fff]{2})(?:[\s:,;.!?、。]+|$)")
 
 
 def match(text: str) -> tuple[CommandSpec, str] | None:
     """The command ``text`` starts with and its argument string, or ``None`` for ordinary text.
 
-    Chinese command words are two characters and must stand alone (followed by a space, a colon or
-    the end), so a report that merely begins with 统计数据… is not mistaken for a command.
+    Chinese command words are two characters and must stand alone (followed by a space, punctuation or
+    the end), so a report that merely begins with 统计数据… is not mistaken for a command. Full-width
+    forms (``统计：``, ``／status``) are folded by :func:`normalize` first.
     """
     cleaned = normalize(text)
     head = _HEAD.match(cleaned)
@@ -117,3 +122,12 @@ def match(text: str) -> tuple[CommandSpec, str] | None:
     if spec is None:
         return None
     return spec, cleaned[head.end() :].strip()
+
+
+_RAW_HEAD = re.compile(r"^\s*(?:[/／]?[A-Za-zＡ-Ｚａ-ｚ]+|[\u4e00-\u9fff]{2})(?:[\s:：,，;；.．!！?？、。]+|$)")
+
+
+def raw_arguments(text: str) -> str:
+    """The arguments of the command ``text`` starts with, exactly as written (only the ends trimmed)."""
+    head = _RAW_HEAD.match(text)
+    return text[head.end() :].strip() if head else ""

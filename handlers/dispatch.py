@@ -1,0 +1,151 @@
+"""What the bot does with one inbound message: identify the sender, then run a command or file a report.
+
+Routing, in order:
+
+1. The leading @-mention of the bot is removed.
+2. An unknown sender (not on the roster, or inactive) is told so courteously and whom to ask; the attempt is
+   audited. Their message stays in the inbox.
+3. Images and files: a liaison's are attached to the unit's report; an office member's are not filed.
+   Other message types get a polite answer naming what the bot understands.
+4. A command (``统计``, ``/status``…): run if the sender may use it, refused and audited if not.
+5. Any other text: an office member gets their help (office members do not file reports); a liaison's text
+   is the unit's report (:mod:`handlers.reports`).
+
+A liaison's message that starts with an office-only command word is read by its size: a short one (one line
+under :data:`REPORT_MIN_CHARS` characters) is an attempt at the command and refused; a longer or multi-line
+one is a report that happens to begin with that word (``通知：我厅已于…``), filed as such, and the
+confirmation says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import handlers.commands  # noqa: F401  (registers every command)
+from handlers import texts
+from handlers.commands.help import help_text
+from handlers.commands.registry import CommandContext, CommandSpec, match, raw_arguments
+from handlers.identity import identify, strip_mention
+from handlers.reports import file_attachment, file_report
+from handlers.respond import audit, reply
+from storage.models import Group, InboxMessage, OutboxMessage, Person, Role
+from storage.outbound import OutboundMessage, enqueue, enqueue_to_group
+from storage.policy import Policy
+
+log = logging.getLogger(__name__)
+
+REPORT_MIN_CHARS = 40
+ATTACHMENT_TYPES = frozenset({"image", "picture", "file"})
+TEXT_TYPES = frozenset({"text", "mixed", "richText", "markdown"})
+
+
+async def handle(session: AsyncSession, row: InboxMessage, policy: Policy, now: datetime) -> None:
+    """Handle one inbox row inside the caller's transaction (the caller marks it done)."""
+    text = strip_mention(row.text or "")
+    person = await identify(session, row.platform, row.sender_id)
+    if person is None:
+        reply(session, row, texts.unknown_sender(policy.office_name))
+        audit(session, row, None, action="身份核验", detail="发信人不在名册", outcome="unknown_sender", now=now)
+        return
+    row.person_id = person.id
+
+    if not text and (row.msgtype in ATTACHMENT_TYPES or row.attachments):
+        await _attachment(session, row, person, policy, now)
+    elif not text and row.msgtype not in TEXT_TYPES:
+        reply(session, row, texts.unsupported_message(row.msgtype))
+    elif (found := match(text)) is not None:
+        spec, args = found
+        await _command(session, row, person, spec, args, raw_arguments(text), text, policy, now)
+    elif person.role is Role.OFFICE:
+        reply(session, row, help_text(person, policy, now, lead=texts.office_member_lead(policy.office_name)))
+    elif not text:
+        reply(session, row, texts.EMPTY_TEXT)
+    else:
+        await _report(session, row, person, text, policy, now)
+
+
+async def _attachment(session: AsyncSession, row: InboxMessage, person: Person, policy: Policy, now: datetime) -> None:
+    if person.role is Role.OFFICE:
+        reply(session, row, texts.OFFICE_ATTACHMENT)
+        return
+    unit = person.unit
+    if unit is None or not unit.active:
+        _no_unit(session, row, person, policy, now)
+        return
+    await file_attachment(session, row, person, unit, policy)
+
+
+async def _report(
+    session: AsyncSession, row: InboxMessage, person: Person, text: str, policy: Policy, now: datetime, note: str = ""
+) -> None:
+    unit = person.unit
+    if unit is None or not unit.active:
+        _no_unit(session, row, person, policy, now)
+        return
+    await file_report(session, row, person, unit, text, policy, note=note)
+
+
+def _no_unit(session: AsyncSession, row: InboxMessage, person: Person, policy: Policy, now: datetime) -> None:
+    reply(session, row, texts.no_unit(person, policy.office_name))
+    audit(session, row, person, action="报送", detail="联络员未关联在册成员单位", outcome="no_unit", now=now)
+
+
+async def _command(
+    session: AsyncSession,
+    row: InboxMessage,
+    person: Person,
+    spec: CommandSpec,
+    args: str,
+    raw_args: str,
+    text: str,
+    policy: Policy,
+    now: datetime,
+) -> None:
+    if spec.office_only and person.role is not Role.OFFICE:
+        if "\n" in text or len(text) >= REPORT_MIN_CHARS:
+            await _report(session, row, person, text, policy, now, note=texts.command_word_as_report(spec.name))
+            return
+        reply(session, row, texts.refused_command(spec.name, policy.office_name))
+        audit(session, row, person, action=spec.name, detail=args, outcome="refused", now=now)
+        return
+    ctx = CommandContext(
+        session=session, policy=policy, inbox=row, person=person, args=args, now=now, raw_args=raw_args
+    )
+    await spec.handler(ctx)
+    if not ctx.audited:
+        ctx.audit(spec.name, args)
+
+
+async def apologize(session: AsyncSession, row: InboxMessage, policy: Policy) -> None:
+    """After a handler failure: tell the sender their message is kept, and tell the office (once per row)."""
+    if row.reply and await _not_queued(session, f"apology:{row.id}"):
+        route = row.reply
+        enqueue(
+            session,
+            channel=route["channel"],
+            target=route["target"],
+            rate_key=route["rate_key"],
+            address=route.get("address", {}),
+            message=OutboundMessage(body=texts.apology(policy.office_name)),
+            origin="apology",
+            inbox_id=row.id,
+            dedupe_key=f"apology:{row.id}",
+        )
+    elif not row.reply:
+        log.warning("inbox row %s has no reply route; the sender cannot be told of the failure", row.id)
+    sender = row.sender_name or row.sender_id
+    notice = OutboundMessage(body=texts.failure_notice(sender, row.platform, row.received_at, row.id, policy.tz))
+    offices = await session.scalars(select(Group).where(Group.is_office.is_(True), Group.active.is_(True)))
+    for group in offices:
+        key = f"inbox-failed:{row.id}:{group.id}"
+        if await _not_queued(session, key):
+            enqueue_to_group(session, group, notice, origin="inbox_failure", dedupe_key=key)
+
+
+async def _not_queued(session: AsyncSession, dedupe_key: str) -> bool:
+    found = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
+    return found is None

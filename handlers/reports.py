@@ -1,0 +1,159 @@
+"""A liaison's report: which period it is for, which version it becomes, and the confirmation.
+
+- The period is the open one (the month before the one the message was received in) unless the text starts
+  with a marker (``10月``, ``2026-10``… see :mod:`handlers.period_marker`). A period not yet open, or more than
+  12 months before the open one, is refused with an explanation and nothing is stored.
+- Every message is a new version holding the text verbatim (after the bot's @-mention). Attachments of the
+  previous version are carried into the new one, so the latest version always holds every file sent.
+- A message starting with ``补充`` (standing alone: ``补充：``, ``补充 ``, ``补充说明：``…) makes a new version
+  whose text is the previous one, a dated separator and the addition. With no earlier version it becomes
+  version 1, and the confirmation says so.
+- Images and files are attached to the latest version of the open period, or become version 1.
+
+The period is taken from when the message was *received*, not when it is handled, so a message left in the
+inbox across midnight at the end of a month still counts for the month its sender meant.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import texts
+from handlers.period_marker import Marker, leading_marker, months_between
+from handlers.respond import reply
+from storage.models import InboxMessage, Person, Submission, Unit
+from storage.periods import Period
+from storage.policy import Policy
+from storage.submissions import add_version, latest_version, lock_unit
+
+MAX_PAST_MONTHS = 12
+_SUPPLEMENT = re.compile(r"^补充(?:内容|说明|材料|报送)?(?:[\s:：,，、.。;；]+|$)")
+
+
+@dataclass(frozen=True)
+class ParsedReport:
+    marker: Marker | None
+    supplement: bool
+    content: str  # what to store: the whole text, or for a supplement only the addition
+
+
+def parse_report(text: str) -> ParsedReport:
+    """Split a report into its period marker, whether it is a supplement, and its content.
+
+    The marker may come before or after ``补充`` (``10月补充：…`` and ``补充：10月…``).
+    """
+    marker = leading_marker(text)
+    rest = text[marker.end :] if marker else text
+    supplement = _SUPPLEMENT.match(rest)
+    if supplement is None:
+        return ParsedReport(marker=marker, supplement=False, content=text if rest.strip() else "")
+    addition = rest[supplement.end() :]
+    if marker is None:
+        marker = leading_marker(addition)
+        if marker is not None:
+            addition = addition[marker.end :]
+    return ParsedReport(marker=marker, supplement=True, content=addition.strip())
+
+
+def report_period(row: InboxMessage, marker: Marker | None, policy: Policy) -> tuple[Period, str | None]:
+    """The period a report is for, and the refusal to send instead when it cannot be accepted."""
+    open_period = policy.deadline.open_period(row.received_at)
+    if marker is None:
+        return open_period, None
+    current = Period.of(row.received_at.astimezone(policy.tz).date())
+    period = marker.resolve(current)
+    if period > open_period:
+        return period, texts.future_period(period, open_period, policy.deadline)
+    if months_between(period, open_period) > MAX_PAST_MONTHS:
+        return period, texts.period_too_old(period, policy.office_name)
+    return period, None
+
+
+async def file_report(
+    session: AsyncSession, row: InboxMessage, person: Person, unit: Unit, text: str, policy: Policy, *, note: str = ""
+) -> Submission | None:
+    """Store ``text`` as the unit's next version and confirm it; ``None`` when refused (nothing stored)."""
+    parsed = parse_report(text)
+    period, refusal = report_period(row, parsed.marker, policy)
+    if refusal is not None:
+        reply(session, row, refusal)
+        return None
+    if not parsed.content:
+        if parsed.supplement:
+            reply(session, row, texts.SUPPLEMENT_WITHOUT_CONTENT)
+        else:
+            reply(session, row, texts.marker_without_content(period))
+        return None
+
+    await lock_unit(session, unit.id)
+    previous = await latest_version(session, unit.id, period)
+    content, is_supplement = parsed.content, False
+    if parsed.supplement and previous is not None:
+        content = previous.text + texts.supplement_separator(row.received_at, policy.tz) + parsed.content
+        is_supplement = True
+    elif parsed.supplement:
+        note = texts.SUPPLEMENT_WITHOUT_EARLIER + note
+    carried = list(previous.attachments) if previous is not None else []
+    submission = await add_version(
+        session,
+        unit_id=unit.id,
+        period=period,
+        text=content,
+        received_at=row.received_at,
+        on_time=policy.deadline.is_on_time(period, row.received_at),
+        person_id=person.id,
+        inbox_id=row.id,
+        is_supplement=is_supplement,
+        attachments=carried + attachment_records(row) if row.attachments else carried,
+    )
+    reply(session, row, texts.report_received(unit.name, submission, period, policy.tz, note=note))
+    return submission
+
+
+async def file_attachment(
+    session: AsyncSession, row: InboxMessage, person: Person, unit: Unit, policy: Policy
+) -> Submission:
+    """Attach an image or file to the latest version of the open period (or make it version 1) and confirm."""
+    period = policy.deadline.open_period(row.received_at)
+    records = attachment_records(row)
+    await lock_unit(session, unit.id)
+    latest = await latest_version(session, unit.id, period, lock=True)
+    if latest is not None:
+        latest.attachments = [*latest.attachments, *records]
+        submission, new_version = latest, False
+    else:
+        submission = await add_version(
+            session,
+            unit_id=unit.id,
+            period=period,
+            text="",
+            received_at=row.received_at,
+            on_time=policy.deadline.is_on_time(period, row.received_at),
+            person_id=person.id,
+            inbox_id=row.id,
+            attachments=records,
+        )
+        new_version = True
+    kinds = [str(record.get("type") or row.msgtype) for record in records]
+    reply(
+        session,
+        row,
+        texts.attachment_received(unit.name, submission, period, policy.tz, kinds=kinds, new_version=new_version),
+    )
+    return submission
+
+
+def attachment_records(row: InboxMessage) -> list[dict[str, Any]]:
+    """What to keep of a message's attachments: the platform's ids as the adapter gave them, plus provenance."""
+    provenance = {
+        "inbox_id": row.id,
+        "message_id": row.message_id,
+        "platform": row.platform,
+        "received_at": row.received_at.isoformat(),
+    }
+    items = [item for item in row.attachments if isinstance(item, dict)] or [{"type": row.msgtype}]
+    return [{"type": row.msgtype, **item, **provenance} for item in items]

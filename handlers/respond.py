@@ -1,0 +1,40 @@
+"""Answering a message and recording an event in the audit log, outside a command's context."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import AuditEntry, InboxMessage, Person
+from storage.outbound import OutboundMessage, enqueue_reply
+
+
+def reply(session: AsyncSession, row: InboxMessage, body: str) -> None:
+    """Queue ``body`` as the answer to ``row``, by the route its adapter recorded."""
+    enqueue_reply(session, row, OutboundMessage(body=body))
+
+
+def audit(
+    session: AsyncSession,
+    row: InboxMessage,
+    person: Person | None,
+    *,
+    action: str,
+    detail: str,
+    outcome: str,
+    now: datetime,
+) -> None:
+    """Record an event about ``row``; an unknown sender is named by platform and id."""
+    actor = person.name if person is not None else f"{row.sender_name or '未登记'}（{row.platform}:{row.sender_id}）"
+    session.add(
+        AuditEntry(
+            person_id=person.id if person is not None else None,
+            actor=actor[:128],
+            action=action,
+            detail=detail,
+            outcome=outcome,
+            inbox_id=row.id,
+            at=now,
+        )
+    )

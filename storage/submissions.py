@@ -1,0 +1,84 @@
+"""Writing and reading a unit's report versions for a period.
+
+Every message a liaison sends is a new version; nothing is overwritten. Two liaisons of one unit may report at
+the same moment, so a new version number is taken under a lock on the unit's row (PostgreSQL: ``SELECT … FOR
+UPDATE``; SQLite: transactions begin ``IMMEDIATE`` and are serial already). The unique constraint on
+(unit, period, version) remains the last line of defence.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage.models import Submission, Unit
+from storage.periods import Period
+
+
+async def lock_unit(session: AsyncSession, unit_id: int) -> None:
+    """Serialise version numbering for one unit until the end of the transaction."""
+    await session.execute(select(Unit.id).where(Unit.id == unit_id).with_for_update())
+
+
+async def latest_version(
+    session: AsyncSession, unit_id: int, period: Period, *, lock: bool = False
+) -> Submission | None:
+    """The unit's latest version for ``period`` (locked for update when ``lock``)."""
+    query = (
+        select(Submission)
+        .where(Submission.unit_id == unit_id, Submission.period == str(period))
+        .order_by(Submission.version.desc())
+        .limit(1)
+    )
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query)).first()
+
+
+async def versions(session: AsyncSession, unit_id: int, period: Period) -> list[Submission]:
+    """Every version of the unit's report for ``period``, oldest first, with their senders loaded."""
+    rows = await session.scalars(
+        select(Submission)
+        .options(selectinload(Submission.person))
+        .where(Submission.unit_id == unit_id, Submission.period == str(period))
+        .order_by(Submission.version)
+    )
+    return list(rows)
+
+
+async def add_version(
+    session: AsyncSession,
+    *,
+    unit_id: int,
+    period: Period,
+    text: str,
+    received_at: datetime,
+    on_time: bool,
+    person_id: int | None,
+    inbox_id: int | None,
+    is_supplement: bool = False,
+    attachments: list[dict[str, Any]] | None = None,
+) -> Submission:
+    """Insert the next version (the caller holds :func:`lock_unit`) and flush it."""
+    current = await session.scalar(
+        select(func.max(Submission.version)).where(Submission.unit_id == unit_id, Submission.period == str(period))
+    )
+    row = Submission(
+        unit_id=unit_id,
+        period=str(period),
+        version=(current or 0) + 1,
+        text=text,
+        attachments=attachments or [],
+        is_supplement=is_supplement,
+        person_id=person_id,
+        inbox_id=inbox_id,
+        received_at=received_at,
+        on_time=on_time,
+    )
+    session.add(row)
+    await session.flush()
+    return row
