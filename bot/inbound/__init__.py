@@ -1,0 +1,29 @@
+"""The inbound edge: one module per platform, each an application :class:`~bot.app.Channel`.
+
+Every channel feeds the same pipeline: verify → store in the inbox → answer at once → (the inbox worker)
+handle. A channel whose credentials are not configured is off: its routes do not exist (404) and the
+start-up log says which keys turn it on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.app import Channel
+from bot.config import Settings
+from bot.inbound.dingtalk import dingtalk_channel
+from bot.inbound.edge import Inbox
+from bot.inbound.sandbox import sandbox_channel
+from bot.inbound.wecom_app import wecom_app_channel
+from bot.inbound.wecom_bot import wecom_bot_channel
+
+
+def inbound_channels(settings: Settings, wakeup: asyncio.Event) -> list[Channel]:
+    """Every inbound channel, on or off; ``wakeup`` is set whenever one stores a message."""
+    inbox = Inbox(wakeup)
+    return [
+        wecom_bot_channel(settings, inbox),
+        wecom_app_channel(settings, inbox),
+        dingtalk_channel(settings, inbox),
+        sandbox_channel(settings, inbox),
+    ]

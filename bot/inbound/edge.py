@@ -1,0 +1,205 @@
+"""What every inbound endpoint shares: reading a bounded body, refusing bad input, storing, answering.
+
+The edge answers a platform within its deadline by doing only what must happen before the answer: verify,
+decrypt, parse, and insert the message into the inbox in one short transaction. Everything else is the
+inbox worker's. A refused request stores nothing; a platform's retry of a stored message is a no-op.
+Log lines name the channel and the message id, never a token, a key or what a person wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.appkeys import CONTEXT
+from storage.inbox import InboundMessage, store_inbound
+
+log = logging.getLogger(__name__)
+
+# Declared body types that no platform callback uses: answered 415 rather than guessed at.
+FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
+
+# Column widths of the inbox (``storage.models.InboxMessage``): longer identifiers are refused, not cut,
+# because a cut identifier would name someone else; a long display name is shortened.
+MAX_ID_CHARS = 128
+MAX_NAME_CHARS = 128
+MAX_MSGTYPE_CHARS = 32
+
+
+class Refused(Exception):
+    """A request the edge does not accept: answered with ``status`` and a short reason; nothing is stored."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def forbidden(reason: str) -> Refused:
+    return Refused(403, reason)
+
+
+def bad_request(reason: str) -> Refused:
+    return Refused(400, reason)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def guarded(channel: str, handler: Handler) -> Handler:
+    """Turn refusals into their status and any unforeseen failure into a 400, so the edge never answers 500.
+
+    413 (the body limit) and the other ``web.HTTPException`` answers pass through unchanged.
+    """
+
+    async def guard(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except Refused as refusal:
+            log.warning(
+                "%s %s refused %d: %s (from %s)",
+                channel,
+                request.method,
+                refusal.status,
+                refusal.reason,
+                request.remote,
+            )
+            return web.Response(status=refusal.status, text=refusal.reason)
+        except web.HTTPException as answer:
+            log.warning("%s %s refused %d (from %s)", channel, request.method, answer.status, request.remote)
+            raise
+        except Exception:
+            log.exception("%s %s: unexpected failure while reading the request", channel, request.method)
+            return web.Response(status=400, text="bad request")
+
+    return guard
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, within ``[server] max_body_bytes`` (413 beyond it), as bytes: decoding is ours."""
+    if request.content_type in FORM_TYPES:
+        raise Refused(415, f"unsupported content type {request.content_type}")
+    limit = request.app[CONTEXT].settings.server.max_body_bytes
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=declared)
+    return await request.read()
+
+
+def decode_utf8(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad_request("body is not UTF-8") from None
+
+
+def parse_json_object(text: str, what: str = "body") -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise bad_request(f"{what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise bad_request(f"{what} is not a JSON object")
+    return value
+
+
+def query_param(request: web.Request, name: str) -> str:
+    """A required signing parameter from the query string; its absence is an unsigned request (403)."""
+    value = request.query.get(name, "")
+    if not value:
+        raise forbidden(f"missing {name}")
+    return value
+
+
+def text_of(value: Any) -> str:
+    """A field that should hold text: numbers become text; anything else (a nested object) counts as absent."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def digest_id(payload: str) -> str:
+    """A stable message id for a payload that carries none (a retry repeats the same plaintext)."""
+    return "sha256:" + hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:48]
+
+
+def clean(value: Any) -> Any:
+    """Make text storable on every backend: PostgreSQL refuses NUL in text, and lone surrogates
+    (``"\\ud800"`` is valid JSON) cannot be encoded as UTF-8."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {clean(key): clean(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clean(item) for item in value]
+    return value
+
+
+def prepared(message: InboundMessage) -> InboundMessage:
+    """The message made storable: clean text, identifiers within the columns (else 400)."""
+    message = replace(
+        message,
+        message_id=clean(message.message_id),
+        sender_id=clean(message.sender_id),
+        sender_name=clean(message.sender_name)[:MAX_NAME_CHARS],
+        chat_id=clean(message.chat_id),
+        msgtype=clean(message.msgtype)[:MAX_MSGTYPE_CHARS] or "unknown",
+        text=clean(message.text),
+        attachments=clean(message.attachments),
+        raw=clean(message.raw),
+    )
+    if len(message.message_id) > MAX_ID_CHARS:
+        message = replace(message, message_id=digest_id(message.message_id))
+    for name in ("sender_id", "chat_id"):
+        if len(getattr(message, name)) > MAX_ID_CHARS:
+            raise bad_request(f"{name} longer than {MAX_ID_CHARS} characters")
+    return message
+
+
+@dataclass
+class Inbox:
+    """Stores what the endpoints accept and wakes the inbox worker of this process."""
+
+    wakeup: asyncio.Event
+
+    async def store(self, request: web.Request, message: InboundMessage) -> int | None:
+        """Insert ``message`` in its own transaction; its inbox id, or ``None`` when it is a retry.
+
+        A database that cannot take the row answers 503, so that the platform retries later.
+        """
+        message = prepared(message)
+        ctx = request.app[CONTEXT]
+        try:
+            async with ctx.db.transaction() as session:
+                row = await store_inbound(session, message)
+                row_id = None if row is None else row.id
+        except (SQLAlchemyError, OSError) as exc:
+            log.error(
+                "%s %s: could not store (%s); answering 503",
+                message.channel,
+                message.message_id,
+                type(exc).__name__,
+            )
+            raise Refused(503, "temporarily unavailable") from None
+        if row_id is None:
+            log.info("%s %s: a retry of a stored message; nothing to do", message.channel, message.message_id)
+            return None
+        log.info("%s %s: stored as inbox %d (%s)", message.channel, message.message_id, row_id, message.msgtype)
+        self.wakeup.set()
+        return row_id

@@ -1,0 +1,131 @@
+"""``POST /sandbox/messages``: the local chat of the demo and the tests, where one speaks *as* a roster person.
+
+Whoever reaches this endpoint may speak for anyone on the roster, office members included, so it must never
+be reachable from outside. It is served only when ``[sandbox] enabled`` allows it (``"auto"``: the server
+listens on a loopback address and no real inbound channel is configured, i.e. a demo or development machine)
+and, even then, answers only peers on a loopback address. A reverse proxy on the same machine would make
+every caller look local: a deployment that takes platform callbacks therefore has the sandbox off unless an
+operator turns it on explicitly.
+
+Body: ``{"person_id": int, "group": str | null, "text": str, "message_id": str | null}``. The message goes
+through the same inbox as the platforms' (platform ``sandbox``, sender ``str(person_id)``, chat = the group's
+name or ``dm:<person_id>``); what the bot answers is written to ``sandbox_message``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.app import Channel
+from bot.config import Settings
+from bot.inbound.edge import Inbox, Refused, bad_request, decode_utf8, forbidden, guarded, read_body
+from storage.inbox import InboundMessage, ReplyRoute
+
+CHANNEL = "sandbox"
+PATH = "/sandbox/messages"
+
+
+class SandboxPost(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    person_id: int = Field(gt=0, le=2**31 - 1)
+    group: str | None = Field(default=None, min_length=1, max_length=100)
+    text: str
+    message_id: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+def sandbox_chat(person_id: int, group: str | None) -> str:
+    return group if group else f"dm:{person_id}"
+
+
+def sandbox_message(post: SandboxPost) -> InboundMessage:
+    chat = sandbox_chat(post.person_id, post.group)
+    return InboundMessage(
+        platform="sandbox",
+        channel=CHANNEL,
+        message_id=post.message_id or f"sb-{secrets.token_hex(8)}",
+        sender_id=str(post.person_id),
+        text=post.text.strip(),
+        chat_id=chat,
+        chat_type="group" if post.group else "single",
+        reply=ReplyRoute(channel="sandbox", target=chat, rate_key=f"sandbox:{chat}", address={"chat": chat}),
+    )
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def real_channels(settings: Settings) -> list[str]:
+    configured = {
+        "wecom_app": settings.wecom.app.enabled,
+        "wecom_bot": settings.wecom.bot.enabled,
+        "dingtalk_bot": settings.dingtalk.enabled,
+    }
+    return [name for name, on in configured.items() if on]
+
+
+def sandbox_decision(settings: Settings) -> tuple[bool, str]:
+    """Whether the sandbox is served, and if not, why (for the start-up log)."""
+    setting = settings.sandbox.enabled
+    if setting is True:
+        return True, ""
+    if setting is False:
+        return False, "[sandbox] enabled = false"
+    if not is_loopback(settings.server.host):
+        return False, (
+            f'[sandbox] enabled = "auto" 且服务监听 {settings.server.host}（非本机回环地址）；'
+            "仅供本机调试时可设 [sandbox] enabled = true"
+        )
+    channels = real_channels(settings)
+    if channels:
+        return False, (
+            f'[sandbox] enabled = "auto" 且已配置接收通道 {"、".join(channels)}（视为正式部署）；'
+            "仅供本机调试时可设 [sandbox] enabled = true"
+        )
+    return True, ""
+
+
+class SandboxEndpoint:
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+
+    async def receive(self, request: web.Request) -> web.Response:
+        if not is_loopback(request.remote):
+            raise forbidden("the sandbox answers only this machine")
+        if request.content_type != "application/json":
+            raise Refused(415, "send application/json")
+        try:
+            post = SandboxPost.model_validate_json(decode_utf8(await read_body(request)))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+            raise bad_request(problems) from None
+        message = sandbox_message(post)
+        inbox_id = await self.inbox.store(request, message)
+        return web.json_response(
+            {
+                "stored": inbox_id is not None,
+                "inbox_id": inbox_id,
+                "message_id": message.message_id,
+                "chat": message.chat_id,
+            }
+        )
+
+
+def sandbox_channel(settings: Settings, inbox: Inbox) -> Channel:
+    enabled, reason = sandbox_decision(settings)
+    if not enabled:
+        return Channel(CHANNEL, False, [], off_reason=reason)
+    endpoint = SandboxEndpoint(inbox)
+    return Channel(CHANNEL, True, [web.post(PATH, guarded(CHANNEL, endpoint.receive))])

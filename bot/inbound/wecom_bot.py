@@ -1,0 +1,156 @@
+"""``GET|POST /wecom/bot``: the WeCom 智能机器人, which receives group @-mentions and 1:1 messages.
+
+The body is JSON ``{"encrypt": …}``, signed and encrypted like every WeCom callback with receiveid ``""``;
+the plaintext is JSON (``msgid``, ``chatid``, ``chattype``, ``from.userid``, ``response_url``, ``msgtype`` and
+the content under the type's name). Answers go out later through ``response_url`` (once, within an hour).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from aiohttp import web
+
+from bot.app import Channel
+from bot.config import Settings
+from bot.inbound.edge import (
+    Inbox,
+    bad_request,
+    decode_utf8,
+    digest_id,
+    guarded,
+    parse_json_object,
+    read_body,
+    text_of,
+)
+from bot.inbound.wecom_callback import answer_url_verification, open_payload, signed_query
+from bot.inbound.wecom_crypto import WecomCallbackCrypto
+from storage.inbox import InboundMessage, ReplyRoute
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "wecom_bot"
+PATH = "/wecom/bot"
+OFF_REASON = (
+    "未配置 [wecom.bot] token 与 encoding_aes_key"
+    "（或环境变量 DUBAN_WECOM__BOT__TOKEN、DUBAN_WECOM__BOT__ENCODING_AES_KEY）"
+)
+
+# In a group the text begins with the robot's name as typed: "@督办助手 10月工作进展……". WeCom separates the
+# mention from the text with a space or U+2005, both of which ``\s`` matches.
+_LEADING_MENTION = re.compile(r"^\s*@\S+\s*")
+
+
+def strip_mention(text: str) -> str:
+    return _LEADING_MENTION.sub("", text, count=1)
+
+
+def parse_bot_message(plaintext: str) -> InboundMessage | None:
+    """The neutral message for a decrypted callback; ``None`` for a stream refresh (not a person's message)."""
+    data = parse_json_object(plaintext, "decrypted message")
+    msgtype = text_of(data.get("msgtype")) or "unknown"
+    if msgtype == "stream":
+        return None
+    sender = data.get("from")
+    userid = text_of(sender.get("userid")) if isinstance(sender, dict) else ""
+    chat_type = "group" if data.get("chattype") == "group" else "single"
+    chat_id = text_of(data.get("chatid")) or userid
+    message_id = text_of(data.get("msgid")) or digest_id(plaintext)
+    response_url = text_of(data.get("response_url"))
+    text, attachments = _content(msgtype, data)
+    if chat_type == "group":
+        text = strip_mention(text)
+    return InboundMessage(
+        platform="wecom",
+        channel=CHANNEL,
+        message_id=message_id,
+        sender_id=userid,
+        text=text.strip(),
+        chat_id=chat_id,
+        chat_type=chat_type,
+        msgtype=msgtype,
+        attachments=attachments,
+        reply=ReplyRoute(
+            channel="wecom_response_url",
+            target=chat_id,
+            rate_key=f"wecom_response_url:{message_id}",
+            address={"url": response_url},
+        ),
+        raw=data,
+    )
+
+
+def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _content(msgtype: str, data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The text and the attachments (with the platform's download urls) of each message type."""
+    body = _section(data, msgtype)
+    if msgtype == "text":
+        return text_of(body.get("content")), []
+    if msgtype == "voice":  # WeCom delivers voice already transcribed
+        return text_of(body.get("content")), []
+    if msgtype in ("image", "file", "video"):
+        return "", [{"kind": msgtype, "url": text_of(body.get("url"))}]
+    if msgtype == "mixed":
+        texts: list[str] = []
+        attachments: list[dict[str, Any]] = []
+        items = body.get("msg_item")
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            kind = text_of(item.get("msgtype"))
+            part = _section(item, kind)
+            if kind == "text":
+                texts.append(text_of(part.get("content")))
+            elif kind == "image":
+                attachments.append({"kind": "image", "url": text_of(part.get("url"))})
+        return "\n".join(texts), attachments
+    return "", []
+
+
+class WecomBotEndpoint:
+    def __init__(self, crypto: WecomCallbackCrypto, inbox: Inbox) -> None:
+        self.crypto = crypto
+        self.inbox = inbox
+
+    async def verify_url(self, request: web.Request) -> web.Response:
+        return await answer_url_verification(request, self.crypto)
+
+    async def receive(self, request: web.Request) -> web.Response:
+        query = signed_query(request)
+        envelope = parse_json_object(decode_utf8(await read_body(request)))
+        payload = text_of(envelope.get("encrypt"))
+        if not payload:
+            raise bad_request("no encrypt field")
+        message = parse_bot_message(open_payload(self.crypto, query, payload))
+        if message is None:
+            log.debug("%s: stream refresh acknowledged", CHANNEL)
+        else:
+            await self.inbox.store(request, message)
+        return web.Response(status=200)
+
+
+def wecom_bot_channel(settings: Settings, inbox: Inbox) -> Channel:
+    config = settings.wecom.bot
+    if not config.enabled:
+        return Channel(CHANNEL, False, [], off_reason=OFF_REASON)
+    crypto = WecomCallbackCrypto(
+        token=config.token.get_secret_value(),
+        encoding_aes_key=config.encoding_aes_key.get_secret_value(),
+        receive_id="",
+        window=settings.wecom.timestamp_window,
+    )
+    endpoint = WecomBotEndpoint(crypto, inbox)
+    return Channel(
+        CHANNEL,
+        True,
+        [
+            web.get(PATH, guarded(CHANNEL, endpoint.verify_url), allow_head=False),
+            web.post(PATH, guarded(CHANNEL, endpoint.receive)),
+        ],
+    )

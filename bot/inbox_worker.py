@@ -1,0 +1,262 @@
+"""The inbox worker: takes stored messages one at a time and hands each to the handlers.
+
+Claiming and handling are separate transactions. The claim marks a row ``processing`` with a lease
+(``locked_by``, ``locked_until``) and commits; the handling transaction locks the row again, runs the handler
+and marks the row ``done`` — so the handler's effects and "done" commit together or not at all. A row whose
+instance died between the two keeps its expired lease and is claimed again by whoever comes next.
+
+On PostgreSQL the claim takes the oldest claimable row with ``FOR UPDATE SKIP LOCKED``, so instances never
+take the same row, and the handling transaction holds the row lock: a lease that runs out while a slow
+handler works cannot hand the row to a second instance. On SQLite every write transaction begins
+``IMMEDIATE``, so claims are serialised by the database lock and the same statement is a plain conditional
+update.
+
+A handler failure rolls its transaction back; a new transaction marks the row ``failed`` with the reason
+(shown to the office) and queues an apology to the sender. Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.context import AppContext
+from storage.models import InboxMessage, InboxState
+from storage.policy import Policy
+
+log = logging.getLogger(__name__)
+
+Handle = Callable[[AsyncSession, InboxMessage, Policy, datetime], Awaitable[None]]
+Apologize = Callable[[AsyncSession, InboxMessage, Policy], Awaitable[None]]
+
+LEASE = timedelta(seconds=60)
+POLL_SECONDS = 2.0
+ERROR_BACKOFF_SECONDS = 5.0
+# A row claimed this many times without being settled kept killing (or outliving) the instances that took it.
+MAX_ATTEMPTS = 5
+MAX_ERROR_CHARS = 2000
+
+
+def _default_handle() -> Handle:
+    from handlers.dispatch import handle
+
+    return handle
+
+
+def _default_apologize() -> Apologize:
+    from handlers.dispatch import apologize
+
+    return apologize
+
+
+def claimable(now: datetime) -> ColumnElement[bool]:
+    """Pending rows, and rows whose holder's lease has run out."""
+    return or_(
+        InboxMessage.state == InboxState.PENDING,
+        (InboxMessage.state == InboxState.PROCESSING) & (InboxMessage.locked_until < now),
+    )
+
+
+def _claim_values(ctx: AppContext, now: datetime, lease: timedelta) -> dict[str, object]:
+    return {
+        "state": InboxState.PROCESSING,
+        "locked_by": ctx.instance_id,
+        "locked_until": now + lease,
+        "attempts": InboxMessage.attempts + 1,
+    }
+
+
+async def claim_next(ctx: AppContext, *, now: datetime, lease: timedelta = LEASE) -> int | None:
+    """Claim the oldest claimable row for this instance; its id, or ``None`` when there is none."""
+    oldest = (
+        select(InboxMessage.id)
+        .where(claimable(now))
+        .order_by(InboxMessage.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite serialises writers instead
+        .scalar_subquery()
+    )
+    statement = (
+        update(InboxMessage)
+        .where(InboxMessage.id == oldest, claimable(now))
+        .values(_claim_values(ctx, now, lease))
+        .returning(InboxMessage.id)
+    )
+    async with ctx.db.transaction() as session:
+        return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def claim_row(ctx: AppContext, row_id: int, *, now: datetime, lease: timedelta = LEASE) -> bool:
+    """Claim one given row (a conditional update); ``False`` if it is settled or another instance holds it."""
+    statement = (
+        update(InboxMessage)
+        .where(InboxMessage.id == row_id, claimable(now))
+        .values(_claim_values(ctx, now, lease))
+        .returning(InboxMessage.id)
+    )
+    async with ctx.db.transaction() as session:
+        return (await session.execute(statement)).scalar_one_or_none() is not None
+
+
+def _describe(exc: BaseException) -> str:
+    reason = "".join(traceback.format_exception_only(exc)).strip()
+    return f"处理失败：{reason}"[:MAX_ERROR_CHARS]
+
+
+async def handle_claimed(
+    ctx: AppContext,
+    row_id: int,
+    *,
+    handle: Handle | None = None,
+    apologize: Apologize | None = None,
+) -> bool:
+    """Handle a row this instance has claimed; ``True`` once it is settled (done or failed) by this call."""
+    handle = handle or _default_handle()
+    policy = ctx.policy
+    now = datetime.now(UTC)
+    mine = (
+        (InboxMessage.id == row_id)
+        & (InboxMessage.state == InboxState.PROCESSING)
+        & (InboxMessage.locked_by == ctx.instance_id)
+    )
+    try:
+        async with ctx.db.transaction() as session:
+            row = (await session.scalars(select(InboxMessage).where(mine).with_for_update())).one_or_none()
+            if row is None:
+                log.warning("inbox %d: no longer held by this instance; left to its holder", row_id)
+                return False
+            label = (row.channel, row.message_id)
+            if row.attempts > MAX_ATTEMPTS:
+                raise RepeatedInterruption(row.attempts)
+            await handle(session, row, policy, now)
+            row.state = InboxState.DONE
+            row.handled_at = now
+            row.locked_by = None
+            row.locked_until = None
+            row.error = None
+    except Exception as exc:
+        log.error("inbox %d: handling failed (%s); marking it failed", row_id, type(exc).__name__)
+        log.debug("inbox %d: handler traceback", row_id, exc_info=True)
+        await _mark_failed(ctx, row_id, _describe(exc), apologize=apologize, now=now)
+        return True
+    log.info("inbox %d (%s %s): handled", row_id, *label)
+    return True
+
+
+class RepeatedInterruption(RuntimeError):
+    def __init__(self, attempts: int) -> None:
+        super().__init__(f"已尝试 {attempts} 次仍未处理完成（处理过程中服务多次中断）")
+
+
+async def _mark_failed(
+    ctx: AppContext, row_id: int, reason: str, *, apologize: Apologize | None, now: datetime
+) -> None:
+    """Mark the row failed with ``reason`` and queue the apology, in one new transaction.
+
+    Should the apology itself fail, the row is still marked failed (in a transaction of its own).
+    """
+    mark = (
+        update(InboxMessage)
+        .where(
+            InboxMessage.id == row_id,
+            InboxMessage.state == InboxState.PROCESSING,
+            InboxMessage.locked_by == ctx.instance_id,
+        )
+        .values(state=InboxState.FAILED, error=reason, handled_at=now, locked_by=None, locked_until=None)
+        .returning(InboxMessage.id)
+    )
+    try:
+        async with ctx.db.transaction() as session:
+            if (await session.execute(mark)).scalar_one_or_none() is None:
+                return
+            row = await session.get_one(InboxMessage, row_id)
+            await (apologize or _default_apologize())(session, row, ctx.policy)
+        return
+    except Exception as exc:
+        log.error("inbox %d: the apology could not be queued (%s)", row_id, type(exc).__name__)
+    with contextlib.suppress(Exception):
+        async with ctx.db.transaction() as session:
+            await session.execute(mark)
+        return
+    log.error("inbox %d: could not even be marked failed; its lease will expire and it will be retried", row_id)
+
+
+async def process_one(
+    ctx: AppContext,
+    row_id: int,
+    *,
+    handle: Handle | None = None,
+    apologize: Apologize | None = None,
+) -> bool:
+    """Claim and handle one given row now (``duban say`` without a running service, and tests)."""
+    if not await claim_row(ctx, row_id, now=datetime.now(UTC)):
+        return False
+    return await handle_claimed(ctx, row_id, handle=handle, apologize=apologize)
+
+
+async def drain(
+    ctx: AppContext,
+    stopping: asyncio.Event | None = None,
+    *,
+    handle: Handle | None = None,
+    apologize: Apologize | None = None,
+    lease: timedelta = LEASE,
+) -> int:
+    """Handle claimable rows until none is left (or ``stopping`` is set); how many were settled."""
+    settled = 0
+    while stopping is None or not stopping.is_set():
+        row_id = await claim_next(ctx, now=datetime.now(UTC), lease=lease)
+        if row_id is None:
+            break
+        if await handle_claimed(ctx, row_id, handle=handle, apologize=apologize):
+            settled += 1
+    return settled
+
+
+async def _pause(stopping: asyncio.Event, wakeup: asyncio.Event, seconds: float) -> None:
+    """Wait until a row is stored here, the service stops, or ``seconds`` pass (rows stored elsewhere)."""
+    waits = [asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(wakeup.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+
+
+async def inbox_worker(
+    ctx: AppContext,
+    stopping: asyncio.Event,
+    *,
+    wakeup: asyncio.Event | None = None,
+    handle: Handle | None = None,
+    apologize: Apologize | None = None,
+    poll_seconds: float = POLL_SECONDS,
+    lease: timedelta = LEASE,
+) -> None:
+    """Work the inbox until ``stopping`` is set; the row in hand is finished first.
+
+    ``wakeup`` (set by the edge of this process when it stores a row) starts work at once; rows stored by
+    other instances are found by polling every ``poll_seconds``.
+    """
+    wakeup = wakeup or asyncio.Event()
+    handle = handle or _default_handle()
+    log.info("inbox worker started as %s", ctx.instance_id)
+    while not stopping.is_set():
+        wakeup.clear()
+        try:
+            await drain(ctx, stopping, handle=handle, apologize=apologize, lease=lease)
+        except Exception as exc:  # the database is unreachable, say: keep the worker alive and try later
+            log.error("inbox worker: cannot reach the inbox (%s); retrying in %.0f s", type(exc).__name__, poll_seconds)
+            await _pause(stopping, asyncio.Event(), max(poll_seconds, ERROR_BACKOFF_SECONDS))
+            continue
+        await _pause(stopping, wakeup, poll_seconds)
+    log.info("inbox worker stopped")
