@@ -308,7 +308,8 @@ async def _apply_people(
     groups: dict[str, Group],
     changes: Changes,
 ) -> None:
-    people = list((await session.scalars(select(Person).options(selectinload(Person.memberships)))).all())
+    query = select(Person).options(selectinload(Person.memberships)).order_by(Person.id)
+    people = list((await session.scalars(query)).all())
     unit_names = {unit.id: name for name, unit in units.items()}
     before = {person.id: _snapshot(person) for person in people}
     matcher = _Matcher(people, unit_names)
@@ -403,7 +404,7 @@ async def roster_rows(session: AsyncSession, *, office_name: str, include_inacti
     query = select(Person, Unit).outerjoin(Unit, Person.unit_id == Unit.id)
     if not include_inactive:
         query = query.where(Person.active)
-    pairs = list((await session.execute(query)).tuples())
+    pairs = [(person, unit) for person, unit in await session.execute(query)]
     memberships: dict[int, list[str]] = defaultdict(list)
     member_rows = await session.execute(
         select(GroupMember.person_id, Group.name)
@@ -411,7 +412,7 @@ async def roster_rows(session: AsyncSession, *, office_name: str, include_inacti
         .where(Group.active)
         .order_by(Group.id)
     )
-    for person_id, group_name in member_rows.tuples():
+    for person_id, group_name in member_rows:
         memberships[person_id].append(group_name)
 
     def order(pair: tuple[Person, Unit | None]) -> tuple[int, int, int, int]:

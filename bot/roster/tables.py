@@ -74,21 +74,25 @@ def decode_csv(data: bytes) -> str:
         encodings = ("utf-8", "gb18030")
     for encoding in encodings:
         try:
-            return data.decode(encoding)
+            text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        if "\x00" in text:
+            raise UnreadableFile("文件中含有空字符（NUL），不是文本格式的 CSV：请在 Excel 中“另存为” CSV（逗号分隔）")
+        return text
     raise UnreadableFile("无法识别文件编码：请将 CSV 保存为 UTF-8 或 GBK 编码")
 
 
 def _csv_rows(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
     rows: list[tuple[int, list[str]]] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        for number, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
+        for number, cells in enumerate(reader, start=1):
             if number > MAX_ROWS:
                 raise UnreadableFile(f"行数超过 {MAX_ROWS} 行，不像是一份名册")
             rows.append((number, [_unquote(cell) for cell in cells]))
-    except csv.Error as exc:
-        raise UnreadableFile(f"CSV 格式有误：{exc}") from None
+    except csv.Error:
+        raise UnreadableFile(f"CSV 格式有误（第 {reader.line_num} 行附近）：可能有不成对的引号或过长的单元格") from None
     return rows
 
 
