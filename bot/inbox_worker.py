@@ -241,6 +241,7 @@ async def inbox_worker(
     apologize: Apologize | None = None,
     poll_seconds: float = POLL_SECONDS,
     lease: timedelta = LEASE,
+    error_backoff: float = ERROR_BACKOFF_SECONDS,
 ) -> None:
     """Work the inbox until ``stopping`` is set; the row in hand is finished first.
 
@@ -255,8 +256,10 @@ async def inbox_worker(
         try:
             await drain(ctx, stopping, handle=handle, apologize=apologize, lease=lease)
         except Exception as exc:  # the database is unreachable, say: keep the worker alive and try later
-            log.error("inbox worker: cannot reach the inbox (%s); retrying in %.0f s", type(exc).__name__, poll_seconds)
-            await _pause(stopping, asyncio.Event(), max(poll_seconds, ERROR_BACKOFF_SECONDS))
+            log.error(
+                "inbox worker: cannot reach the inbox (%s); retrying in %.0f s", type(exc).__name__, error_backoff
+            )
+            await _pause(stopping, asyncio.Event(), error_backoff)
             continue
         await _pause(stopping, wakeup, poll_seconds)
     log.info("inbox worker stopped")
