@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -161,6 +161,10 @@ async def apply_roster(session: AsyncSession, entries: Sequence[RosterEntry]) ->
     synced from the configuration first.
     """
     summary = ImportSummary()
+    if session.get_bind().dialect.name == "postgresql":
+        # Two imports at once would both insert the same new units; the second waits for the first instead.
+        # (SQLite transactions already begin with the write lock.)
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('duban.roster', 0))"))
     groups = {group.name: group for group in (await session.scalars(select(Group).where(Group.active))).all()}
     missing = sorted({name for entry in entries for name in entry.groups if name not in groups})
     if missing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from pathlib import Path
 
@@ -290,3 +291,10 @@ async def test_export_then_import_is_a_round_trip(db: Database, tmp_path: Path, 
     assert (await run(db, parsed.entries)).changes == 0
     async with db.sessions() as session:
         assert await roster_rows(session, office_name=OFFICE) == rows
+
+
+async def test_two_imports_at_once_are_serialised(db: Database) -> None:
+    await sync_groups(db, GROUPS)
+    first, second = await asyncio.gather(import_roster(db, ROSTER, actor="甲"), import_roster(db, ROSTER, actor="乙"))
+    assert sorted([first.changes, second.changes]) == [0, 7]
+    assert await counts(db) == (5, 2, 6)
