@@ -53,5 +53,5 @@ def configure_logging(*, verbose: bool = False, secrets: Iterable[str] = ()) -> 
     handler.duban = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("aiohttp.access", "sqlalchemy.engine", "apscheduler.executors.default"):
+    for noisy in ("aiohttp.access", "sqlalchemy.engine", "apscheduler.executors.default", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
