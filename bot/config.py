@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from contextvars import ContextVar
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -146,6 +146,70 @@ class ReportingConfig(Section):
     deadline_time: time = time(23, 59, 59)
 
 
+HolidayPolicy = Literal["shift", "skip", "keep"]
+
+
+class JobConfig(Section):
+    """One timed job (``[schedules.weekly-briefing]`` …)."""
+
+    enabled: bool = True
+    at: time = time(9, 0)
+    groups: list[str] = []
+    holiday_policy: HolidayPolicy = "shift"
+
+
+class ReminderJobConfig(JobConfig):
+    at: time = time(9, 30)
+    days_before: list[int] = [5, 2, 1]
+    deadline_day_at: list[time] = [time(9, 30), time(15, 0)]
+
+    @field_validator("days_before")
+    @classmethod
+    def _days_before(cls, value: list[int]) -> list[int]:
+        if any(not 1 <= day <= 20 for day in value) or len(set(value)) != len(value):
+            raise ValueError("应为 1 到 20 之间、互不重复的工作日数")
+        return value
+
+
+class SchedulesConfig(Section):
+    """``[schedules]``: the four timed jobs, the catch-up grace and the office's own working-day lists."""
+
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+
+    weekly_briefing: JobConfig = Field(default_factory=JobConfig, alias="weekly-briefing")
+    monthly_circular: JobConfig = Field(default_factory=JobConfig, alias="monthly-circular")
+    deadline_reminder: ReminderJobConfig = Field(default_factory=ReminderJobConfig, alias="deadline-reminder")
+    overdue_notice: JobConfig = Field(default_factory=JobConfig, alias="overdue-notice")
+    deadline_policy: Literal["keep", "previous", "next"] = "keep"
+    catchup_grace_hours: float = Field(default=6, ge=0, le=168)
+    templates_dir: str = ""
+    extra_holidays: list[date] = []
+    extra_workdays: list[date] = []
+
+    @field_validator("templates_dir")
+    @classmethod
+    def _templates_dir_exists(cls, value: str) -> str:
+        if value and not Path(value).is_dir():
+            raise ValueError("目录不存在")
+        return value
+
+    @model_validator(mode="after")
+    def _days_listed_once(self) -> SchedulesConfig:
+        both = sorted(set(self.extra_holidays) & set(self.extra_workdays))
+        if both:
+            listed = "、".join(day.isoformat() for day in both)
+            raise ValueError(f"{listed} 同时列在 extra_holidays 和 extra_workdays 中")
+        return self
+
+    def jobs(self) -> dict[str, JobConfig]:
+        return {
+            "weekly-briefing": self.weekly_briefing,
+            "monthly-circular": self.monthly_circular,
+            "deadline-reminder": self.deadline_reminder,
+            "overdue-notice": self.overdue_notice,
+        }
+
+
 class Settings(BaseSettings):
     """The whole configuration. Field names are the TOML keys."""
 
@@ -165,6 +229,7 @@ class Settings(BaseSettings):
     sandbox: SandboxConfig = SandboxConfig()
     groups: list[GroupConfig] = []
     reporting: ReportingConfig = ReportingConfig()
+    schedules: SchedulesConfig = SchedulesConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -182,6 +247,15 @@ class Settings(BaseSettings):
             if group.name in seen:
                 raise ValueError(f"群名「{group.name}」重复")
             seen.add(group.name)
+        return self
+
+    @model_validator(mode="after")
+    def _schedule_groups_known(self) -> Settings:
+        known = {group.name for group in self.groups}
+        for job, config in self.schedules.jobs().items():
+            unknown = [name for name in config.groups if name not in known]
+            if unknown:
+                raise ValueError(f"schedules.{job}.groups 中的群「{'、'.join(unknown)}」未在 [[groups]] 中配置")
         return self
 
     @property

@@ -8,6 +8,8 @@ import socket
 from dataclasses import dataclass, field
 
 from bot.config import Settings
+from bot.schedule_config import schedule_settings_of
+from schedules.settings import with_schedules
 from storage.db import Database
 from storage.periods import DeadlineRule
 from storage.policy import Policy
@@ -30,8 +32,10 @@ class AppContext:
 
 def policy_from_settings(settings: Settings) -> Policy:
     """The slice of the configuration that handlers and jobs see (they never import ``bot``)."""
-    return Policy(
+    policy = Policy(
         tz=settings.tz,
         office_name=settings.office_name,
         deadline=DeadlineRule(tz=settings.tz, day=settings.reporting.deadline_day, at=settings.reporting.deadline_time),
     )
+    # The schedule settings ride along, and the deadline moves by the office's deadline policy.
+    return with_schedules(policy, schedule_settings_of(settings))

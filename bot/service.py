@@ -11,6 +11,7 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.inbound import inbound_channels
 from bot.inbox_worker import inbox_worker
+from bot.scheduler import scheduler_worker
 
 
 def build_app(settings: Settings) -> web.Application:
@@ -18,5 +19,5 @@ def build_app(settings: Settings) -> web.Application:
     return create_app(
         settings,
         channels=inbound_channels(settings, inbox_stored),
-        workers=[("inbox", partial(inbox_worker, wakeup=inbox_stored))],
+        workers=[("inbox", partial(inbox_worker, wakeup=inbox_stored)), ("scheduler", scheduler_worker)],
     )

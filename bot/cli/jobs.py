@@ -1,0 +1,201 @@
+"""``duban jobs list|run``: the timed jobs' coming occurrences, and running one by hand.
+
+``list`` asks the same planner the scheduler uses, so what it shows is what fires ("what happens over
+National Day?"). ``run`` goes through the same claim as the scheduler: running an occurrence twice posts it
+once, and ``--dry-run`` only prints the messages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.app import SchemaOutOfDate, check_schema
+from bot.cli.base import CliError, SubParsers, open_database, settings_of
+from bot.config import Settings
+from bot.context import policy_from_settings
+from schedules.calendar import DayInfo, WorkCalendar
+from schedules.context import JobContext, ScheduleEnv
+from schedules.dates import day_label, moment_label
+from schedules.jobs import JobOutcome, preview, run_job
+from schedules.occurrences import Occurrence
+from schedules.settings import JOB_NAMES, JOB_TITLES
+from storage.periods import Period
+from storage.sync import sync_groups
+
+DEFAULT_DAYS = 31
+MAX_DAYS = 400
+SCHEMA_OUT_OF_DATE = 3
+
+
+def register(sub: SubParsers) -> None:
+    jobs = sub.add_parser("jobs", help="定时任务：查看执行计划、手动执行").add_subparsers(
+        dest="jobs_command", required=True, metavar="ACTION"
+    )
+    listing = jobs.add_parser("list", help="列出各定时任务的执行时间（注明节假日顺延）")
+    listing.add_argument("--from", dest="start", type=_date, help="起始日期 YYYY-MM-DD（默认今天）")
+    listing.add_argument("--days", type=int, default=DEFAULT_DAYS, help=f"天数（默认 {DEFAULT_DAYS}）")
+    listing.add_argument("--json", action="store_true", help="以 JSON 输出")
+    listing.set_defaults(func=cmd_list)
+
+    run = jobs.add_parser("run", help="按指定时刻执行一次定时任务（与自动执行共用认领，重复执行只发送一次）")
+    run.add_argument("name", choices=JOB_NAMES, help="任务名")
+    run.add_argument("--at", required=True, help="视作执行的时刻，ISO 8601，如 2026-12-01T09:00（未写时区按配置时区）")
+    run.add_argument("--dry-run", action="store_true", help="只显示将发送的消息，不认领、不发送")
+    run.set_defaults(func=cmd_run)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期应写作 YYYY-MM-DD，例如 2026-10-01（收到 {text!r}）") from None
+
+
+def parse_moment(text: str, tz: ZoneInfo) -> datetime:
+    """An ISO 8601 moment; one written without an offset is in the office's zone."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(
+            f"时刻应写作 ISO 8601，例如 2026-12-01T09:00 或 2026-12-01T09:00+08:00（收到 {text!r}）"
+        ) from None
+    return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment.astimezone(tz)
+
+
+# --- list ---------------------------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    if not 1 <= args.days <= MAX_DAYS:
+        raise CliError(f"--days 应在 1 到 {MAX_DAYS} 之间")
+    env = ScheduleEnv.of(policy_from_settings(settings))
+    start = args.start or datetime.now(settings.tz).date()
+    end = start + timedelta(days=args.days - 1)
+    occurrences = env.planner.occurrences(start, end)
+    if args.json:
+        print(json.dumps([occurrence_json(o) for o in occurrences], ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(list_lines(env, settings, start, end, occurrences)))
+    return 0
+
+
+def occurrence_json(occurrence: Occurrence) -> dict[str, object]:
+    return {
+        "job": occurrence.job,
+        "title": occurrence.title,
+        "at": occurrence.at.isoformat(),
+        "subject": occurrence.subject,
+        "skipped": occurrence.skipped,
+        "note": occurrence.note,
+    }
+
+
+def _subject(occurrence: Occurrence) -> str:
+    if occurrence.job in ("deadline-reminder", "overdue-notice"):
+        return f"，{Period.parse(occurrence.subject).label}"
+    return ""
+
+
+def list_lines(
+    env: ScheduleEnv, settings: Settings, start: date, end: date, occurrences: list[Occurrence]
+) -> list[str]:
+    tz = env.policy.tz
+    lines = [f"定时任务计划：{day_label(start, year=True)}至{day_label(end, year=True)}（时区 {settings.timezone}）"]
+    for year in env.calendar.unofficial_years(start, end):
+        lines.append(
+            f"注意：尚未收录国务院办公厅公布的{year}年节假日安排，该年按法定节假日规则推算，不含调休上班日；"
+            "可升级 chinesecalendar，或在配置 [schedules] extra_workdays / extra_holidays 中列出。"
+        )
+    disabled = [JOB_TITLES[name] for name in JOB_NAMES if not env.settings.job(name).enabled]
+    if disabled:
+        lines.append(f"已停用：{'、'.join(disabled)}")
+    special = special_days(env.calendar, start, end)
+    if special:
+        lines += ["", "节假日与调休："] + [f"  {text}" for text in special]
+    lines.append("")
+    if not occurrences:
+        lines.append("此期间没有定时任务。")
+    for occurrence in occurrences:
+        head = f"{moment_label(occurrence.at, tz)}  {occurrence.title}（{occurrence.job}{_subject(occurrence)}）"
+        if occurrence.skipped:
+            head = (
+                f"{day_label(occurrence.nominal)}  {occurrence.title}（{occurrence.job}{_subject(occurrence)}）不发送"
+            )
+        lines.append(head + (f"  —— {occurrence.note}" if occurrence.note else ""))
+    return lines
+
+
+def special_days(calendar: WorkCalendar, start: date, end: date) -> list[str]:
+    """Holidays (runs of days with one reason) and make-up workdays between ``start`` and ``end``."""
+    runs: list[tuple[date, date, DayInfo]] = []
+    day = start
+    while day <= end:
+        info = calendar.explain(day)
+        if info.source != "weekday":
+            if runs and runs[-1][2].reason == info.reason and runs[-1][1] + timedelta(days=1) == day:
+                runs[-1] = (runs[-1][0], day, info)
+            else:
+                runs.append((day, day, info))
+        day += timedelta(days=1)
+    texts = []
+    for first, last, info in runs:
+        span = day_label(first) if first == last else f"{day_label(first)}至{day_label(last)}"
+        texts.append(f"{span}  {info.reason}")
+    return texts
+
+
+# --- run ----------------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    at = parse_moment(args.at, settings.tz)
+    return asyncio.run(_run(settings, args.name, at, dry_run=args.dry_run))
+
+
+async def _run(settings: Settings, job: str, at: datetime, *, dry_run: bool) -> int:
+    async with open_database(settings) as db:
+        try:
+            await check_schema(db)
+        except SchemaOutOfDate:
+            raise CliError(
+                "数据库结构不是当前版本（或尚未初始化）：请先运行 `duban db upgrade`。", code=SCHEMA_OUT_OF_DATE
+            ) from None
+        await sync_groups(db, settings.groups)
+        ctx = JobContext.create(db, policy_from_settings(settings), instance_id="cli")
+        if not ctx.settings.job(job).enabled:
+            print(f"提示：{JOB_TITLES[job]}已在配置中停用，本次为手动执行。")
+        when = moment_label(at, settings.tz, year=True)
+        if dry_run:
+            composition = await preview(ctx, job, at)
+            print(f"【预演】{JOB_TITLES[job]}，视作{when}执行（未认领、未发送）：{composition.note}")
+            for delivery in composition.deliveries:
+                message = delivery.message
+                print(f"\n—— 发送至「{delivery.group.name}」——")
+                print(message.title)
+                print(message.body)
+                if message.mentions:
+                    print("提及：" + " ".join(f"@{mention.name}" for mention in message.mentions))
+            return 0
+        outcome = await run_job(ctx, job, at, late=False)
+        print(describe(outcome, settings.tz))
+    return 0
+
+
+def describe(outcome: JobOutcome, tz: ZoneInfo) -> str:
+    title = JOB_TITLES[outcome.job]
+    when = moment_label(outcome.occurrence, tz, year=True)
+    if outcome.status == "taken":
+        by = f"，认领者 {outcome.claimed_by}" if outcome.claimed_by else ""
+        at = f"于{moment_label(outcome.claimed_at, tz)}" if outcome.claimed_at else ""
+        return f"{title}（{when}）已{at}执行过{by}，本次未重复发送。{outcome.note}"
+    if outcome.status == "posted":
+        return f"已执行{title}（{when}）：写入待发队列，发送至{'、'.join(outcome.groups)}。{outcome.note}"
+    if outcome.status == "dropped":
+        return f"{title}（{when}）未发送：{outcome.note}"
+    return f"已执行{title}（{when}），无需发送：{outcome.note}"
