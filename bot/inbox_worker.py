@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.context import AppContext
+from bot.logs import trace_id
 from storage.models import InboxMessage, InboxState
 from storage.policy import Policy
 
@@ -120,6 +121,14 @@ async def handle_claimed(
 ) -> bool:
     """Handle a row this instance has claimed; ``True`` once it is settled (done or failed) by this call."""
     handle = handle or _default_handle()
+    token = trace_id.set(f"inbox-{row_id}")
+    try:
+        return await _handle_claimed(ctx, row_id, handle, apologize)
+    finally:
+        trace_id.reset(token)
+
+
+async def _handle_claimed(ctx: AppContext, row_id: int, handle: Handle, apologize: Apologize | None) -> bool:
     policy = ctx.policy
     now = datetime.now(UTC)
     mine = (
