@@ -6,10 +6,12 @@ Routing, in order:
 2. An unknown sender (not on the roster, or inactive) is told so courteously and whom to ask; the attempt is
    audited. Their message stays in the inbox.
 3. Images and files: a liaison's are attached to the unit's report; an office member's are not filed.
-   Other message types get a polite answer naming what the bot understands.
+   Other message types (voice, video, links, locations, events) are kept but not filed, with a polite answer
+   naming what the bot understands.
 4. A command (``统计``, ``/status``…): run if the sender may use it, refused and audited if not.
 5. Any other text: an office member gets their help (office members do not file reports); a liaison's text
-   is the unit's report (:mod:`handlers.reports`).
+   is the unit's report (:mod:`handlers.reports`) — except a bare acknowledgement (``收到``, ``好的，谢谢``,
+   ``👍``), which must not become the unit's latest version.
 
 A liaison's message that starts with an office-only command word is read by its size: a short one (one line
 under :data:`REPORT_MIN_CHARS` characters) is an attempt at the command and refused; a longer or multi-line
@@ -20,6 +22,7 @@ confirmation says so.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from datetime import datetime
 
 from sqlalchemy import select
@@ -40,7 +43,9 @@ log = logging.getLogger(__name__)
 
 REPORT_MIN_CHARS = 40
 ATTACHMENT_TYPES = frozenset({"image", "picture", "file"})
-TEXT_TYPES = frozenset({"text", "mixed", "richText", "markdown"})
+TEXT_TYPES = frozenset({"text", "mixed", "richText", "markdown"})  # voice, video, link, location… are not filed
+ACKNOWLEDGEMENTS = frozenset({"收到", "好", "好的", "ok", "okay", "嗯", "嗯嗯", "明白", "了解", "知道了"})
+COURTESIES = ACKNOWLEDGEMENTS | {"谢谢", "感谢", "多谢", "辛苦了", "辛苦"}
 
 
 async def handle(session: AsyncSession, row: InboxMessage, policy: Policy, now: datetime) -> None:
@@ -53,19 +58,34 @@ async def handle(session: AsyncSession, row: InboxMessage, policy: Policy, now: 
         return
     row.person_id = person.id
 
-    if not text and (row.msgtype in ATTACHMENT_TYPES or row.attachments):
+    if row.msgtype in ATTACHMENT_TYPES or (row.msgtype in TEXT_TYPES and not text and row.attachments):
         await _attachment(session, row, person, policy, now)
-    elif not text and row.msgtype not in TEXT_TYPES:
+    elif row.msgtype not in TEXT_TYPES:
         reply(session, row, texts.unsupported_message(row.msgtype))
     elif (found := match(text)) is not None:
         spec, args = found
         await _command(session, row, person, spec, args, raw_arguments(text), text, policy, now)
     elif person.role is Role.OFFICE:
-        reply(session, row, help_text(person, policy, now, lead=texts.office_member_lead(policy.office_name)))
+        if text and is_courtesy(text):
+            reply(session, row, texts.OFFICE_COURTESY)
+        else:
+            reply(session, row, help_text(person, policy, now, lead=texts.office_member_lead(policy.office_name)))
     elif not text:
         reply(session, row, texts.EMPTY_TEXT)
+    elif is_courtesy(text):
+        reply(session, row, texts.COURTESY)
     else:
         await _report(session, row, person, text, policy, now)
+
+
+def is_courtesy(text: str) -> bool:
+    """A thank-you or an acknowledgement (``收到，谢谢！``, ``👍``), which must not replace a unit's report."""
+    letters = "".join(
+        char for char in unicodedata.normalize("NFKC", text).casefold() if unicodedata.category(char)[0] not in "PZS"
+    )
+    if not letters:
+        return True
+    return any(letters == first + second for first in ("", *COURTESIES) for second in COURTESIES)
 
 
 async def _attachment(session: AsyncSession, row: InboxMessage, person: Person, policy: Policy, now: datetime) -> None:

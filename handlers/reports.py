@@ -138,7 +138,7 @@ async def file_attachment(
             attachments=records,
         )
         new_version = True
-    kinds = [str(record.get("type") or row.msgtype) for record in records]
+    kinds = [str(record["kind"]) for record in records]
     reply(
         session,
         row,
@@ -155,5 +155,6 @@ def attachment_records(row: InboxMessage) -> list[dict[str, Any]]:
         "platform": row.platform,
         "received_at": row.received_at.isoformat(),
     }
-    items = [item for item in row.attachments if isinstance(item, dict)] or [{"type": row.msgtype}]
-    return [{"type": row.msgtype, **item, **provenance} for item in items]
+    items = [item for item in row.attachments if isinstance(item, dict)] or [{}]
+    kind = "image" if row.msgtype == "picture" else row.msgtype
+    return [{"kind": kind, **item, **provenance} for item in items]

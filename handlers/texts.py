@@ -104,6 +104,9 @@ def marker_without_content(period: Period) -> str:
 
 SUPPLEMENT_WITHOUT_CONTENT = "请在“补充”后写明需要补充的内容，重新发送。"
 
+COURTESY = "好的。本条未作为工作进展登记；如需报送或更正，请直接发送完整内容。"
+OFFICE_COURTESY = "好的。发送“帮助”可查看可用命令。"
+
 EMPTY_TEXT = "您好！未收到文字内容。报送工作进展请直接发送文字；发送“帮助”可查看使用说明。"
 
 
@@ -111,8 +114,21 @@ def supplement_separator(at: datetime, tz: tzinfo) -> str:
     return f"\n\n——{moment(at, tz)}补充——\n"
 
 
+_KINDS = {
+    "image": "图片",
+    "picture": "图片",
+    "file": "文件",
+    "voice": "语音",
+    "audio": "语音",
+    "video": "视频",
+    "link": "链接",
+    "location": "位置",
+    "event": "事件通知",
+}
+
+
 def attachment_kind(kind: str) -> str:
-    return {"image": "图片", "picture": "图片", "file": "文件"}.get(kind, "附件")
+    return _KINDS.get(kind, "附件")
 
 
 def attachment_received(
@@ -130,8 +146,9 @@ def attachment_received(
 
 
 def unsupported_message(kind: str) -> str:
+    label = _KINDS.get(kind, "此类消息")
     return (
-        f"您好！暂不支持此类消息（{quote(kind)}），本条消息已留存。"
+        f"您好！暂不能处理{label}，本条消息已留存。"
         "本机器人可接收文字消息；联络员报送工作进展时也可发送图片和文件。发送“帮助”可查看使用说明。"
     )
 

@@ -1,13 +1,17 @@
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 import time_machine
 from handlers_kit import POLICY, inbox_row, local, say, seed, submissions
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+import handlers.reports
 from handlers.dispatch import handle
 from storage.db import Database
 from storage.models import InboxMessage, OutboxMessage, Submission
+from storage.submissions import lock_unit
 
 CONFIRM_TAIL = '如需更正请直接重新发送，补充内容请以"补充"开头。'
 
@@ -209,13 +213,13 @@ async def test_a_long_report_that_begins_with_an_office_command_word_is_filed(db
 async def test_images_and_files_attach_to_the_latest_version(db: Database) -> None:
     roster = await seed(db)
     await say(db, roster.liaison, "十月工作进展", local(2026, 11, 20, 9))
-    image = {"type": "image", "media_id": "MEDIA-1", "url": "https://example.invalid/1.jpg"}
+    image = {"kind": "image", "media_id": "MEDIA-1", "url": "https://example.invalid/1.jpg"}
     replies = await say(db, roster.liaison, "", local(2026, 11, 20, 9, 5), msgtype="image", attachments=[image])
     assert replies == ["已收到【省商务厅】2026年10月工作进展的图片，已附于第1版（11月20日09:00报送）。"]
-    document = {"type": "file", "download_code": "DC-9", "name": "十月进展.docx"}
+    document = {"kind": "file", "download_code": "DC-9", "name": "十月进展.docx"}
     await say(db, roster.deputy, "", local(2026, 11, 20, 9, 6), msgtype="file", attachments=[document])
     (stored,) = await submissions(db, roster.commerce)
-    assert [item["type"] for item in stored.attachments] == ["image", "file"]
+    assert [item["kind"] for item in stored.attachments] == ["image", "file"]
     assert stored.attachments[0]["media_id"] == "MEDIA-1"
     assert stored.attachments[1]["name"] == "十月进展.docx"
     assert stored.attachments[1]["platform"] == "sandbox"
@@ -224,7 +228,7 @@ async def test_images_and_files_attach_to_the_latest_version(db: Database) -> No
     await say(db, roster.liaison, "十月工作进展（更正）", local(2026, 11, 21))
     latest = (await submissions(db, roster.commerce))[-1]
     assert latest.version == 2
-    assert [item["type"] for item in latest.attachments] == ["image", "file"]
+    assert [item["kind"] for item in latest.attachments] == ["image", "file"]
 
 
 async def test_a_file_before_any_text_becomes_version_one(db: Database) -> None:
@@ -236,17 +240,27 @@ async def test_a_file_before_any_text_becomes_version_one(db: Database) -> None:
     (stored,) = await submissions(db, roster.commerce)
     assert stored.text == ""
     assert stored.on_time is False
-    assert stored.attachments[0]["type"] == "file"
+    assert stored.attachments[0]["kind"] == "file"
 
 
-async def test_two_liaisons_reporting_at_the_same_moment_get_distinct_versions(db: Database) -> None:
+async def test_two_liaisons_reporting_at_the_same_moment_get_distinct_versions(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     roster = await seed(db)
     await say(db, roster.liaison, "第一版", local(2026, 11, 20, 9))
     moment = local(2026, 11, 20, 10, 32)
-    start = asyncio.Event()
+    if db.dialect == "postgresql":
+        # Both transactions reach the version numbering together; without the unit lock both would take 2.
+        both_there = asyncio.Barrier(2)
+
+        async def lock_together(session: AsyncSession, unit_id: int) -> None:
+            await both_there.wait()
+            await lock_unit(session, unit_id)
+
+        monkeypatch.setattr(handlers.reports, "lock_unit", lock_together)
+    # (SQLite transactions begin IMMEDIATE, so the second simply waits for the first.)
 
     async def report(sender: str, text: str) -> None:
-        await start.wait()
         async with db.transaction() as session:
             row = inbox_row(sender, text, received_at=moment.astimezone(UTC))
             session.add(row)
@@ -254,13 +268,10 @@ async def test_two_liaisons_reporting_at_the_same_moment_get_distinct_versions(d
             await handle(session, row, POLICY, moment.astimezone(UTC))
 
     with time_machine.travel(moment, tick=False):
-        tasks = [
-            asyncio.create_task(report(str(roster.liaison.id), "A角的版本")),
-            asyncio.create_task(report(str(roster.deputy.id), "B角的版本")),
-        ]
-        await asyncio.sleep(0)
-        start.set()
-        await asyncio.gather(*tasks)
+        await asyncio.gather(
+            report(str(roster.liaison.id), "A角的版本"),
+            report(str(roster.deputy.id), "B角的版本"),
+        )
     stored = await submissions(db, roster.commerce)
     assert [s.version for s in stored] == [1, 2, 3]
     assert {s.text for s in stored[1:]} == {"A角的版本", "B角的版本"}

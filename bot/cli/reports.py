@@ -1,0 +1,153 @@
+"""``duban status [--period YYYY-MM] [--json]`` and ``duban export --period YYYY-MM -o FILE.xlsx``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.app import SchemaOutOfDate, check_schema
+from bot.cli.base import CliError, SubParsers, open_database, settings_of
+from bot.cli.ledger_xlsx import build_workbook, save_workbook
+from bot.cli.roster import render_table
+from bot.config import Settings
+from bot.context import policy_from_settings
+from storage.periods import Period
+from storage.policy import Policy
+from storage.reports import Ledger, period_ledger
+
+TIME = "%Y-%m-%d %H:%M"
+
+
+def register(sub: SubParsers) -> None:
+    status = sub.add_parser("status", help="查看某期工作进展报送情况")
+    status.add_argument("--period", help="期别，写作 YYYY-MM（默认当前报送期，即上个月）")
+    status.add_argument("--json", action="store_true", help="以 JSON 输出")
+    status.set_defaults(func=cmd_status)
+
+    export = sub.add_parser("export", help="导出某期工作进展报送台账（Excel .xlsx）")
+    export.add_argument("--period", required=True, help="期别，写作 YYYY-MM")
+    export.add_argument("-o", "--output", required=True, help="输出文件路径，如 台账-2026-10.xlsx")
+    export.set_defaults(func=cmd_export)
+
+
+def _period(text: str | None, policy: Policy) -> Period:
+    if not text:
+        return policy.deadline.open_period(datetime.now(UTC))
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise CliError(str(exc), code=2) from None
+
+
+async def _load_ledger(settings: Settings, period: Period) -> Ledger:
+    async with open_database(settings) as db:
+        try:
+            await check_schema(db)
+        except SchemaOutOfDate as exc:
+            raise CliError(str(exc), code=3) from None
+        async with db.sessions() as session:
+            return await period_ledger(session, period)
+
+
+def _local(moment: datetime | None, policy: Policy) -> str:
+    return moment.astimezone(policy.tz).strftime(TIME) if moment is not None else ""
+
+
+def status_document(ledger: Ledger, policy: Policy, now: datetime) -> dict[str, Any]:
+    """The period's standing as plain data (``--json``)."""
+    standing = ledger.standing
+    deadline = policy.deadline.deadline(ledger.period)
+    return {
+        "period": str(ledger.period),
+        "deadline": deadline.astimezone(policy.tz).isoformat(),
+        "closed": now > deadline,
+        "counts": {
+            "units": len(standing.units),
+            "on_time": len(standing.on_time),
+            "late": len(standing.late),
+            "missing": len(standing.missing),
+        },
+        "on_time_rate": round(standing.on_time_rate, 4),
+        "units": [
+            {
+                "name": unit.unit_name,
+                "division": unit.division,
+                "status": unit.status,
+                "label": unit.label,
+                "first_at": unit.first_at.astimezone(policy.tz).isoformat() if unit.first_at else None,
+                "latest_at": unit.latest_at.astimezone(policy.tz).isoformat() if unit.latest_at else None,
+                "versions": unit.versions,
+            }
+            for unit in standing.units
+        ],
+    }
+
+
+def status_text(ledger: Ledger, policy: Policy, now: datetime) -> str:
+    """The period's standing as a table for a terminal."""
+    standing = ledger.standing
+    deadline = policy.deadline.deadline(ledger.period)
+    closed = "已截止" if now > deadline else "尚未截止"
+    lines = [
+        f"{ledger.period.label}工作进展报送情况（截止 {_local(deadline, policy)}，{closed}）",
+        f"应报 {len(standing.units)} 个单位：按时 {len(standing.on_time)}，逾期 {len(standing.late)}，"
+        f"未报送 {len(standing.missing)}；按时报送率 {standing.on_time_rate:.1%}",
+    ]
+    if standing.units:
+        rows = [
+            [
+                str(number),
+                unit.unit_name,
+                unit.division,
+                unit.label,
+                _local(unit.first_at, policy),
+                _local(unit.latest_at, policy),
+                str(unit.versions),
+            ]
+            for number, unit in enumerate(standing.units, start=1)
+        ]
+        headers = ["序号", "单位", "责任处室", "报送情况", "首次报送", "最新报送", "版本数"]
+        lines += ["", render_table(headers, rows)]
+    else:
+        lines.append("名册中暂无在册成员单位。")
+    return "\n".join(lines)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    policy = policy_from_settings(settings)
+    period = _period(args.period, policy)
+    ledger = asyncio.run(_load_ledger(settings, period))
+    now = datetime.now(UTC)
+    if args.json:
+        print(json.dumps(status_document(ledger, policy, now), ensure_ascii=False, indent=2))
+    else:
+        print(status_text(ledger, policy, now))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    policy = policy_from_settings(settings)
+    period = _period(args.period, policy)
+    output = Path(args.output)
+    if output.suffix.lower() != ".xlsx":
+        raise CliError(f"输出文件应以 .xlsx 结尾（收到 {output}）。", code=2)
+    if not output.parent.is_dir():
+        raise CliError(f"目录 {output.parent} 不存在，请先创建。", code=2)
+    ledger = asyncio.run(_load_ledger(settings, period))
+    workbook = build_workbook(ledger, tz=policy.tz, office_name=settings.office_name)
+    try:
+        save_workbook(workbook, output)
+    except OSError as exc:
+        raise CliError(f"无法写入 {output}：{exc.strerror}") from None
+    standing = ledger.standing
+    print(
+        f"已导出 {period.label}报送台账：{output}（{len(standing.units)} 个单位，按时 {len(standing.on_time)}，"
+        f"逾期 {len(standing.late)}，未报送 {len(standing.missing)}）"
+    )
+    return 0
