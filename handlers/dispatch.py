@@ -158,7 +158,9 @@ async def apologize(session: AsyncSession, row: InboxMessage, policy: Policy) ->
     elif not row.reply:
         log.warning("inbox row %s has no reply route; the sender cannot be told of the failure", row.id)
     sender = row.sender_name or row.sender_id
-    notice = OutboundMessage(body=texts.failure_notice(sender, row.platform, row.received_at, row.id, policy.tz))
+    notice = OutboundMessage(
+        body=texts.failure_notice(sender, row.platform, row.received_at, row.id, row.error or "", policy.tz)
+    )
     offices = await session.scalars(select(Group).where(Group.is_office.is_(True), Group.active.is_(True)))
     for group in offices:
         key = f"inbox-failed:{row.id}:{group.id}"

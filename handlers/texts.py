@@ -170,10 +170,11 @@ def apology(office_name: str) -> str:
     )
 
 
-def failure_notice(sender: str, platform: str, received_at: datetime, inbox_id: int, tz: tzinfo) -> str:
+def failure_notice(sender: str, platform: str, received_at: datetime, inbox_id: int, reason: str, tz: tzinfo) -> str:
+    cause = f"\n原因：{quote(reason, max_chars=200)}" if reason else ""
     return (
         f"**消息处理失败**\n{quote(sender)}（{quote(platform)}）于{full_moment(received_at, tz)}发来的消息"
-        f"（收件编号 {inbox_id}）未能自动处理，已保留并标记为失败，请及时核查。"
+        f"（收件编号 {inbox_id}）未能自动处理，已保留并标记为失败，请及时核查。{cause}"
     )
 
 

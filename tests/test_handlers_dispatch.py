@@ -184,6 +184,7 @@ async def test_apologize_tells_the_sender_and_the_office_once(db: Database) -> N
         async with db.transaction() as session:
             row = inbox_row(str(roster.liaison.id), "某条出错的消息", received_at=datetime.now(UTC))
             row.sender_name = "张伟"
+            row.error = "ValueError: 模拟的处理错误"
             session.add(row)
         for _ in range(2):
             async with db.transaction() as session:
@@ -198,6 +199,6 @@ async def test_apologize_tells_the_sender_and_the_office_once(db: Database) -> N
     assert [post.target for post in posts] == [OFFICE_GROUP]
     assert posts[0].message["body"] == (
         "**消息处理失败**\n张伟（sandbox）于2026年11月20日10:32发来的消息（收件编号 "
-        f"{row.id}）未能自动处理，已保留并标记为失败，请及时核查。"
+        f"{row.id}）未能自动处理，已保留并标记为失败，请及时核查。\n原因：ValueError: 模拟的处理错误"
     )
     assert MEMBER_GROUP not in [post.target for post in posts]
