@@ -319,7 +319,8 @@ NO_GROUPS = "当前没有可发送通知的群，请先在配置文件中登记�
 
 def announce_preview(text: str, targets: Sequence[str], code: str, minutes: int, at_all: bool) -> str:
     where = f"群“{quote(targets[0])}”" if len(targets) == 1 else f"全部{len(targets)}个群（{names(targets)}）"
-    lines = [f"**通知预览**（发送至{where}{'，并提醒所有人' if at_all else ''}）", quote(text)]
+    # The office's own words, shown exactly as they will be posted.
+    lines = [f"**通知预览**（发送至{where}{'，并提醒所有人' if at_all else ''}）", text]
     lines.append(f"请在{minutes}分钟内回复“确认 {code}”发送；未确认则不发送。")
     return "\n".join(lines)
 

@@ -94,8 +94,9 @@ def test_status_json(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_status_refuses_a_bad_period(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert duban(config, "status", "--period", "10月") == 2
-    assert "期别应写作 YYYY-MM" in capsys.readouterr().err
+    for wrong in ("10月", "2026-13"):
+        assert duban(config, "status", "--period", wrong) == 2
+        assert capsys.readouterr().err.strip() == f"期别应写作 YYYY-MM（月份 01–12），例如 2026-10；收到“{wrong}”。"
 
 
 def test_export(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -215,7 +215,7 @@ async def test_announcement_needs_confirmation_and_is_posted_once(db: Database) 
     (preview,) = await say(db, roster.office, "通知：\n一、请于周五前报送**年度总结**；\n二、注意格式。", at)
     code = code_in(preview)
     assert preview == (
-        f"**通知预览**（发送至群“{MEMBER_GROUP}”）\n一、请于周五前报送＊＊年度总结＊＊；\n二、注意格式。\n"
+        f"**通知预览**（发送至群“{MEMBER_GROUP}”）\n一、请于周五前报送**年度总结**；\n二、注意格式。\n"
         f"请在30分钟内回复“确认 {code}”发送；未确认则不发送。"
     )
     assert await group_posts(db) == []

@@ -39,8 +39,8 @@ def _period(text: str | None, policy: Policy) -> Period:
         return policy.deadline.open_period(datetime.now(UTC))
     try:
         return Period.parse(text)
-    except ValueError as exc:
-        raise CliError(str(exc), code=2) from None
+    except ValueError:
+        raise CliError(f"期别应写作 YYYY-MM（月份 01–12），例如 2026-10；收到“{text}”。", code=2) from None
 
 
 async def _load_ledger(settings: Settings, period: Period) -> Ledger:
