@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bot import health
+from bot import health, metrics
 from bot.appkeys import CONTEXT, WORKERS
 from bot.config import Settings
 from bot.context import AppContext
@@ -87,6 +87,7 @@ def create_app(
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/metrics", metrics.metrics)
     for channel in channels:
         if channel.enabled:
             app.router.add_routes(channel.routes)

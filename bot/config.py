@@ -141,6 +141,13 @@ class GroupConfig(Section):
         return self
 
 
+class HealthConfig(Section):
+    """``[health]``: how long work may wait before ``/healthz`` answers 503 (0 turns that check off)."""
+
+    max_outbox_lag_seconds: int = Field(default=300, ge=0)
+    max_inbox_age_seconds: int = Field(default=300, ge=0)
+
+
 class ReportingConfig(Section):
     deadline_day: int = Field(default=25, ge=1, le=28)
     deadline_time: time = time(23, 59, 59)
@@ -230,6 +237,7 @@ class Settings(BaseSettings):
     groups: list[GroupConfig] = []
     reporting: ReportingConfig = ReportingConfig()
     schedules: SchedulesConfig = SchedulesConfig()
+    health: HealthConfig = HealthConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -342,6 +350,8 @@ _MESSAGES = {
     "greater_than_equal": "不能小于 {ge}",
     "int_parsing": "应为整数",
     "int_type": "应为整数",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
     "bool_parsing": "应为 true 或 false",
     "bool_type": "应为 true 或 false",
     "string_type": "应为字符串（加引号）",

@@ -1,0 +1,188 @@
+"""Prometheus metrics: what this instance did (counters) and what waits in the database (read at scrape time).
+
+Counters and the histogram live in one registry of our own, :data:`REGISTRY`, not the library's global one,
+so tests can build applications repeatedly. They count what *this process* did since it started; Prometheus
+adds the instances up (``sum by (channel) (rate(...))``).
+
+The inbox and outbox depths, the ages of the oldest waiting work and each worker's liveness are read when
+``GET /metrics`` is scraped, so they are never stale. Depths are database-wide: every instance reports the
+same figures, so aggregate them with ``max``, not ``sum``.
+
+Other modules record events through the small ``record_*`` / ``observe_*`` helpers below; label values
+should come from short fixed vocabularies (channel names, errcodes, job names) to keep series few.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+from bot.appkeys import CONTEXT, WORKERS
+from bot.health import duban_version
+from storage.db import Database
+from storage.models import InboxState, OutboxState, utcnow
+from storage.outbox_ops import state_counts as outbox_state_counts
+from storage.queue_stats import QueueAges, inbox_state_counts, queue_ages
+
+log = logging.getLogger(__name__)
+
+disable_created_metrics()  # the ``*_created`` series would double every counter for nothing we use
+REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)  # memory, CPU, open files of this process
+PlatformCollector(registry=REGISTRY)
+
+CALLBACKS = Counter(
+    "duban_callbacks",
+    "Inbound platform callbacks, by endpoint and outcome (stored, duplicate, refused, error).",
+    ["channel", "result"],
+    registry=REGISTRY,
+)
+SEND_SECONDS = Histogram(
+    "duban_send_duration_seconds",
+    "Time one request to a platform's send API took, by outbound channel.",
+    ["channel"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0),
+    registry=REGISTRY,
+)
+SEND_FAILURES = Counter(
+    "duban_send_failures",
+    "Failed sends, by outbound channel and platform errcode (or a transport failure such as timeout).",
+    ["channel", "errcode"],
+    registry=REGISTRY,
+)
+RATE_LIMIT_WAITS = Counter(
+    "duban_rate_limit_waits",
+    "Times a message waited for its rate-limit slot, by outbound channel.",
+    ["channel"],
+    registry=REGISTRY,
+)
+JOB_RUNS = Counter(
+    "duban_job_runs",
+    "Timed job occurrences this instance ran, by job and result.",
+    ["job", "result"],
+    registry=REGISTRY,
+)
+JOB_CLAIMS_LOST = Counter(
+    "duban_job_claims_lost",
+    "Timed job occurrences another instance claimed first (normal with several instances).",
+    ["job"],
+    registry=REGISTRY,
+)
+
+DATABASE_TIMEOUT_SECONDS = 5.0
+
+
+def record_callback(channel: str, result: str) -> None:
+    """One inbound callback answered: ``result`` is e.g. ``stored``, ``duplicate``, ``refused``, ``error``."""
+    CALLBACKS.labels(channel=channel, result=result).inc()
+
+
+def observe_send(channel: str, seconds: float) -> None:
+    """One request to a platform's send API took ``seconds`` (whatever its outcome)."""
+    SEND_SECONDS.labels(channel=channel).observe(seconds)
+
+
+def record_send_failure(channel: str, errcode: str | int) -> None:
+    """A send failed with the platform's ``errcode`` (or a word such as ``timeout``, ``http-502``)."""
+    SEND_FAILURES.labels(channel=channel, errcode=str(errcode)).inc()
+
+
+def record_rate_limit_wait(channel: str) -> None:
+    RATE_LIMIT_WAITS.labels(channel=channel).inc()
+
+
+def record_job_run(job: str, result: str) -> None:
+    """A timed job occurrence ran here: ``result`` is e.g. ``ok``, ``failed``, ``skipped``, ``caught_up``."""
+    JOB_RUNS.labels(job=job, result=result).inc()
+
+
+def record_claim_lost(job: str) -> None:
+    JOB_CLAIMS_LOST.labels(job=job).inc()
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """What the database held when a scrape began."""
+
+    inbox: Mapping[InboxState, int]
+    outbox: Mapping[OutboxState, int]
+    ages: QueueAges
+
+
+async def read_queues(db: Database) -> QueueSnapshot:
+    async with asyncio.timeout(DATABASE_TIMEOUT_SECONDS), db.sessions() as session:
+        inbox = await inbox_state_counts(session)
+        outbox = await outbox_state_counts(session)
+        ages = await queue_ages(session, now=utcnow())
+    return QueueSnapshot(inbox=inbox, outbox=outbox, ages=ages)
+
+
+@dataclass(frozen=True)
+class ScrapeCollector:
+    """The counters of :data:`REGISTRY` plus the families read for this one scrape."""
+
+    snapshot: QueueSnapshot | None
+    workers: Mapping[str, bool]
+
+    def collect(self) -> Iterable[Metric]:
+        yield from REGISTRY.collect()
+        info = GaugeMetricFamily("duban_build_info", "The running duban version (always 1).", labels=["version"])
+        info.add_metric([duban_version()], 1)
+        yield info
+        up = GaugeMetricFamily("duban_worker_up", "1 while this instance's background worker runs.", labels=["worker"])
+        for name, running in sorted(self.workers.items()):
+            up.add_metric([name], 1 if running else 0)
+        yield up
+        yield GaugeMetricFamily(
+            "duban_database_up", "1 when this scrape could read the database.", value=0 if self.snapshot is None else 1
+        )
+        if self.snapshot is not None:
+            yield from _queue_families(self.snapshot)
+
+
+def _queue_families(snapshot: QueueSnapshot) -> Iterable[Metric]:
+    inbox = GaugeMetricFamily("duban_inbox_depth", "Inbox rows by state (database-wide).", labels=["state"])
+    for inbox_state, count in snapshot.inbox.items():
+        inbox.add_metric([inbox_state.value], count)
+    yield inbox
+    outbox = GaugeMetricFamily("duban_outbox_depth", "Outbox rows by state (database-wide).", labels=["state"])
+    for outbox_state, count in snapshot.outbox.items():
+        outbox.add_metric([outbox_state.value], count)
+    yield outbox
+    yield GaugeMetricFamily(
+        "duban_outbox_lag_seconds",
+        "How long the oldest due pending outbox row has waited for the dispatcher (0 when none).",
+        value=snapshot.ages.outbox_lag_seconds,
+    )
+    yield GaugeMetricFamily(
+        "duban_inbox_oldest_pending_seconds",
+        "How long the oldest pending inbox row has waited to be handled (0 when none).",
+        value=snapshot.ages.inbox_age_seconds,
+    )
+
+
+def render(snapshot: QueueSnapshot | None, workers: Mapping[str, bool]) -> bytes:
+    return generate_latest(ScrapeCollector(snapshot, workers))
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """``GET /metrics`` in the Prometheus text format; the counters still render when the database is down."""
+    ctx = request.app[CONTEXT]
+    workers = request.app[WORKERS]
+    snapshot: QueueSnapshot | None
+    try:
+        snapshot = await read_queues(ctx.db)
+    except Exception as exc:  # an unreachable database must not hide the counters
+        log.warning("metrics: cannot read the queues (%s)", type(exc).__name__)
+        snapshot = None
+    body = render(snapshot, {name: workers.running(name) for name in workers.tasks})
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})

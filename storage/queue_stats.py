@@ -1,0 +1,73 @@
+"""How much work waits in the inbox and the outbox, and for how long: for ``/healthz`` and ``/metrics``.
+
+Both are cheap on a large database: the ages read the oldest waiting rows through the ``(state, …)``
+indexes, and the inbox count is one grouped count (the outbox's is ``storage.outbox_ops.state_counts``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import InboxMessage, InboxState, OutboxMessage, OutboxState
+
+
+@dataclass(frozen=True)
+class QueueAges:
+    """The oldest waiting work at ``now``: ages in seconds (0 when nothing waits) and how many rows wait."""
+
+    now: datetime
+    inbox_pending: int
+    inbox_oldest_pending_at: datetime | None
+    outbox_due: int
+    outbox_oldest_due_at: datetime | None
+
+    @property
+    def inbox_age_seconds(self) -> float:
+        """How long the oldest pending inbox row has waited for the inbox worker."""
+        return _age(self.now, self.inbox_oldest_pending_at)
+
+    @property
+    def outbox_lag_seconds(self) -> float:
+        """The dispatcher's lag: how long the oldest pending outbox row has been due and not taken.
+
+        Rows waiting on a back-off or on their rate-limit slot are not due yet and do not count.
+        """
+        return _age(self.now, self.outbox_oldest_due_at)
+
+
+def _age(now: datetime, since: datetime | None) -> float:
+    return max(0.0, (now - since).total_seconds()) if since is not None else 0.0
+
+
+async def queue_ages(session: AsyncSession, *, now: datetime) -> QueueAges:
+    inbox_pending, inbox_oldest = (
+        await session.execute(
+            select(func.count(), func.min(InboxMessage.received_at)).where(InboxMessage.state == InboxState.PENDING)
+        )
+    ).one()
+    outbox_due, outbox_oldest = (
+        await session.execute(
+            select(func.count(), func.min(OutboxMessage.due_at)).where(
+                OutboxMessage.state == OutboxState.PENDING, OutboxMessage.due_at <= now
+            )
+        )
+    ).one()
+    return QueueAges(
+        now=now,
+        inbox_pending=int(inbox_pending),
+        inbox_oldest_pending_at=inbox_oldest,
+        outbox_due=int(outbox_due),
+        outbox_oldest_due_at=outbox_oldest,
+    )
+
+
+async def inbox_state_counts(session: AsyncSession) -> dict[InboxState, int]:
+    rows = await session.execute(select(InboxMessage.state, func.count()).group_by(InboxMessage.state))
+    counts = dict.fromkeys(InboxState, 0)
+    for state, count in rows:
+        counts[InboxState(state)] = int(count)
+    return counts
