@@ -35,7 +35,8 @@ from storage.queue_stats import QueueAges, inbox_state_counts, queue_ages
 
 log = logging.getLogger(__name__)
 
-disable_created_metrics()  # the ``*_created`` series would double every counter for nothing we use
+# The ``*_created`` series would double every counter for nothing we use.
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the library leaves it unannotated
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)  # memory, CPU, open files of this process
 PlatformCollector(registry=REGISTRY)
