@@ -1,0 +1,160 @@
+"""WeCom self-built app message (自建应用): ``POST {api_base}/cgi-bin/message/send?access_token=…``.
+
+The access token comes from ``gettoken`` and is cached until shortly before it expires; an answer of
+40014 / 42001 (token invalid or expired) refreshes it and retries once at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import ClassVar
+
+from bot.outbound.render import Payload, render
+from bot.outbound.senders.base import (
+    Answer,
+    Kind,
+    Outcome,
+    Sender,
+    Undeliverable,
+    get_json,
+    post_json,
+    transport_outcome,
+)
+from bot.outbound.senders.context import SendContext, message_of
+from storage.outbox_claim import Claim
+
+PLATFORM = "企业微信"
+TOKEN_MARGIN = 300.0  # refresh this long before WeCom says the token expires
+RATE_LIMIT_WAIT = 65.0
+
+
+def classify(answer: Answer) -> Outcome:
+    """The one place that decides what WeCom's app API (``gettoken`` and ``message/send``) answered."""
+    early = transport_outcome(answer, PLATFORM)
+    if early is not None:
+        return early
+    code, message = answer.errcode, answer.errmsg
+    if code == 0:
+        invalid = str((answer.body or {}).get("invaliduser") or "")
+        if invalid:
+            return Outcome.permanent(
+                "接收人无效（成员不存在，或不在应用的可见范围内）",
+                "请核对名册中该成员的企业微信账号，并确认其在应用的可见范围内。",
+                errcode="invaliduser",
+                detail=message,
+            )
+        return Outcome.ok()
+    if code in (40014, 42001):
+        return Outcome(Kind.RETRY, str(code), "企业微信访问令牌已失效", detail=message, refresh_token=True)
+    if code == 45009:
+        return Outcome.retry(
+            "发送频率超过企业微信应用消息的限制（每人每分钟 30 条）", errcode=code, detail=message, wait=RATE_LIMIT_WAIT
+        )
+    if code == -1:
+        return Outcome.retry("企业微信系统繁忙", errcode=code, detail=message)
+    if code == 40001:
+        return Outcome.permanent(
+            "企业微信自建应用的 Secret 无效",
+            "请核对配置 [wecom.app] 的 secret（应用管理 → 自建应用 → Secret）后重启服务，再重发。",
+            errcode=code,
+            detail=message,
+        )
+    if code == 40013:
+        return Outcome.permanent(
+            "企业 ID（corp_id）无效",
+            "请核对配置 [wecom.app] 的 corp_id 后重启服务，再重发。",
+            errcode=code,
+            detail=message,
+        )
+    if code == 60020:
+        return Outcome.permanent(
+            "服务器出口 IP 不在企业微信应用的“企业可信 IP”中",
+            "请在应用管理 → 自建应用 → 企业可信 IP 中加入本服务的出口 IP，然后再重发。",
+            errcode=code,
+            detail=message,
+        )
+    if code == 81013:
+        return Outcome.permanent(
+            "接收人无效（成员不存在，或不在应用的可见范围内）",
+            "请核对名册中该成员的企业微信账号，并确认其在应用的可见范围内。",
+            errcode=code,
+            detail=message,
+        )
+    if code is None:
+        return Outcome.permanent(
+            "答复中没有 errcode，不像企业微信的答复", "请核对配置 [wecom] api_base 是否正确。", detail=message
+        )
+    return Outcome.permanent(
+        f"企业微信返回错误 {code}", "请对照企业微信全局错误码说明处理后再重发。", errcode=code, detail=message
+    )
+
+
+@dataclass
+class _Token:
+    value: str
+    expires_at: float  # time.time() seconds
+
+
+class WecomAppSender(Sender):
+    channel: ClassVar[str] = "wecom_app"
+
+    def __init__(self, ctx: SendContext) -> None:
+        self.ctx = ctx
+        self._token: _Token | None = None
+        self._lock = asyncio.Lock()
+
+    def _check_configured(self) -> None:
+        app = self.ctx.settings.wecom.app
+        if not (app.corp_id and app.secret.get_secret_value() and app.agent_id is not None):
+            raise Undeliverable(
+                Outcome.permanent(
+                    "未配置企业微信自建应用，无法发送应用消息",
+                    "请在配置 [wecom.app] 中填写 corp_id、agent_id 和 secret 后重启服务，再重发。",
+                    errcode="no_app",
+                )
+            )
+
+    def payloads(self, claim: Claim) -> list[Payload]:
+        self._check_configured()
+        return render(message_of(claim), self.channel)
+
+    async def _access_token(self, *, stale: str | None = None) -> str | Outcome:
+        """A valid token, fetched once for all concurrent senders; ``stale`` is a token WeCom just refused."""
+        async with self._lock:
+            token = self._token
+            if token is not None and token.value != stale and time.time() < token.expires_at:
+                return token.value
+            app = self.ctx.settings.wecom.app
+            answer = await get_json(
+                self.ctx.http,
+                self.ctx.settings.wecom.api_base.rstrip("/") + "/cgi-bin/gettoken",
+                {"corpid": app.corp_id, "corpsecret": app.secret.get_secret_value()},
+            )
+            outcome = classify(answer)
+            value = (answer.body or {}).get("access_token")
+            if outcome.kind is not Kind.OK or not isinstance(value, str):
+                return outcome if outcome.kind is not Kind.OK else Outcome.retry("获取企业微信访问令牌失败")
+            expires_in = (answer.body or {}).get("expires_in", 7200)
+            lifetime = float(expires_in) if isinstance(expires_in, int | float) else 7200.0
+            self._token = _Token(value, time.time() + max(lifetime - TOKEN_MARGIN, 60.0))
+            return value
+
+    async def send(self, claim: Claim, payload: Payload) -> Outcome:
+        self._check_configured()
+        touser = claim.address.get("touser")
+        if not isinstance(touser, str) or not touser:
+            raise Undeliverable(Outcome.permanent("应用消息缺少接收人", "请联系系统维护人员。", errcode="no_touser"))
+        body = {"touser": touser, "agentid": self.ctx.settings.wecom.app.agent_id, **payload}
+        stale: str | None = None
+        for _ in range(2):
+            token = await self._access_token(stale=stale)
+            if isinstance(token, Outcome):
+                return token
+            url = f"{self.ctx.settings.wecom.api_base.rstrip('/')}/cgi-bin/message/send?access_token={token}"
+            outcome = classify(await post_json(self.ctx.http, url, body))
+            if not outcome.refresh_token:
+                return outcome
+            stale = token
+        return Outcome.retry(outcome.cause, errcode=outcome.errcode, detail=outcome.detail)

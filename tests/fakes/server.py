@@ -1,0 +1,68 @@
+"""All fake platforms on one loopback HTTP server, usable from a test fixture or as a standalone process.
+
+Point ``[wecom] api_base``, ``[dingtalk] api_base`` and ``[feishu] api_base`` (and the groups' webhooks)
+at :attr:`FakePlatforms.url`.
+"""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+from typing import Self
+
+from aiohttp import web
+
+from tests.fakes.behaviour import Clock
+from tests.fakes.dingtalk import FakeDingtalk
+from tests.fakes.feishu import FakeFeishu
+from tests.fakes.wecom import FakeWecom
+
+
+class FakePlatforms:
+    """WeCom, DingTalk and Feishu fakes behind one ``web.AppRunner`` on 127.0.0.1."""
+
+    def __init__(self, *, clock: Clock = time.time, latency: float = 0.0, auto_register: bool = False) -> None:
+        self.wecom = FakeWecom(clock=clock, latency=latency)
+        self.dingtalk = FakeDingtalk(clock=clock, latency=latency)
+        self.feishu = FakeFeishu(clock=clock, latency=latency)
+        for fake in self.platforms:
+            fake.auto_register = auto_register
+        self.app = web.Application()
+        self.app.add_routes([*self.wecom.routes(), *self.dingtalk.routes(), *self.feishu.routes()])
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    @property
+    def platforms(self) -> tuple[FakeWecom, FakeDingtalk, FakeFeishu]:
+        return (self.wecom, self.dingtalk, self.feishu)
+
+    def set_latency(self, seconds: float) -> None:
+        for fake in self.platforms:
+            fake.latency = seconds
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port, backlog=1024)
+        await site.start()
+        bound_port = self._runner.addresses[0][1]
+        self.url = f"http://{host}:{bound_port}"
+        for fake in self.platforms:
+            fake.base_url = self.url
+        return self.url
+
+    async def close(self) -> None:
+        for fake in self.platforms:
+            fake.release_stalls()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self.close()
