@@ -21,6 +21,8 @@ from storage import migrate
 from storage.db import Database
 from storage.models import Base
 
+pytest_plugins = ("tests.fakes.plugin",)
+
 PG_HOST = os.environ.get("DUBAN_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("DUBAN_TEST_PG_PORT", "5432"))
 PG_USERS = ("postgres", "root")
