@@ -11,6 +11,7 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.inbound import inbound_channels
 from bot.inbox_worker import inbox_worker
+from bot.outbound.dispatcher import dispatcher
 from bot.scheduler import scheduler_worker
 
 
@@ -19,5 +20,9 @@ def build_app(settings: Settings) -> web.Application:
     return create_app(
         settings,
         channels=inbound_channels(settings, inbox_stored),
-        workers=[("inbox", partial(inbox_worker, wakeup=inbox_stored)), ("scheduler", scheduler_worker)],
+        workers=[
+            ("inbox", partial(inbox_worker, wakeup=inbox_stored)),
+            ("scheduler", scheduler_worker),
+            ("outbound", dispatcher),
+        ],
     )
