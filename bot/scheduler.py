@@ -20,7 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
 from bot.context import AppContext
-from schedules.catchup import catch_up, notify_missing_calendar
+from schedules.catchup import LATE_AFTER, catch_up, notify_missing_calendar
 from schedules.context import JobContext
 from schedules.jobs import JOBS
 from schedules.occurrences import Occurrence
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 HORIZON = timedelta(days=3)  # occurrences planned ahead; the nightly re-plan extends it
 REPLAN_HOUR, REPLAN_MINUTE = 0, 5
-LATE_AFTER = timedelta(minutes=15)  # a run later than this is marked 补发
 RETRY_AFTER = timedelta(minutes=5)  # a run that failed (database down…) is retried while within the grace
 REPLAN_JOB_ID = "replan"
 
@@ -71,8 +70,9 @@ class JobScheduler:
         return planned
 
     async def start(self) -> None:
-        await self._catch_up()
-        self.plan(self.jobs.now())
+        now = self.jobs.now()  # one moment: the catch-up covers what came before it, the plan what follows
+        await self._catch_up(now)
+        self.plan(now)
         self.scheduler.add_job(
             self._replan,
             CronTrigger(hour=REPLAN_HOUR, minute=REPLAN_MINUTE, timezone=self.jobs.policy.tz),
@@ -93,10 +93,10 @@ class JobScheduler:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
-    async def _catch_up(self) -> None:
+    async def _catch_up(self, now: datetime) -> None:
         try:
-            report = await catch_up(self.jobs)
-            await notify_missing_calendar(self.jobs)
+            report = await catch_up(self.jobs, now=now)
+            await notify_missing_calendar(self.jobs, now=now)
         except Exception:
             log.exception("catch-up failed; it is tried again at the nightly re-plan")
             return
@@ -106,8 +106,9 @@ class JobScheduler:
             log.warning("%d occurrences were missed beyond the grace; office told: %s", len(report.missed), report.told)
 
     async def _replan(self) -> None:
-        await self._catch_up()
-        self.plan(self.jobs.now())
+        now = self.jobs.now()
+        await self._catch_up(now)
+        self.plan(now)
 
     async def _fire(self, job: str, at: datetime) -> None:
         task = asyncio.current_task()

@@ -26,6 +26,7 @@ from storage.periods import Period
 
 log = logging.getLogger(__name__)
 
+LATE_AFTER = timedelta(minutes=15)  # a run later than this after its time is marked 补发
 LOOKBACK = timedelta(days=31)  # how far back missed occurrences are looked for
 CALENDAR_LOOKAHEAD = timedelta(days=45)  # how early the office hears that next year's schedule is missing
 CALENDAR_JOB = "calendar-missing"
@@ -83,7 +84,7 @@ async def catch_up(ctx: JobContext, *, now: datetime | None = None) -> CatchUp:
                     note="服务恢复后由同一任务的较晚一次补发代替",
                 )
     for occurrence in sorted(to_run, key=lambda o: o.at):
-        report.ran.append(await JOBS[occurrence.job](ctx, occurrence.at, late=True))
+        report.ran.append(await JOBS[occurrence.job](ctx, occurrence.at, late=now - occurrence.at > LATE_AFTER))
     if report.missed:
         report.missed, report.told = await _tell_missed(ctx, report.missed, now)
     return report
