@@ -40,6 +40,7 @@ class Settlement:
     due_at: datetime | None = None
     errcode: str | None = None
     error: str | None = None
+    rate_key: str | None = None  # for a retry: later rows of the key wait as long (they cannot overtake)
 
 
 async def record_outcomes(
@@ -69,8 +70,21 @@ async def record_outcomes(
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        if cast(CursorResult[Any], result).rowcount:
-            applied.add(item.outbox_id)
+        if not cast(CursorResult[Any], result).rowcount:
+            continue
+        applied.add(item.outbox_id)
+        if item.state is OutboxState.PENDING and item.due_at is not None and item.rate_key is not None:
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.rate_key == item.rate_key,
+                    OutboxMessage.state == OutboxState.PENDING,
+                    OutboxMessage.id > item.outbox_id,
+                    OutboxMessage.due_at < item.due_at,
+                )
+                .values(due_at=item.due_at)
+                .execution_options(synchronize_session=False)
+            )
         await session.execute(
             update(SendLog)
             .where(SendLog.outbox_id == item.outbox_id, SendLog.outcome == "sending")

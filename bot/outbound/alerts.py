@@ -99,7 +99,7 @@ def failure_message(row: RowRef, outcome: Outcome, *, tz: ZoneInfo) -> OutboundM
     lines = [
         f"**发往**：{quote(row.target)}（{channel_label(row.channel)}）",
         f"**消息**：编号 {row.id}，{_local(row.created_at, tz)} 生成，来源 {quote(row.origin or '未注明')}",
-        f"**原因**：{quote(outcome.cause)}{code}",
+        f"**原因**：{outcome.cause}{code}",
     ]
     if outcome.detail:
         lines.append(f"**平台答复**：{quote(outcome.detail, max_chars=200)}")

@@ -197,7 +197,13 @@ class Pump:
             failures = max(1, claim.attempts - claim.parts_sent)
             due = now + timedelta(seconds=backoff(failures, outcome.wait, self.options))
             settlement = Settlement(
-                claim.id, OutboxState.PENDING, "retry", due_at=due, errcode=outcome.errcode, error=outcome.describe()
+                claim.id,
+                OutboxState.PENDING,
+                "retry",
+                due_at=due,
+                errcode=outcome.errcode,
+                error=outcome.describe(),
+                rate_key=claim.rate_key,
             )
             return settlement, outcome
         if outcome.kind is Kind.UNCERTAIN:

@@ -3,7 +3,8 @@
 Every dialect renders the same :class:`Line` values. Only bold and bullets carry meaning; every other
 character is literal and is made inert by :func:`inert` before it reaches a platform, so that body text
 — including a template that interpolated something unexpected — can never open a mention, a link, an
-HTML-like tag or a heading.
+HTML-like tag or a heading. (A lone ``_`` is left alone: it opens nothing by itself, and identifiers such as
+``access_token`` in the office's notices stay readable; a person's words have ``_`` replaced by ``quote``.)
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ _INERT = str.maketrans(
         "[": "［",
         "]": "］",
         "*": "＊",
-        "_": "＿",
         "`": "｀",
         "#": "＃",
         "|": "｜",

@@ -40,6 +40,11 @@ class SlidingWindow:
 
 
 @dataclass(frozen=True)
+class Pass:
+    """Handle the next request normally (to script a fault for a later one)."""
+
+
+@dataclass(frozen=True)
 class Reply:
     """Answer the next request with this instead of handling it (nothing is delivered)."""
 
@@ -62,7 +67,7 @@ class Slow:
     seconds: float
 
 
-Action = Reply | Stall | Slow
+Action = Pass | Reply | Stall | Slow
 
 
 @dataclass(frozen=True)
