@@ -325,8 +325,8 @@ def announce_preview(text: str, targets: Sequence[str], code: str, minutes: int,
     return "\n".join(lines)
 
 
-def announcement(office_name: str, text: str) -> str:
-    return f"**{quote(office_name)}通知**\n{text}"
+def announcement_title(office_name: str) -> str:
+    return f"{quote(office_name)}通知"
 
 
 CONFIRM_USAGE = "请写明确认码，例如：确认 K7Q2"

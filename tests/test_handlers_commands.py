@@ -230,7 +230,8 @@ async def test_announcement_needs_confirmation_and_is_posted_once(db: Database) 
     (post,) = await group_posts(db)
     assert post.target == MEMBER_GROUP
     assert post.dedupe_key == f"announce:{code}:{MEMBER_GROUP}"
-    assert post.message["body"] == "**强省会工作机制办公室通知**\n一、请于周五前报送**年度总结**；\n二、注意格式。"
+    assert post.message["title"] == "强省会工作机制办公室通知"
+    assert post.message["body"] == "一、请于周五前报送**年度总结**；\n二、注意格式。"
     assert post.message["at_all"] is False
 
     again = await say(db, roster.office, f"/confirm {code}", at + timedelta(minutes=6))
@@ -249,7 +250,7 @@ async def test_announcement_to_a_named_group_with_at_all(db: Database) -> None:
     (post,) = await group_posts(db)
     assert post.target == OFFICE_GROUP
     assert post.message["at_all"] is True
-    assert post.message["body"] == "**强省会工作机制办公室通知**\n下午三点开会"
+    assert post.message["body"] == "下午三点开会"
 
 
 async def test_announcement_refusals(db: Database) -> None:

@@ -134,8 +134,8 @@ async def confirm(ctx: CommandContext) -> None:
         ctx.audit("确认", code, "already_confirmed")
         return
     message = OutboundMessage(
-        body=texts.announcement(ctx.policy.office_name, str(pending.payload["text"])),
-        title=f"{ctx.policy.office_name}通知",
+        body=str(pending.payload["text"]),
+        title=texts.announcement_title(ctx.policy.office_name),
         at_all=bool(pending.payload.get("at_all")),
     )
     for group in groups:
