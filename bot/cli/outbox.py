@@ -1,0 +1,113 @@
+"""``duban outbox list [--failed|--uncertain|--pending] [--limit N]`` and ``duban outbox resend ID``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+
+from bot.app import SchemaOutOfDate, check_schema
+from bot.cli.base import CliError, SubParsers, open_database, settings_of
+from bot.cli.roster import render_table
+from bot.config import Settings
+from bot.outbound.alerts import channel_label
+from storage.models import OutboxMessage, OutboxState
+from storage.outbox_ops import STATE_LABELS, list_rows, resend, state_counts
+
+TIME = "%Y-%m-%d %H:%M"
+CAUSE_CHARS = 40
+FILTERS = {"failed": OutboxState.FAILED, "uncertain": OutboxState.UNCERTAIN, "pending": OutboxState.PENDING}
+
+
+def register(sub: SubParsers) -> None:
+    outbox = sub.add_parser("outbox", help="发送队列：查看未送达、待核实的消息并重发")
+    commands = outbox.add_subparsers(dest="outbox_command", required=True, metavar="COMMAND")
+
+    show = commands.add_parser("list", help="列出发送队列中的消息（最新的在前）")
+    which = show.add_mutually_exclusive_group()
+    which.add_argument("--failed", action="store_true", help="只列发送失败的")
+    which.add_argument("--uncertain", action="store_true", help="只列待核实的（发送中断、无法确认是否送达）")
+    which.add_argument("--pending", action="store_true", help="只列待发送的")
+    show.add_argument("--limit", type=int, default=20, help="最多列出多少条（默认 20）")
+    show.set_defaults(func=cmd_list)
+
+    again = commands.add_parser("resend", help="重发一条发送失败、待核实或已送达的消息")
+    again.add_argument("id", metavar="ID", help="消息编号（见 duban outbox list）")
+    again.set_defaults(func=cmd_resend)
+
+
+def _cause(row: OutboxMessage) -> str:
+    text = " ".join((row.last_error or "").split())
+    return text if len(text) <= CAUSE_CHARS else text[: CAUSE_CHARS - 1] + "…"
+
+
+def outbox_table(rows: list[OutboxMessage], settings: Settings) -> str:
+    headers = ["编号", "状态", "发往", "渠道", "来源", "尝试", "错误码", "原因", "生成时间"]
+    cells = [
+        [
+            str(row.id),
+            STATE_LABELS[row.state],
+            row.target,
+            channel_label(row.channel),
+            row.origin,
+            str(row.attempts),
+            row.errcode or "",
+            _cause(row),
+            row.created_at.astimezone(settings.tz).strftime(TIME),
+        ]
+        for row in rows
+    ]
+    return render_table(headers, cells)
+
+
+async def _list(settings: Settings, states: list[OutboxState], limit: int) -> str:
+    async with open_database(settings) as db:
+        try:
+            await check_schema(db)
+        except SchemaOutOfDate as exc:
+            raise CliError(str(exc), code=3) from None
+        async with db.sessions() as session:
+            rows = await list_rows(session, states=states or None, limit=limit)
+            counts = await state_counts(session)
+    summary = "，".join(f"{STATE_LABELS[state]} {counts[state]}" for state in OutboxState if counts[state])
+    lines = [f"发送队列：{summary or '空'}"]
+    if rows:
+        lines += ["", outbox_table(rows, settings)]
+    else:
+        lines.append("没有符合条件的消息。")
+    if any(row.state in (OutboxState.FAILED, OutboxState.UNCERTAIN) for row in rows):
+        lines += ["", "核实或排除原因后，可运行 duban outbox resend 编号 重发（群内发送「重发 编号」亦可）。"]
+    return "\n".join(lines)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= 1000:
+        raise CliError("--limit 应在 1 到 1000 之间。", code=2)
+    states = [state for name, state in FILTERS.items() if getattr(args, name)]
+    print(asyncio.run(_list(settings_of(args), states, args.limit)))
+    return 0
+
+
+async def _resend(settings: Settings, outbox_id: int, actor: str) -> OutboxMessage:
+    async with open_database(settings) as db:
+        try:
+            await check_schema(db)
+        except SchemaOutOfDate as exc:
+            raise CliError(str(exc), code=3) from None
+        async with db.transaction() as session:
+            try:
+                return await resend(session, outbox_id, actor=actor)
+            except LookupError:
+                raise CliError(f"没有编号为 {outbox_id} 的消息。", code=2) from None
+            except ValueError as exc:
+                raise CliError(str(exc), code=2) from None
+
+
+def cmd_resend(args: argparse.Namespace) -> int:
+    text = str(args.id).lstrip("#")
+    if not text.isdigit():
+        raise CliError(f"消息编号应为数字（见 duban outbox list）；收到“{args.id}”。", code=2)
+    outbox_id = int(text)
+    copy = asyncio.run(_resend(settings_of(args), outbox_id, f"命令行:{getpass.getuser()}"))
+    print(f"已将消息 #{outbox_id} 重新排队，新编号 #{copy.id}（发往 {copy.target}）；服务运行时将随即发送。")
+    return 0
