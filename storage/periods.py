@@ -86,4 +86,5 @@ class DeadlineRule:
         return Period.of(now.astimezone(self.tz).date()).previous()
 
     def is_on_time(self, period: Period, received_at: datetime) -> bool:
-        return received_at <= self.deadline(period)
+        """Whole seconds decide: 23:59:59.6 is still within 23:59:59, as the confirmation shows it."""
+        return received_at.replace(microsecond=0) <= self.deadline(period)

@@ -137,6 +137,7 @@ def test_periods_and_deadlines() -> None:
     assert RULE.due_date(period).isoformat() == "2026-11-25"
     last_moment = datetime(2026, 11, 25, 23, 59, 59, tzinfo=SHANGHAI)
     assert RULE.is_on_time(period, last_moment.astimezone(UTC))
+    assert RULE.is_on_time(period, (last_moment + timedelta(milliseconds=999)).astimezone(UTC))
     assert not RULE.is_on_time(period, (last_moment + timedelta(seconds=1)).astimezone(UTC))
     # Just after midnight on 1 December in Shanghai is still 30 November in UTC: the local month decides.
     assert RULE.open_period(datetime(2026, 11, 30, 16, 30, tzinfo=UTC)) == Period(2026, 11)
