@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from storage.db import create_engine
@@ -22,6 +23,10 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several instances may upgrade at once (each one's ExecStartPre): one migrates, the others wait
+            # here, then read the new version and find nothing left to do.
+            connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('duban.migrate', 0))"))
         context.run_migrations()
 
 
