@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import time_machine
@@ -9,7 +10,7 @@ from sqlalchemy import select
 
 from bot.config import GroupConfig
 from bot.context import AppContext
-from bot.outbound.dispatcher import Pump, drain_once, http_session
+from bot.outbound.dispatcher import Pump, dispatcher, drain_once, http_session
 from storage.db import Database
 from storage.inbox import ReplyRoute
 from storage.models import InboxMessage, OutboxMessage, OutboxState
@@ -315,3 +316,18 @@ async def test_wecom_app_bad_secret_is_permanent(db: Database, fake_platforms: F
     async with db.sessions() as session:
         alerts = (await session.scalars(select(OutboxMessage).where(OutboxMessage.origin == "alert"))).all()
     assert len(alerts) == 1
+
+
+async def test_the_service_worker_sends_and_settles_before_it_stops(
+    db: Database, fake_platforms: FakePlatforms
+) -> None:
+    webhook = fake_platforms.wecom.add_robot("k1")
+    ctx = await context(db, settings_for(fake_platforms, [GroupConfig(name="甲群", platform="wecom", webhook=webhook)]))
+    [outbox_id] = await queue(db, "甲群", OutboundMessage(body="服务发送"))
+    stopping = asyncio.Event()
+    worker = asyncio.create_task(dispatcher(ctx, stopping, options=FAST))
+    await fake_platforms.wecom.request_seen.wait()
+    stopping.set()
+    await worker
+    assert (await row(db, outbox_id)).state is OutboxState.SENT
+    assert len(fake_platforms.wecom.delivered("k1")) == 1
