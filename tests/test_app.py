@@ -27,8 +27,9 @@ def settings_for(url: str, **extra: object) -> Settings:
     return Settings.model_validate({"database": {"url": url}, **extra})
 
 
-async def test_healthz_reports_database_and_version(aiohttp_client, database_url: str) -> None:
-    client: TestClient = await aiohttp_client(create_app(settings_for(database_url)))
+async def test_healthz_reports_database_and_version(aiohttp_client, db: Database) -> None:
+    # On the emptied database (``db``): work other tests left waiting would rightly make it 503.
+    client: TestClient = await aiohttp_client(create_app(settings_for(db.url), db=db))
     response = await client.get("/healthz")
     assert response.status == 200
     body = await response.json()
