@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.cli.base import CliError
 from bot.config import Settings
+from bot.errors import CliError
 from bot.roster import read_roster
 from storage.db import Database
 from storage.roster import has_roster, import_roster

@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import make_url
+
 from bot.config import Settings, load_settings
+from bot.errors import CliError as CliError  # re-exported for the sub-commands
 from storage.db import Database
 
 if TYPE_CHECKING:
@@ -16,12 +19,9 @@ else:
     SubParsers = argparse._SubParsersAction
 
 
-class CliError(Exception):
-    """A failure to report to the operator as one clear sentence, with an exit code."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
+def display_url(url: str) -> str:
+    """A database URL fit to print: the password, if any, masked."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def settings_of(args: argparse.Namespace) -> Settings:

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from bot.cli.base import CliError, SubParsers, open_database, settings_of
+from bot.cli.base import CliError, SubParsers, display_url, open_database, settings_of
 from bot.config import resolve_config_path
 from bot.demo import DEMO_GROUPS_TOML, load_demo_roster
 from storage import migrate
@@ -43,7 +43,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     Path("var").mkdir(exist_ok=True)
     settings = settings_of(args)
     migrate.upgrade(settings.database.url)
-    print(f"数据库已就绪：{settings.database.url}")
+    print(f"数据库已就绪：{display_url(settings.database.url)}")
     if args.demo:
         loaded = asyncio.run(load_demo_roster(settings, only_if_empty=args.if_missing))
         print("已载入演示名册。" if loaded else "数据库中已有名册，未载入演示数据。")
@@ -55,7 +55,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     path = resolve_config_path(args.config)
     source = str(path) if path.exists() else "（无配置文件，全部使用默认值与环境变量）"
     print(f"配置正确：{source}")
-    print(f"  数据库：{settings.database.url.split('@')[-1]}")
+    print(f"  数据库：{display_url(settings.database.url)}")
     print(
         f"  时区：{settings.timezone}；报送截止：每月{settings.reporting.deadline_day}日 "
         f"{settings.reporting.deadline_time:%H:%M}"
