@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.context import AppContext
+from bot.inbox_signal import InboxSignal
 from bot.logs import trace_id
 from storage.models import InboxMessage, InboxState
 from storage.policy import Policy
@@ -44,6 +45,8 @@ ERROR_BACKOFF_SECONDS = 5.0
 # A row claimed this many times without being settled kept killing (or outliving) the instances that took it.
 MAX_ATTEMPTS = 5
 MAX_ERROR_CHARS = 2000
+# How long a row waits for the edge to store the callbacks in hand before it is taken anyway.
+GIVE_WAY_SECONDS = 0.25
 
 
 def _default_handle() -> Handle:
@@ -218,10 +221,16 @@ async def drain(
     handle: Handle | None = None,
     apologize: Apologize | None = None,
     lease: timedelta = LEASE,
+    signal: InboxSignal | None = None,
 ) -> int:
-    """Handle claimable rows until none is left (or ``stopping`` is set); how many were settled."""
+    """Handle claimable rows until none is left (or ``stopping`` is set); how many were settled.
+
+    With ``signal``, each row waits (a bounded moment) for the edge to finish storing the callbacks in hand.
+    """
     settled = 0
     while stopping is None or not stopping.is_set():
+        if signal is not None:
+            await signal.quiet(within=GIVE_WAY_SECONDS)
         row_id = await claim_next(ctx, now=datetime.now(UTC), lease=lease)
         if row_id is None:
             break
@@ -245,7 +254,7 @@ async def inbox_worker(
     ctx: AppContext,
     stopping: asyncio.Event,
     *,
-    wakeup: asyncio.Event | None = None,
+    signal: InboxSignal | None = None,
     handle: Handle | None = None,
     apologize: Apologize | None = None,
     poll_seconds: float = POLL_SECONDS,
@@ -254,21 +263,21 @@ async def inbox_worker(
 ) -> None:
     """Work the inbox until ``stopping`` is set; the row in hand is finished first.
 
-    ``wakeup`` (set by the edge of this process when it stores a row) starts work at once; rows stored by
-    other instances are found by polling every ``poll_seconds``.
+    ``signal`` (from the edge of this process) starts work as soon as a row is stored and lets a burst of
+    callbacks be stored first; rows stored by other instances are found by polling every ``poll_seconds``.
     """
-    wakeup = wakeup or asyncio.Event()
+    signal = signal or InboxSignal()
     handle = handle or _default_handle()
     log.info("inbox worker started as %s", ctx.instance_id)
     while not stopping.is_set():
-        wakeup.clear()
+        signal.stored.clear()
         try:
-            await drain(ctx, stopping, handle=handle, apologize=apologize, lease=lease)
+            await drain(ctx, stopping, handle=handle, apologize=apologize, lease=lease, signal=signal)
         except Exception as exc:  # the database is unreachable, say: keep the worker alive and try later
             log.error(
                 "inbox worker: cannot reach the inbox (%s); retrying in %.0f s", type(exc).__name__, error_backoff
             )
             await _pause(stopping, asyncio.Event(), error_backoff)
             continue
-        await _pause(stopping, wakeup, poll_seconds)
+        await _pause(stopping, signal.stored, poll_seconds)
     log.info("inbox worker stopped")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -60,23 +63,90 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+class Turns:
+    """A lock whose urgent waiters are served before the others (each group in arrival order)."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._others: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, *, urgent: bool = False) -> None:
+        if not self._held and not self._urgent and not self._others:
+            self._held = True
+            return
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._urgent if urgent else self._others
+        queue.append(granted)
+        try:
+            await granted
+        except asyncio.CancelledError:
+            if granted.done() and not granted.cancelled():
+                self.release()  # the turn came just as the waiter gave up: pass it on
+            elif granted in queue:
+                queue.remove(granted)
+            raise
+
+    def release(self) -> None:
+        """Hand the turn to the next waiter (urgent ones first), or free it."""
+        for queue in (self._urgent, self._others):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self._held = False
+
+
 class Database:
     """The engine and its session factory, opened once per process."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.engine = create_engine(url, echo=echo)
-        self.sessions = session_factory(self.engine)
+        self._factory = session_factory(self.engine)
+        # SQLite admits one writer at a time, and every transaction here begins IMMEDIATE (reads too). Sessions
+        # of this process therefore take turns on an asyncio lock: waiting there costs exactly the work ahead,
+        # where SQLite's busy handler would sleep between retries (up to 100 ms each).
+        self._turns = Turns() if is_sqlite(url) else None
+        self._turn_holder: asyncio.Task[Any] | None = None
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session in one transaction: committed on success, rolled back on any error."""
-        async with self.sessions() as session, session.begin():
+    async def sessions(self) -> AsyncIterator[AsyncSession]:
+        """A session: ``async with db.sessions() as session`` (on SQLite, in its turn)."""
+        async with self._my_turn(), self._factory() as session:
             yield session
+
+    @asynccontextmanager
+    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction: committed on success, rolled back on any error.
+
+        ``urgent`` (the inbound edge, which a platform waits on) goes ahead of other waiting sessions on SQLite.
+        """
+        async with self._my_turn(urgent=urgent), self._factory() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def _my_turn(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        if self._turns is None or self._turn_holder is asyncio.current_task():
+            # PostgreSQL, or a session opened inside another one by the same task (left to SQLite, as before).
+            yield
+            return
+        try:
+            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+                await self._turns.acquire(urgent=urgent)
+        except TimeoutError:
+            raise OperationalError("waiting for the SQLite write lock", None, TimeoutError()) from None
+        self._turn_holder = asyncio.current_task()
+        try:
+            yield
+        finally:
+            self._turn_holder = None
+            self._turns.release()
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import InboxMessage, utcnow
+from storage.models import InboxMessage, InboxState, utcnow
 
 
 @dataclass(frozen=True)
@@ -78,3 +82,58 @@ async def store_inbound(session: AsyncSession, message: InboundMessage) -> Inbox
     except IntegrityError:
         return None
     return row
+
+
+def _inbox_values(message: InboundMessage, received_at: datetime) -> dict[str, Any]:
+    return {
+        "platform": message.platform,
+        "channel": message.channel,
+        "message_id": message.message_id,
+        "sender_id": message.sender_id,
+        "sender_name": message.sender_name,
+        "chat_id": message.chat_id,
+        "chat_type": message.chat_type,
+        "msgtype": message.msgtype,
+        "text": message.text,
+        "attachments": message.attachments,
+        "reply": message.reply.as_dict(),
+        "raw": message.raw,
+        "sent_at": message.sent_at,
+        "received_at": received_at,
+        "state": InboxState.PENDING,
+        "attempts": 0,
+    }
+
+
+async def store_inbound_many(session: AsyncSession, messages: Sequence[InboundMessage]) -> list[int | None]:
+    """Insert ``messages`` in one statement (the edge's group commit); for each, its new inbox id, or ``None``
+    when (platform, message id) was already there or appears earlier in ``messages`` (a retry).
+
+    Core ``INSERT … ON CONFLICT DO NOTHING RETURNING``: no ORM unit of work and no savepoint per message.
+    """
+    received_at = utcnow()
+    first: dict[tuple[str, str], int] = {}
+    for index, message in enumerate(messages):
+        first.setdefault((message.platform, message.message_id), index)
+    if not first:
+        return []
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = cast(Table, InboxMessage.__table__)
+    # One cached statement executed over a parameter list: SQLAlchemy sends it as multi-row INSERTs
+    # ("insertmanyvalues") without compiling a statement per batch.
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["platform", "message_id"])
+        .returning(table.c.id, table.c.platform, table.c.message_id)
+    )
+    rows = [_inbox_values(messages[index], received_at) for index in first.values()]
+    inserted = {
+        (platform, message_id): row_id for row_id, platform, message_id in await session.execute(statement, rows)
+    }
+    return [
+        inserted.get((message.platform, message.message_id))
+        if first[(message.platform, message.message_id)] == index
+        else None
+        for index, message in enumerate(messages)
+    ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -20,6 +19,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from bot.app import Channel, create_app
 from bot.config import Settings
 from bot.inbound import inbound_channels
+from bot.inbox_signal import InboxSignal
 from storage.db import Database
 from storage.models import InboxMessage
 
@@ -184,8 +184,8 @@ def settings_for(url: str, **extra: Any) -> Settings:
     return Settings.model_validate(values)
 
 
-def inbound_app(settings: Settings, db: Database, wakeup: asyncio.Event | None = None) -> web.Application:
-    channels: Sequence[Channel] = inbound_channels(settings, wakeup or asyncio.Event())
+def inbound_app(settings: Settings, db: Database, signal: InboxSignal | None = None) -> web.Application:
+    channels: Sequence[Channel] = inbound_channels(settings, signal or InboxSignal())
     return create_app(settings, db=db, channels=channels)
 
 

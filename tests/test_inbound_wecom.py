@@ -436,7 +436,7 @@ async def test_a_database_that_cannot_store_answers_503(
     async def unavailable(*_args: Any) -> None:
         raise OperationalError("INSERT", {}, OSError("disk gone"))
 
-    monkeypatch.setattr("bot.inbound.edge.store_inbound", unavailable)
+    monkeypatch.setattr("bot.inbound.edge.store_inbound_many", unavailable)
     response = await client.post("/wecom/app", params=A_MESSAGE_QUERY, data=app_xml(A_ENCRYPT))
     assert response.status == 503
     assert await inbox(db) == []

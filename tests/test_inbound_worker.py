@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import create_app
 from bot.context import AppContext
 from bot.inbound import inbound_channels
+from bot.inbox_signal import InboxSignal
 from bot.inbox_worker import MAX_ATTEMPTS, claim_next, drain, inbox_worker, process_one
 from storage.db import Database
 from storage.inbox import InboundMessage, ReplyRoute, store_inbound
@@ -188,7 +189,7 @@ async def test_two_instances_never_handle_one_row_twice(db: Database) -> None:
 async def test_the_worker_wakes_when_the_edge_stores_and_drains_on_shutdown(
     aiohttp_client: Client, db: Database
 ) -> None:
-    wakeup = asyncio.Event()
+    signal = InboxSignal()
     handled = asyncio.Event()
     release = asyncio.Event()
     seen: list[str] = []
@@ -203,10 +204,10 @@ async def test_the_worker_wakes_when_the_edge_stores_and_drains_on_shutdown(
     async def worker(ctx: AppContext, stopping: asyncio.Event) -> None:
         stop_requested.append(stopping)
         # A poll interval of an hour: only the wake-up can start the work within this test.
-        await inbox_worker(ctx, stopping, wakeup=wakeup, handle=slow_handler, poll_seconds=3600)
+        await inbox_worker(ctx, stopping, signal=signal, handle=slow_handler, poll_seconds=3600)
 
     settings = settings_for(db.url)
-    app = create_app(settings, db=db, channels=inbound_channels(settings, wakeup), workers=[("inbox", worker)])
+    app = create_app(settings, db=db, channels=inbound_channels(settings, signal), workers=[("inbox", worker)])
     client = await aiohttp_client(app)
     body = {"person_id": 1, "text": "10月工作进展", "message_id": "wake-1"}
     assert (await client.post("/sandbox/messages", json=body)).status == 200
@@ -241,3 +242,24 @@ async def test_the_worker_survives_an_unreachable_database(db: Database, monkeyp
     monkeypatch.undo()
     [row] = await inbox(db)
     assert row.state == InboxState.DONE and calls > 1
+
+
+async def test_the_worker_gives_way_to_callbacks_being_stored(db: Database) -> None:
+    """While the edge stores a callback, the worker waits (within a bound) before taking the next row."""
+    await stored(db, 1)
+    signal = InboxSignal()
+    handler = Recorder()
+    with signal.storing():
+        draining = asyncio.ensure_future(drain(context(db), handle=handler, signal=signal))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert handler.handled == [] and not draining.done()
+    assert await draining == 1
+
+
+async def test_giving_way_is_bounded(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    await stored(db, 1)
+    monkeypatch.setattr("bot.inbox_worker.GIVE_WAY_SECONDS", 0)
+    signal = InboxSignal()
+    with signal.storing():  # a flood that never ends must not starve the worker
+        assert await drain(context(db), handle=Recorder(), signal=signal) == 1

@@ -7,8 +7,6 @@ start-up log says which keys turn it on.
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.app import Channel
 from bot.config import Settings
 from bot.inbound.dingtalk import dingtalk_channel
@@ -16,11 +14,12 @@ from bot.inbound.edge import Inbox
 from bot.inbound.sandbox import sandbox_channel
 from bot.inbound.wecom_app import wecom_app_channel
 from bot.inbound.wecom_bot import wecom_bot_channel
+from bot.inbox_signal import InboxSignal
 
 
-def inbound_channels(settings: Settings, wakeup: asyncio.Event) -> list[Channel]:
-    """Every inbound channel, on or off; ``wakeup`` is set whenever one stores a message."""
-    inbox = Inbox(wakeup)
+def inbound_channels(settings: Settings, signal: InboxSignal) -> list[Channel]:
+    """Every inbound channel, on or off, telling this process's inbox worker through ``signal``."""
+    inbox = Inbox(signal)
     return [
         wecom_bot_channel(settings, inbox),
         wecom_app_channel(settings, inbox),

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.app import Channel
+from bot.appkeys import CONTEXT
 from bot.config import Settings
 from bot.inbound.edge import (
     Inbox,
@@ -186,7 +187,7 @@ class DingtalkEndpoint:
         body_text = decode_utf8(await read_body(request))
         data = parse_json_object(body_text)
         message = parse_dingtalk_message(data, api_base=self.api_base, body_text=body_text)
-        await self.inbox.store(request, message)
+        await self.inbox.store(request.app[CONTEXT].db, message)
         return web.Response(status=200)
 
 

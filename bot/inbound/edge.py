@@ -13,14 +13,16 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.appkeys import CONTEXT
-from storage.inbox import InboundMessage, store_inbound
+from bot.inbox_signal import InboxSignal
+from storage.db import Database
+from storage.inbox import InboundMessage, store_inbound_many
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencode
 MAX_ID_CHARS = 128
 MAX_NAME_CHARS = 128
 MAX_MSGTYPE_CHARS = 32
+# Messages stored in one transaction at most (16 columns each stays far below SQLite's bound variables).
+MAX_BATCH = 200
 
 
 class Refused(Exception):
@@ -172,34 +176,77 @@ def prepared(message: InboundMessage) -> InboundMessage:
     return message
 
 
-@dataclass
+class Unavailable(Exception):
+    """The inbox could not take a message (the database is unreachable or refused it)."""
+
+
 class Inbox:
-    """Stores what the endpoints accept and wakes the inbox worker of this process."""
+    """Stores what the endpoints accept and wakes the inbox worker of this process.
 
-    wakeup: asyncio.Event
+    Messages that arrive while a write is under way are stored together in the next transaction (a group
+    commit): one ``INSERT … ON CONFLICT DO NOTHING`` for many callbacks, so that a burst costs a few
+    transactions rather than one each. A request is answered only once its own row is committed.
+    """
 
-    async def store(self, request: web.Request, message: InboundMessage) -> int | None:
-        """Insert ``message`` in its own transaction; its inbox id, or ``None`` when it is a retry.
+    def __init__(self, signal: InboxSignal) -> None:
+        self.signal = signal
+        self._queue: list[tuple[InboundMessage, asyncio.Future[int | None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def store(self, db: Database, message: InboundMessage) -> int | None:
+        """Store ``message``; its inbox id, or ``None`` when it is a retry of a stored message.
 
         A database that cannot take the row answers 503, so that the platform retries later.
         """
         message = prepared(message)
-        ctx = request.app[CONTEXT]
+        stored: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._queue.append((message, stored))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(db), name="duban:inbox-writer")
         try:
-            async with ctx.db.transaction() as session:
-                row = await store_inbound(session, message)
-                row_id = None if row is None else row.id
-        except (SQLAlchemyError, OSError) as exc:
-            log.error(
-                "%s %s: could not store (%s); answering 503",
-                message.channel,
-                message.message_id,
-                type(exc).__name__,
-            )
+            with self.signal.storing():
+                row_id = await stored
+        except Unavailable as exc:
+            log.error("%s %s: could not store (%s); answering 503", message.channel, message.message_id, exc)
             raise Refused(503, "temporarily unavailable") from None
         if row_id is None:
             log.info("%s %s: a retry of a stored message; nothing to do", message.channel, message.message_id)
             return None
         log.info("%s %s: stored as inbox %d (%s)", message.channel, message.message_id, row_id, message.msgtype)
-        self.wakeup.set()
+        self.signal.stored.set()
         return row_id
+
+    async def _write(self, db: Database) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                results = await self._insert(db, [message for message, _ in batch])
+            except (SQLAlchemyError, OSError) as exc:
+                if len(batch) > 1:  # one bad message must not refuse its neighbours: store them one by one
+                    for entry in batch:
+                        await self._write_alone(db, *entry)
+                    continue
+                results = [Unavailable(type(exc).__name__)]
+            for (_, stored), result in zip(batch, results, strict=True):
+                _settle(stored, result)
+
+    async def _write_alone(self, db: Database, message: InboundMessage, stored: asyncio.Future[int | None]) -> None:
+        try:
+            [result] = await self._insert(db, [message])
+        except (SQLAlchemyError, OSError) as exc:
+            result = Unavailable(type(exc).__name__)
+        _settle(stored, result)
+
+    @staticmethod
+    async def _insert(db: Database, messages: list[InboundMessage]) -> list[int | Exception | None]:
+        async with db.transaction(urgent=True) as session:
+            return list(await store_inbound_many(session, messages))
+
+
+def _settle(stored: asyncio.Future[int | None], result: int | Exception | None) -> None:
+    if stored.done():  # the request went away meanwhile; its row (if any) stays stored
+        return
+    if isinstance(result, Exception):
+        stored.set_exception(result)
+    else:
+        stored.set_result(result)

@@ -21,6 +21,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.app import Channel
+from bot.appkeys import CONTEXT
 from bot.config import Settings
 from bot.inbound.edge import Inbox, Refused, bad_request, decode_utf8, forbidden, guarded, read_body
 from storage.inbox import InboundMessage, ReplyRoute
@@ -112,7 +113,7 @@ class SandboxEndpoint:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
             raise bad_request(problems) from None
         message = sandbox_message(post)
-        inbox_id = await self.inbox.store(request, message)
+        inbox_id = await self.inbox.store(request.app[CONTEXT].db, message)
         return web.json_response(
             {
                 "stored": inbox_id is not None,

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import Channel
+from bot.appkeys import CONTEXT
 from bot.config import Settings
 from bot.inbound.edge import (
     Inbox,
@@ -131,7 +132,7 @@ class WecomBotEndpoint:
         if message is None:
             log.debug("%s: stream refresh acknowledged", CHANNEL)
         else:
-            await self.inbox.store(request, message)
+            await self.inbox.store(request.app[CONTEXT].db, message)
         return web.Response(status=200)
 
 

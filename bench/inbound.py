@@ -1,0 +1,459 @@
+"""Inbound benchmark: signed, encrypted WeCom 智能机器人 callbacks against a running ``duban serve``.
+
+For each backend (SQLite, and PostgreSQL in a database created and dropped here) the service is started as a
+subprocess on loopback, and two phases are driven with an aiohttp client:
+
+- **paced**: callbacks at a fixed rate (default 500/s) for a bounded time; acknowledgement latency p50/p99 is
+  measured from each callback's *scheduled* send time (so a slow client or server cannot hide queueing), and
+  stored messages per second are counted in the inbox afterwards;
+- **saturation**: a fixed number of concurrent senders as fast as the service answers, for a bounded time:
+  sustained stored messages per second.
+
+A bare aiohttp handler (read the body, answer 200) in its own process is measured the same way in the same
+run, as the reference. Every callback is sealed (AES + signature) before the clock starts, with a distinct
+msgid, so each is a new message the service must verify, decrypt, parse and store.
+
+    python -m bench.inbound [--rate 500] [--seconds 10] [--concurrency 32] [--backends sqlite,postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import asyncpg
+import xmltodict
+from aiohttp import web
+from sqlalchemy import func, select
+from wechatpy.enterprise.crypto import WeChatCrypto
+
+from storage.db import Database
+from storage.models import InboxMessage, InboxState, OutboxMessage, OutboxState
+
+TOKEN = "benchToken"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+HOST = "127.0.0.1"
+PG_HOST = os.environ.get("DUBAN_BENCH_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("DUBAN_BENCH_PG_PORT", "5432"))
+WARMUP = 300
+
+
+@dataclass
+class Phase:
+    name: str
+    sent: int = 0
+    ok: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    stored: int | None = None
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+    timeline: list[tuple[float, float]] = field(default_factory=list, repr=False)
+
+    @property
+    def answered_per_second(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    @property
+    def stored_per_second(self) -> float | None:
+        return None if self.stored is None or not self.seconds else self.stored / self.seconds
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def summary(self) -> dict[str, Any]:
+        data = {k: v for k, v in asdict(self).items() if k not in ("latencies_ms", "timeline")}
+        data |= {
+            "answered_per_second": round(self.answered_per_second, 1),
+            "stored_per_second": None if self.stored_per_second is None else round(self.stored_per_second, 1),
+            "p50_ms": round(self.percentile(0.50), 2),
+            "p99_ms": round(self.percentile(0.99), 2),
+            "max_ms": round(max(self.latencies_ms), 2) if self.latencies_ms else None,
+            "mean_ms": round(statistics.fmean(self.latencies_ms), 2) if self.latencies_ms else None,
+        }
+        return data
+
+
+@dataclass(frozen=True)
+class Callback:
+    query: str
+    body: bytes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def seal_callbacks(count: int, *, run: str, sink: str) -> list[Callback]:
+    """``count`` distinct bot callbacks, encrypted and signed as WeCom would send them."""
+    crypto = WeChatCrypto(TOKEN, AES_KEY, "")
+    timestamp = str(int(time.time()))
+    sealed = []
+    for n in range(count):
+        msgid = f"bench-{run}-{n}"
+        message = {
+            "msgid": msgid,
+            "aibotid": "aibench",
+            "chatid": f"wrbench{n % 20}",
+            "chattype": "group",
+            "from": {"userid": f"bench{n % 50}"},
+            "response_url": f"{sink}/cgi-bin/aibot/response?response_code={msgid}",
+            "msgtype": "text",
+            "text": {"content": f"@督办助手 10月工作进展：第{n}条测试报送，完成重点项目{n % 7}个。"},
+        }
+        nonce = secrets.token_hex(5)
+        envelope = xmltodict.parse(crypto.encrypt_message(json.dumps(message, ensure_ascii=False), nonce, timestamp))
+        fields = envelope["xml"]
+        query = urlencode({"msg_signature": fields["MsgSignature"], "timestamp": timestamp, "nonce": nonce})
+        sealed.append(Callback(query, json.dumps({"encrypt": fields["Encrypt"]}).encode()))
+    return sealed
+
+
+async def send(session: aiohttp.ClientSession, url: str, callback: Callback) -> bool:
+    try:
+        async with session.post(
+            f"{url}?{callback.query}", data=callback.body, headers={"Content-Type": "application/json"}
+        ) as response:
+            await response.read()
+            return response.status == 200
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        return False
+
+
+@asynccontextmanager
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+        yield session
+
+
+async def paced(url: str, callbacks: Sequence[Callback], *, rate: float, seconds: float) -> Phase:
+    """Send at ``rate`` per second for ``seconds`` (bounded by the callbacks given); latency from schedule."""
+    phase = Phase("paced")
+    count = min(len(callbacks), int(rate * seconds))
+    tasks: set[asyncio.Task[None]] = set()
+
+    async with client() as session:
+
+        async def one(callback: Callback, due: float) -> None:
+            ok = await send(session, url, callback)
+            phase.latencies_ms.append((time.perf_counter() - due) * 1000)
+            phase.timeline.append((due - start, phase.latencies_ms[-1]))
+            if ok:
+                phase.ok += 1
+            else:
+                phase.failed += 1
+
+        start = time.perf_counter()
+        for n in range(count):
+            due = start + n / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(one(callbacks[n], due))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            phase.sent += 1
+        if tasks:
+            await asyncio.wait(tasks, timeout=30)
+        phase.seconds = time.perf_counter() - start
+    return phase
+
+
+async def saturate(url: str, callbacks: Sequence[Callback], *, concurrency: int, seconds: float) -> Phase:
+    """``concurrency`` senders, each sending as soon as its previous callback is answered, for ``seconds``."""
+    phase = Phase("saturation")
+    pending = iter(callbacks)
+    deadline = time.perf_counter() + seconds
+
+    async with client() as session:
+
+        async def sender() -> None:
+            for callback in pending:
+                if time.perf_counter() >= deadline:
+                    return
+                phase.sent += 1
+                began = time.perf_counter()
+                if await send(session, url, callback):
+                    phase.ok += 1
+                else:
+                    phase.failed += 1
+                phase.latencies_ms.append((time.perf_counter() - began) * 1000)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+        phase.seconds = time.perf_counter() - start
+    return phase
+
+
+# --- the reference: a bare aiohttp handler in its own process ---------------------------------------------
+
+
+def serve_bare(port: int) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    web.run_app(app, host=HOST, port=port, print=None, access_log=None)
+
+
+@asynccontextmanager
+async def process(args: Sequence[str], ready_url: str, *, cwd: Path | None = None) -> AsyncIterator[None]:
+    """Run ``args`` until the block ends (then SIGTERM); enter the block once ``ready_url`` answers."""
+    with tempfile.TemporaryFile() as log:
+        child = subprocess.Popen(args, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)  # noqa: ASYNC220
+        try:
+            await _ready(child, ready_url, log)
+            yield
+        finally:
+            child.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(child.wait, 30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+async def _ready(child: subprocess.Popen[bytes], url: str, log: Any) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            if child.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"{child.args!r} exited:\n{log.read().decode(errors='replace')[-3000:]}")
+            try:
+                async with session.get(url) as response:
+                    if response.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{child.args!r} did not answer {url}")
+
+
+# --- the service on each backend ------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    name = f"duban_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="postgres", timeout=5)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="postgres", timeout=5)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+def config_text(url: str, port: int, sink: str) -> str:
+    return f"""
+[database]
+url = "{url}"
+[server]
+host = "{HOST}"
+port = {port}
+[wecom]
+api_base = "{sink}"
+timestamp_window = 300
+[wecom.bot]
+token = "{TOKEN}"
+encoding_aes_key = "{AES_KEY}"
+[sandbox]
+enabled = false
+"""
+
+
+async def stored_count(url: str) -> int:
+    db = Database(url)
+    try:
+        async with db.sessions() as session:
+            return int(await session.scalar(select(func.count(InboxMessage.id))) or 0)
+    finally:
+        await db.close()
+
+
+async def settle(url: str, *, within: float = 60.0) -> None:
+    """Wait until the service has handled what the warm-up stored and sent every answer: the phases then start
+    from a steady state, with every code path (handlers, templates, senders) loaded once."""
+    db = Database(url)
+    deadline = time.monotonic() + within
+    try:
+        while time.monotonic() < deadline:
+            async with db.sessions() as session:
+                unhandled = await session.scalar(
+                    select(func.count(InboxMessage.id)).where(
+                        InboxMessage.state.in_([InboxState.PENDING, InboxState.PROCESSING])
+                    )
+                )
+                unsent = await session.scalar(
+                    select(func.count(OutboxMessage.id)).where(
+                        OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.SENDING])
+                    )
+                )
+            if not unhandled and not unsent:
+                return
+            await asyncio.sleep(0.2)
+    finally:
+        await db.close()
+
+
+async def measure(url: str, *, args: argparse.Namespace, count_url: str | None, run: str, sink: str) -> list[Phase]:
+    needed = WARMUP + int(args.rate * args.seconds) + int(args.saturation_cap)
+    callbacks = seal_callbacks(needed, run=run, sink=sink)
+    warm = callbacks[:WARMUP]
+    paced_set = callbacks[WARMUP : WARMUP + int(args.rate * args.seconds)]
+    saturation_set = callbacks[WARMUP + len(paced_set) :]
+    await saturate(url, warm, concurrency=8, seconds=30)
+    if count_url:
+        await settle(count_url)
+
+    async def counted(phase_coro: Any) -> Phase:
+        before = await stored_count(count_url) if count_url else 0
+        phase: Phase = await phase_coro
+        if count_url:
+            phase.stored = await stored_count(count_url) - before
+        return phase
+
+    first = await counted(paced(url, paced_set, rate=args.rate, seconds=args.seconds))
+    second = await counted(saturate(url, saturation_set, concurrency=args.concurrency, seconds=args.saturation_seconds))
+    return [first, second]
+
+
+async def bench_service(backend: str, args: argparse.Namespace, sink: str) -> list[Phase]:
+    async with _database(backend) as url:
+        with tempfile.TemporaryDirectory(prefix="duban-bench-") as tmp:
+            workdir = Path(tmp)
+            port = free_port()
+            config = workdir / "duban.toml"
+            config.write_text(config_text(url, port, sink), encoding="utf-8")
+            duban = [sys.executable, "-m", "bot", "--config", str(config)]
+            subprocess.run([*duban, "db", "upgrade"], cwd=workdir, check=True, capture_output=True)  # noqa: ASYNC221
+            async with process([*duban, "serve"], f"http://{HOST}:{port}/healthz", cwd=workdir):
+                return await measure(
+                    f"http://{HOST}:{port}/wecom/bot", args=args, count_url=url, run=backend, sink=sink
+                )
+
+
+@asynccontextmanager
+async def _database(backend: str) -> AsyncIterator[str]:
+    if backend == "postgres":
+        async with postgres_database() as url:
+            yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="duban-bench-db-") as tmp:
+        yield f"sqlite+aiosqlite:///{tmp}/duban.db"
+
+
+def report(results: dict[str, list[Phase]], args: argparse.Namespace) -> dict[str, Any]:
+    bare = {phase.name: phase for phase in results["bare"]}
+    bare_rate = bare["saturation"].answered_per_second
+    print(f"\nduban inbound benchmark — {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}")
+    print(f"paced: {args.rate:.0f} callbacks/s for {args.seconds:.0f} s; saturation: {args.concurrency} senders\n")
+    header = (
+        f"{'target':<10} {'phase':<11} {'sent':>6} {'ok':>6} {'fail':>5} {'answered/s':>10} "
+        f"{'stored/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    summary: dict[str, Any] = {"rate": args.rate, "seconds": args.seconds, "concurrency": args.concurrency}
+    for target, phases in results.items():
+        summary[target] = {}
+        for phase in phases:
+            data = phase.summary()
+            summary[target][phase.name] = data
+            stored = "-" if data["stored_per_second"] is None else f"{data['stored_per_second']:.0f}"
+            print(
+                f"{target:<10} {phase.name:<11} {phase.sent:>6} {phase.ok:>6} {phase.failed:>5} "
+                f"{data['answered_per_second']:>10.0f} {stored:>9} {data['p50_ms']:>7.1f} {data['p99_ms']:>7.1f} "
+                f"{(data['max_ms'] or 0):>7.1f}"
+            )
+    print()
+    for target, phases in results.items():
+        if target == "bare":
+            continue
+        by_name = {phase.name: phase for phase in phases}
+        p99 = by_name["paced"].percentile(0.99)
+        sustained = by_name["saturation"].stored_per_second or 0.0
+        ratio = sustained / bare_rate if bare_rate else 0.0
+        verdict_latency = "met" if p99 < 50 else "MISSED"
+        verdict_rate = "met" if ratio >= 0.25 else "MISSED"
+        print(
+            f"{target}: p99 ack {p99:.1f} ms at {args.rate:.0f}/s (target < 50 ms: {verdict_latency}); "
+            f"sustained {sustained:.0f} stored/s = {ratio:.2f} × bare {bare_rate:.0f}/s (target ≥ 0.25: {verdict_rate})"
+        )
+        summary[target]["ratio_to_bare"] = round(ratio, 3)
+    return summary
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    bare_port = free_port()
+    sink = f"http://{HOST}:{bare_port}"
+    results: dict[str, list[Phase]] = {}
+    bare_cmd = [sys.executable, "-m", "bench.inbound", "--serve-bare", str(bare_port)]
+    async with process(bare_cmd, f"{sink}/ready"):
+        results["bare"] = await measure(f"{sink}/wecom/bot", args=args, count_url=None, run="bare", sink=sink)
+        for backend in args.backends:
+            print(f"… {backend}", file=sys.stderr)
+            results[backend] = await bench_service(backend, args, sink)
+    return report(results, args)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.inbound", description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=float, default=500.0, help="paced callbacks per second (500)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the paced phase (10)")
+    parser.add_argument("--concurrency", type=int, default=32, help="senders in the saturation phase (32)")
+    parser.add_argument("--saturation-seconds", type=float, default=8.0, help="length of the saturation phase (8)")
+    parser.add_argument("--saturation-cap", type=int, default=40000, help="callbacks sealed for saturation")
+    parser.add_argument(
+        "--backends",
+        type=lambda value: [b for b in value.split(",") if b],
+        default=["sqlite", "postgres"],
+        help="comma-separated: sqlite,postgres",
+    )
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.serve_bare:
+        serve_bare(args.serve_bare)
+        return 0
+    summary = asyncio.run(main_async(args))
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Storing at the edge: the group commit, retries within and across batches, and one bad message among many."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import DataError
+
+from bot.inbound.edge import Inbox, Refused
+from bot.inbox_signal import InboxSignal
+from storage.db import Database, Turns
+from storage.inbox import InboundMessage, ReplyRoute, store_inbound_many
+from storage.models import InboxMessage, InboxState
+from tests.inbound_kit import inbox
+
+
+def message(message_id: str, text: str = "10月工作进展", platform: str = "wecom") -> InboundMessage:
+    return InboundMessage(
+        platform=platform,
+        channel="wecom_bot",
+        message_id=message_id,
+        sender_id="zhangsan",
+        text=text,
+        chat_id="wrchat01",
+        chat_type="group",
+        attachments=[{"kind": "image", "url": "https://x/1"}],
+        reply=ReplyRoute(channel="wecom_response_url", target="wrchat01", rate_key=f"r:{message_id}", address={}),
+        raw={"msgid": message_id},
+    )
+
+
+async def test_store_many_inserts_new_rows_and_skips_retries(db: Database) -> None:
+    async with db.transaction() as session:
+        first = await store_inbound_many(session, [message("a"), message("b"), message("a")])
+    async with db.transaction() as session:
+        second = await store_inbound_many(session, [message("b"), message("c"), message("a", platform="dingtalk")])
+    assert first[0] is not None and first[1] is not None and first[2] is None
+    assert second[0] is None and second[1] is not None and second[2] is not None
+    rows = await inbox(db)
+    assert [(r.platform, r.message_id) for r in rows] == [
+        ("wecom", "a"),
+        ("wecom", "b"),
+        ("wecom", "c"),
+        ("dingtalk", "a"),
+    ]
+    row = rows[0]
+    assert (row.state, row.attempts, row.text, row.attachments) == (
+        InboxState.PENDING,
+        0,
+        "10月工作进展",
+        [{"kind": "image", "url": "https://x/1"}],
+    )
+    assert row.reply["rate_key"] == "r:a" and row.raw == {"msgid": "a"} and row.received_at.tzinfo is not None
+
+
+async def test_concurrent_callbacks_share_a_transaction(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    batches: list[int] = []
+    original = store_inbound_many
+
+    async def counting(session: Any, messages: list[InboundMessage]) -> list[int | None]:
+        batches.append(len(messages))
+        return await original(session, messages)
+
+    monkeypatch.setattr("bot.inbound.edge.store_inbound_many", counting)
+    signal = InboxSignal()
+    store = Inbox(signal)
+    results = await asyncio.gather(
+        *(store.store(db, message(f"m{n}")) for n in range(5)), store.store(db, message("m0"))
+    )
+    assert batches == [6]
+    assert all(isinstance(r, int) for r in results[:5]) and results[5] is None
+    assert signal.stored.is_set() and not signal.busy
+    assert len(await inbox(db)) == 5
+
+
+async def test_one_bad_message_does_not_refuse_its_neighbours(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = store_inbound_many
+
+    async def picky(session: Any, messages: list[InboundMessage]) -> list[int | None]:
+        if any(m.message_id == "bad" for m in messages):
+            raise DataError("INSERT", {}, ValueError("value too long"))
+        return await original(session, messages)
+
+    monkeypatch.setattr("bot.inbound.edge.store_inbound_many", picky)
+    store = Inbox(InboxSignal())
+    results = await asyncio.gather(
+        store.store(db, message("good-1")),
+        store.store(db, message("bad")),
+        store.store(db, message("good-2")),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], int) and isinstance(results[2], int)
+    assert isinstance(results[1], Refused) and results[1].status == 503
+    assert [r.message_id for r in await inbox(db)] == ["good-1", "good-2"]
+
+
+async def test_the_writer_carries_on_after_a_failure(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = 0
+    original = store_inbound_many
+
+    async def once_down(session: Any, messages: list[InboundMessage]) -> list[int | None]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError("database restarting")
+        return await original(session, messages)
+
+    monkeypatch.setattr("bot.inbound.edge.store_inbound_many", once_down)
+    store = Inbox(InboxSignal())
+    with pytest.raises(Refused):
+        await store.store(db, message("first"))
+    assert isinstance(await store.store(db, message("first")), int)  # the platform's retry succeeds
+
+
+async def test_turns_serve_urgent_waiters_first() -> None:
+    turns = Turns()
+    await turns.acquire()
+    order: list[str] = []
+
+    async def waiter(name: str, urgent: bool) -> None:
+        await turns.acquire(urgent=urgent)
+        order.append(name)
+        turns.release()
+
+    waiting = [asyncio.ensure_future(waiter(n, n in "bd")) for n in "abcd"]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    turns.release()
+    await asyncio.gather(*waiting)
+    assert order == ["b", "d", "a", "c"]
+
+
+async def test_a_waiter_that_gives_up_leaves_the_queue() -> None:
+    turns = Turns()
+    await turns.acquire()
+    waiting = asyncio.ensure_future(turns.acquire())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    turns.release()
+    await asyncio.wait_for(turns.acquire(urgent=True), timeout=5)  # free again at once
+
+
+async def test_sqlite_sessions_take_turns_without_deadlock(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    try:
+
+        async def write(n: int) -> None:
+            async with db.transaction(urgent=n % 2 == 0) as session:
+                await store_inbound_many(session, [message(f"t{n}")])
+            async with db.sessions() as session:
+                assert await session.get(InboxMessage, 1) is not None
+
+        await asyncio.gather(*(write(n) for n in range(20)))
+        assert len(await inbox(db)) == 20
+    finally:
+        await db.close()
