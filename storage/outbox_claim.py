@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy import Select, exists, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -58,28 +58,46 @@ class ClaimResult:
     spent: list[int] = field(default_factory=list)  # once-only rows refused: their single use is gone
 
 
-PolicyOf = Callable[[OutboxMessage], RatePolicy]
+PolicyOf = Callable[[Claim], RatePolicy]
 
 
 def _blocked(now: datetime) -> ColumnElement[bool]:
-    """True for a pending row that must wait for another row of its key."""
-    other = aliased(OutboxMessage)
-    return exists().where(
-        other.rate_key == OutboxMessage.rate_key,
-        other.id != OutboxMessage.id,
-        or_(
-            other.state == OutboxState.SENDING,
-            and_(
-                other.state == OutboxState.PENDING,
-                other.id < OutboxMessage.id,
-                or_(other.due_at <= now, other.attempts > 0),
-            ),
+    """True for a pending row that must wait for another row of its key.
+
+    Two plain ``EXISTS`` probes, each an equality prefix of ``ix_outbox_rate_key_state_id``: the planner
+    answers them from the index whatever its statistics say (an ``OR`` across states would not be).
+    """
+    sending = aliased(OutboxMessage)
+    earlier = aliased(OutboxMessage)
+    return or_(
+        exists().where(sending.rate_key == OutboxMessage.rate_key, sending.state == OutboxState.SENDING),
+        exists().where(
+            earlier.rate_key == OutboxMessage.rate_key,
+            earlier.state == OutboxState.PENDING,
+            earlier.id < OutboxMessage.id,
+            or_(earlier.due_at <= now, earlier.attempts > 0),
         ),
     )
 
 
-def _due_heads(now: datetime, channels: Collection[str] | None) -> Any:
-    query = select(OutboxMessage).where(
+_CLAIM_COLUMNS = (
+    OutboxMessage.id,
+    OutboxMessage.channel,
+    OutboxMessage.target,
+    OutboxMessage.rate_key,
+    OutboxMessage.address,
+    OutboxMessage.message,
+    OutboxMessage.origin,
+    OutboxMessage.group_id,
+    OutboxMessage.inbox_id,
+    OutboxMessage.attempts,
+    OutboxMessage.parts_sent,
+    OutboxMessage.created_at,
+)
+
+
+def _due_heads(now: datetime, channels: Collection[str] | None) -> Select[Any]:
+    query = select(*_CLAIM_COLUMNS).where(
         OutboxMessage.state == OutboxState.PENDING,
         OutboxMessage.due_at <= now,
         ~_blocked(now),
@@ -169,53 +187,69 @@ async def claim_due(
     postgres = session.get_bind().dialect.name == "postgresql"
     query = _due_heads(now, channels).order_by(OutboxMessage.id).limit(limit)
     if postgres:
-        query = query.with_for_update(skip_locked=True, of=OutboxMessage)
-    rows = list((await session.scalars(query)).all())
-    if not rows:
+        query = query.with_for_update(skip_locked=True, of=OutboxMessage.__table__)
+    heads = [
+        Claim(
+            id=row.id,
+            channel=row.channel,
+            target=row.target,
+            rate_key=row.rate_key,
+            address=dict(row.address),
+            message=dict(row.message),
+            origin=row.origin,
+            group_id=row.group_id,
+            inbox_id=row.inbox_id,
+            attempts=row.attempts + 1,
+            parts_sent=row.parts_sent,
+            created_at=row.created_at,
+        )
+        for row in await session.execute(query)
+    ]
+    if not heads:
         return result
     if postgres:
-        keys = list(dict.fromkeys(row.rate_key for row in rows))
-        held = await _lock_keys(session, keys)
+        held = await _lock_keys(session, list(dict.fromkeys(head.rate_key for head in heads)))
         # Under the key's lock, a claim committed by another instance since our first read is visible now.
         busy = await _keys_sending(session, held)
-        rows = [row for row in rows if row.rate_key in held and row.rate_key not in busy]
-    policies = {row.rate_key: policy_of(row) for row in rows}
+        heads = [head for head in heads if head.rate_key in held and head.rate_key not in busy]
+    policies = {head.rate_key: policy_of(head) for head in heads}
     recent = await recent_sends(session, policies, now)
     spent = await _spent_keys(session, [key for key, policy in policies.items() if policy.once])
-    for row in rows:
-        policy = policies[row.rate_key]
-        if row.rate_key in spent:
-            row.state = OutboxState.FAILED
-            row.errcode = SPENT_ERRCODE
-            row.last_error = SPENT_CAUSE
-            result.spent.append(row.id)
+    for head in heads:
+        if head.rate_key in spent:
+            result.spent.append(head.id)
             continue
-        slot = next_slot(recent.get(row.rate_key, []), policy, now)
+        slot = next_slot(recent.get(head.rate_key, []), policies[head.rate_key], now)
         if slot is not None:
-            result.paced[row.rate_key] = slot
+            result.paced[head.rate_key] = slot
             continue
-        row.state = OutboxState.SENDING
-        row.sending_by = instance
-        row.sending_since = now
-        row.attempts += 1
-        session.add(SendLog(rate_key=row.rate_key, at=now, outbox_id=row.id, outcome="sending"))
-        result.claimed.append(
-            Claim(
-                id=row.id,
-                channel=row.channel,
-                target=row.target,
-                rate_key=row.rate_key,
-                address=dict(row.address),
-                message=dict(row.message),
-                origin=row.origin,
-                group_id=row.group_id,
-                inbox_id=row.inbox_id,
-                attempts=row.attempts,
-                parts_sent=row.parts_sent,
-                created_at=row.created_at,
-            )
+        result.claimed.append(head)
+    if result.spent:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(result.spent))
+            .values(state=OutboxState.FAILED, errcode=SPENT_ERRCODE, last_error=SPENT_CAUSE)
+            .execution_options(synchronize_session=False)
         )
-    await session.flush()
+    if result.claimed:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([claim.id for claim in result.claimed]))
+            .values(
+                state=OutboxState.SENDING,
+                sending_by=instance,
+                sending_since=now,
+                attempts=OutboxMessage.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await session.execute(
+            insert(SendLog),
+            [
+                {"rate_key": claim.rate_key, "at": now, "outbox_id": claim.id, "outcome": "sending"}
+                for claim in result.claimed
+            ],
+        )
     for key, slot in result.paced.items():
         await session.execute(
             update(OutboxMessage)

@@ -7,6 +7,7 @@ request may or may not have arrived; only a person resends it).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,31 +50,35 @@ async def record_outcomes(
     """Apply ``settlements`` to rows this instance still holds; returns the ids that were applied.
 
     A row is only updated while it is ``sending`` under ``instance``: if a sweep has meanwhile declared it
-    uncertain (this instance looked dead), that verdict stands.
+    uncertain (this instance looked dead), that verdict stands. Settlements with the same values are written
+    by one statement, so that a broadcast's hundreds of outcomes cost a handful of statements.
     """
-    applied: set[int] = set()
+    alike: dict[tuple[object, ...], list[Settlement]] = defaultdict(list)
     for item in settlements:
-        values: dict[str, Any] = {"state": item.state, "errcode": item.errcode, "last_error": item.error}
-        if item.part_sent:
+        alike[(item.state, item.part_sent, item.due_at, item.errcode, item.error)].append(item)
+    applied: set[int] = set()
+    for (state, part_sent, due_at, errcode, error), items in alike.items():
+        values: dict[str, Any] = {"state": state, "errcode": errcode, "last_error": error}
+        if part_sent:
             values["parts_sent"] = OutboxMessage.parts_sent + 1
-        if item.state is OutboxState.SENT:
+        if state is OutboxState.SENT:
             values["sent_at"] = now
-        if item.due_at is not None:
-            values["due_at"] = item.due_at
+        if due_at is not None:
+            values["due_at"] = due_at
         result = await session.execute(
             update(OutboxMessage)
             .where(
-                OutboxMessage.id == item.outbox_id,
+                OutboxMessage.id.in_([item.outbox_id for item in items]),
                 OutboxMessage.state == OutboxState.SENDING,
                 OutboxMessage.sending_by == instance,
             )
             .values(**values)
+            .returning(OutboxMessage.id)
             .execution_options(synchronize_session=False)
         )
-        if not cast(CursorResult[Any], result).rowcount:
-            continue
-        applied.add(item.outbox_id)
-        if item.state is OutboxState.PENDING and item.due_at is not None and item.rate_key is not None:
+        applied.update(result.scalars())
+    for item in settlements:
+        if item.outbox_id in applied and item.state is OutboxState.PENDING and item.due_at and item.rate_key:
             await session.execute(
                 update(OutboxMessage)
                 .where(
@@ -85,10 +90,15 @@ async def record_outcomes(
                 .values(due_at=item.due_at)
                 .execution_options(synchronize_session=False)
             )
+    logged: dict[tuple[str, str | None], list[int]] = defaultdict(list)
+    for item in settlements:
+        if item.outbox_id in applied:
+            logged[(item.log_outcome, item.errcode)].append(item.outbox_id)
+    for (outcome, errcode), ids in logged.items():
         await session.execute(
             update(SendLog)
-            .where(SendLog.outbox_id == item.outbox_id, SendLog.outcome == "sending")
-            .values(outcome=item.log_outcome, errcode=item.errcode)
+            .where(SendLog.outbox_id.in_(ids), SendLog.outcome == "sending")
+            .values(outcome=outcome, errcode=errcode)
             .execution_options(synchronize_session=False)
         )
     return applied

@@ -35,7 +35,7 @@ from bot.outbound.limits import policy_for
 from bot.outbound.senders import build_senders
 from bot.outbound.senders.base import Kind, Outcome, Undeliverable, http_timeout
 from bot.outbound.senders.context import SendContext
-from storage.models import OutboxMessage, OutboxState
+from storage.models import OutboxState
 from storage.outbox_claim import Claim, claim_due, next_due
 from storage.outbox_ops import (
     Settlement,
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DispatchOptions:
-    concurrency: int = 64  # requests in flight at once (each to a different rate key)
+    concurrency: int = 128  # requests in flight at once (each to a different rate key)
     connect_timeout: float = 5.0  # a connect timeout is retried
     read_timeout: float = 10.0  # no answer this long after the request was written: uncertain
     lease: timedelta = timedelta(minutes=2)  # a row ``sending`` longer than this has lost its sender
@@ -59,6 +59,7 @@ class DispatchOptions:
     retry_cap: float = 900.0
     give_up_after: timedelta = timedelta(hours=6)  # retryable failures become permanent after this age
     poll_interval: float = 0.5  # how often an idle dispatcher looks for new rows
+    claim_pause: float = 0.05  # with few slots free, claim at most this often
     sweep_interval: float = 30.0
     log_retention: timedelta = timedelta(days=30)
 
@@ -125,17 +126,34 @@ class Pump:
         self.groups = {group.name: group for group in self.ctx.settings.groups}
         self.in_flight: set[asyncio.Task[None]] = set()
         self.finished: list[Finished] = []
-        self.progress = asyncio.Event()
+        self.progress = asyncio.Event()  # a send finished or outcomes were recorded: there may be work
+        self.settling: asyncio.Task[None] | None = None
+        self.settle_error: Exception | None = None
+        self._last_claim = 0.0
 
     # ---- claiming and sending ---------------------------------------------------------------------------
 
-    def _policy(self, row: OutboxMessage) -> RatePolicy:
+    def _policy(self, row: Claim) -> RatePolicy:
         return policy_for(row, self.groups)
+
+    def _worth_claiming(self) -> bool:
+        """Claim when a quarter of the slots are free, when nothing is in flight, or after a short pause.
+
+        Claiming costs a transaction whatever its size; waiting for slots to gather keeps broadcasts from
+        paying one transaction per freed slot, and the pause bounds the wait behind slow requests.
+        """
+        free = self.options.concurrency - len(self.in_flight)
+        if free <= 0:
+            return False
+        if not self.in_flight or free >= max(1, self.options.concurrency // 4):
+            return True
+        return asyncio.get_running_loop().time() - self._last_claim >= self.options.claim_pause
 
     async def claim_and_launch(self) -> int:
         free = self.options.concurrency - len(self.in_flight)
         if free <= 0:
             return 0
+        self._last_claim = asyncio.get_running_loop().time()
         async with self.ctx.db.transaction() as session:
             result = await claim_due(
                 session,
@@ -268,38 +286,83 @@ class Pump:
         self.settled += len(rows)
         return len(rows)
 
+    # ---- recording outcomes in the background ----------------------------------------------------------
+
+    def _kick_settler(self) -> None:
+        """Record finished sends in a task of their own, so that claiming new work never waits for it."""
+        if self.finished and not self._settling:
+            self.settling = asyncio.create_task(self._settle_all(), name="duban:outbox:settle")
+
+    @property
+    def _settling(self) -> bool:
+        return self.settling is not None and not self.settling.done()
+
+    @property
+    def _idle(self) -> bool:
+        return not self.in_flight and not self.finished and not self._settling
+
+    async def _settle_all(self) -> None:
+        try:
+            while self.finished:
+                await self.settle_finished()
+        except Exception as exc:  # the outcomes stay queued; the caller decides whether to retry or raise
+            self.settle_error = exc
+        finally:
+            self.progress.set()
+
+    def _abandon(self) -> None:
+        """Cancel what is still running (the loop was cancelled or failed); such rows end up uncertain."""
+        for task in [*self.in_flight, *([self.settling] if self.settling else [])]:
+            if not task.done():
+                task.cancel()
+
     # ---- the two ways to run ----------------------------------------------------------------------------
 
     async def run_until_idle(self) -> int:
         """Send until nothing more is due now (paced and backed-off rows stay queued); returns rows settled."""
-        while True:
-            self.progress.clear()
-            await self.settle_finished()
-            await self.claim_and_launch()
-            if not self.in_flight and not self.finished:
-                return self.settled
-            if self.in_flight and not self.finished:
-                await self.progress.wait()
+        try:
+            while True:
+                self.progress.clear()
+                if self.settle_error is not None:
+                    raise self.settle_error
+                self._kick_settler()
+                if self._worth_claiming():
+                    await self.claim_and_launch()
+                if self.progress.is_set():
+                    continue
+                if self._idle:
+                    return self.settled
+                await self._wait(None, self.options.claim_pause)
+        finally:
+            self._abandon()
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Work until ``stopping`` is set, then finish (and record) what is in flight."""
         loop = asyncio.get_running_loop()
         await self._guarded(self.sweep(startup=True))
         next_sweep = loop.time() + self.options.sweep_interval
-        while True:
-            self.progress.clear()
-            await self._guarded(self.settle_finished())
-            if stopping.is_set():
-                if not self.in_flight and not self.finished:
-                    return
-            else:
-                await self._guarded(self.claim_and_launch())
-                if loop.time() >= next_sweep:
-                    await self._guarded(self.sweep())
-                    next_sweep = loop.time() + self.options.sweep_interval
-            if self.finished:
-                continue
-            await self._wait(stopping, await self._idle_timeout())
+        try:
+            while True:
+                self.progress.clear()
+                if self.settle_error is not None:
+                    error, self.settle_error = self.settle_error, None
+                    log.error("recording send outcomes failed (%s); retrying shortly", type(error).__name__)
+                    await asyncio.sleep(self.options.poll_interval)
+                self._kick_settler()
+                if stopping.is_set():
+                    if self._idle:
+                        return
+                else:
+                    if self._worth_claiming():
+                        await self._guarded(self.claim_and_launch())
+                    if loop.time() >= next_sweep:
+                        await self._guarded(self.sweep())
+                        next_sweep = loop.time() + self.options.sweep_interval
+                if self.progress.is_set():
+                    continue
+                await self._wait(stopping, await self._idle_timeout())
+        finally:
+            self._abandon()
 
     async def _guarded(self, step: Awaitable[object]) -> None:
         """Run a database step of the worker; a failure (database away) is logged and retried next turn."""
@@ -311,7 +374,7 @@ class Pump:
 
     async def _idle_timeout(self) -> float:
         if self.in_flight:
-            return self.options.poll_interval
+            return self.options.claim_pause
         try:
             async with self.ctx.db.sessions() as session:
                 due = await next_due(session, channels=self.channels)
@@ -321,10 +384,10 @@ class Pump:
             return self.options.poll_interval
         return min(self.options.poll_interval, max(0.0, (due - utcnow()).total_seconds()))
 
-    async def _wait(self, stopping: asyncio.Event, seconds: float) -> None:
-        """Until a send finishes, ``stopping`` is set (unless it already is: then only the former), or ``seconds``."""
+    async def _wait(self, stopping: asyncio.Event | None, seconds: float) -> None:
+        """Until there is progress, ``stopping`` is set (unless it already is), or ``seconds`` have passed."""
         waiters = [asyncio.ensure_future(self.progress.wait())]
-        if not stopping.is_set():
+        if stopping is not None and not stopping.is_set():
             waiters.append(asyncio.ensure_future(stopping.wait()))
         try:
             await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)

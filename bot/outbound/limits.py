@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.config import GroupConfig
-from storage.models import OutboxMessage
+from storage.outbox_claim import Claim
 from storage.ratelimit import UNLIMITED, RatePolicy, Window
 
 ROBOT_PER_MINUTE = 20
@@ -28,7 +28,7 @@ WECOM_APP_PER_MINUTE = 30
 SESSION_PER_MINUTE = 20
 
 
-def policy_for(row: OutboxMessage, groups: Mapping[str, GroupConfig]) -> RatePolicy:
+def policy_for(row: Claim, groups: Mapping[str, GroupConfig]) -> RatePolicy:
     """The limits that apply to ``row``'s rate key."""
     group = groups.get(str(row.address.get("group") or row.target))
     override = group.rate_per_minute if group is not None else None

@@ -1,7 +1,7 @@
 """``python -m tests.fakes [--port 8900] [--latency 0.05]``: run the fake platforms until interrupted.
 
 Robots, bots and members are accepted under any key (``auto_register``), so a benchmark or a manual trial
-can point any number of groups at this server.
+can point any number of groups at this server. ``GET /_fake/stats`` tells what arrived.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ async def serve(port: int, latency: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.fakes", description="fake WeCom/DingTalk/Feishu servers")
-    parser.add_argument("--port", type=int, default=8900)
+    parser.add_argument("--port", type=int, default=8900, help="0: any free port (printed on start)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):

@@ -7,6 +7,7 @@ at :attr:`FakePlatforms.url`.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from types import TracebackType
 from typing import Self
 
@@ -29,12 +30,30 @@ class FakePlatforms:
             fake.auto_register = auto_register
         self.app = web.Application()
         self.app.add_routes([*self.wecom.routes(), *self.dingtalk.routes(), *self.feishu.routes()])
+        self.app.router.add_get("/_fake/stats", self.stats)
         self._runner: web.AppRunner | None = None
         self.url = ""
 
     @property
     def platforms(self) -> tuple[FakeWecom, FakeDingtalk, FakeFeishu]:
         return (self.wecom, self.dingtalk, self.feishu)
+
+    def summary(self) -> dict[str, dict[str, object]]:
+        """What each platform received, for a process that cannot look inside this one (``bench/``)."""
+        result: dict[str, dict[str, object]] = {}
+        for fake in self.platforms:
+            delivered = Counter(exchange.target for exchange in fake.delivered())
+            result[fake.platform] = {
+                "requests": len(fake.log),
+                "delivered": sum(delivered.values()),
+                "targets": len(delivered),
+                "most_to_one_target": max(delivered.values(), default=0),
+                "errcodes": dict(Counter(str(code) for code in fake.errcodes())),
+            }
+        return result
+
+    async def stats(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.summary())
 
     def set_latency(self, seconds: float) -> None:
         for fake in self.platforms:
