@@ -148,6 +148,14 @@ class HealthConfig(Section):
     max_inbox_age_seconds: int = Field(default=300, ge=0)
 
 
+class OutboundConfig(Section):
+    """``[outbound]``: how the dispatcher sends (platform rate limits are built in, per group in ``[[groups]]``)."""
+
+    concurrency: int = Field(default=128, ge=1, le=1000)
+    read_timeout_seconds: float = Field(default=10.0, ge=1.0, le=120.0)
+    give_up_hours: float = Field(default=6.0, ge=0.5, le=168.0)
+
+
 class ReportingConfig(Section):
     deadline_day: int = Field(default=25, ge=1, le=28)
     deadline_time: time = time(23, 59, 59)
@@ -238,6 +246,7 @@ class Settings(BaseSettings):
     reporting: ReportingConfig = ReportingConfig()
     schedules: SchedulesConfig = SchedulesConfig()
     health: HealthConfig = HealthConfig()
+    outbound: OutboundConfig = OutboundConfig()
 
     @field_validator("timezone")
     @classmethod

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
+from bot.config import Settings
 from bot.context import AppContext
 from bot.outbound.alerts import RowRef, alert_failure, alert_uncertain
 from bot.outbound.limits import policy_for
@@ -62,6 +63,16 @@ class DispatchOptions:
     claim_pause: float = 0.05  # with few slots free, claim at most this often
     sweep_interval: float = 30.0
     log_retention: timedelta = timedelta(days=30)
+
+
+def options_from(settings: Settings) -> DispatchOptions:
+    """The dispatcher's options as configured in ``[outbound]``."""
+    config = settings.outbound
+    return DispatchOptions(
+        concurrency=config.concurrency,
+        read_timeout=config.read_timeout_seconds,
+        give_up_after=timedelta(hours=config.give_up_hours),
+    )
 
 
 @dataclass(frozen=True)
@@ -404,7 +415,7 @@ def _ref(claim: Claim) -> RowRef:
 
 async def dispatcher(ctx: AppContext, stopping: asyncio.Event, *, options: DispatchOptions | None = None) -> None:
     """The service's outbound worker (``bot.lifecycle.Worker``)."""
-    options = options or DispatchOptions()
+    options = options or options_from(ctx.settings)
     async with http_session(options) as http:
         await Pump(ctx, http, options).run(stopping)
 
@@ -417,7 +428,7 @@ async def drain_once(
     Used without a running service (``duban say``) and by tests; rows that are paced or backed off stay
     queued for the service.
     """
-    options = options or DispatchOptions()
+    options = options or options_from(ctx.settings)
     async with http_session(options) as http:
         pump = Pump(ctx, http, options, channels=channels)
         await pump.sweep()
