@@ -23,7 +23,7 @@ from tests.outbound_kit import FAST, context, queue, rows, settings_for
 START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
 
 
-async def drain_paced(ctx: AppContext, clock: time_machine.Coordinates, *, rounds_max: int = 50) -> int:
+async def drain_paced(ctx: AppContext, clock: time_machine.Traveller, *, rounds_max: int = 50) -> int:
     """Drain, then jump to the next due row, until nothing is pending; returns the number of rounds."""
     for rounds in range(1, rounds_max + 1):
         await drain_once(ctx, options=FAST)
