@@ -104,6 +104,18 @@ async def record_outcomes(
     return applied
 
 
+async def first_attempts(session: AsyncSession, outbox_ids: Collection[int]) -> dict[int, datetime]:
+    """When each row's first request was made (from the send log)."""
+    if not outbox_ids:
+        return {}
+    rows = await session.execute(
+        select(SendLog.outbox_id, func.min(SendLog.at))
+        .where(SendLog.outbox_id.in_(sorted(outbox_ids)))
+        .group_by(SendLog.outbox_id)
+    )
+    return {outbox_id: at for outbox_id, at in rows if outbox_id is not None}
+
+
 async def sending_owners(session: AsyncSession) -> set[str]:
     """The instances that hold rows in ``sending`` right now."""
     owners = await session.scalars(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import time_machine
@@ -331,3 +332,26 @@ async def test_the_service_worker_sends_and_settles_before_it_stops(
     await worker
     assert (await row(db, outbox_id)).state is OutboxState.SENT
     assert len(fake_platforms.wecom.delivered("k1")) == 1
+
+
+async def test_retryable_failures_give_up_after_the_configured_time(
+    db: Database, fake_platforms: FakePlatforms
+) -> None:
+    webhook = fake_platforms.wecom.add_robot("k1")
+    fake_platforms.wecom.script("k1", *[Reply(status=502)] * 50)
+    groups = [GroupConfig(name="甲群", platform="wecom", webhook=webhook), OFFICE]
+    ctx = await context(db, settings_for(fake_platforms, groups))
+    options = replace(FAST, give_up_after=timedelta(minutes=30))
+    with time_machine.travel(START + timedelta(days=1), tick=False) as clock:
+        [outbox_id] = await queue(db, "甲群", OutboundMessage(body="一"))
+        for _ in range(50):
+            await drain_once(ctx, options=options, channels={"wecom_webhook"})
+            current = await row(db, outbox_id)
+            if current.state is not OutboxState.PENDING:
+                break
+            clock.move_to(current.due_at)
+    failed = await row(db, outbox_id)
+    assert (failed.state, failed.errcode) == (OutboxState.FAILED, "http502")
+    assert "0.5 小时内多次重试仍未送达" in (failed.last_error or "")
+    assert 3 < failed.attempts < 15  # capped exponential back-off, not a tight loop
+    assert len(await office_alerts(db)) == 1

@@ -40,6 +40,7 @@ from storage.models import OutboxState
 from storage.outbox_claim import Claim, claim_due, next_due
 from storage.outbox_ops import (
     Settlement,
+    first_attempts,
     mark_orphans_uncertain,
     prune_send_log,
     record_outcomes,
@@ -58,7 +59,7 @@ class DispatchOptions:
     lease: timedelta = timedelta(minutes=2)  # a row ``sending`` longer than this has lost its sender
     retry_base: float = 5.0  # back-off: base * 2^(failures-1), capped, with jitter
     retry_cap: float = 900.0
-    give_up_after: timedelta = timedelta(hours=6)  # retryable failures become permanent after this age
+    give_up_after: timedelta = timedelta(hours=6)  # retryable failures this long after the first try: permanent
     poll_interval: float = 0.5  # how often an idle dispatcher looks for new rows
     claim_pause: float = 0.05  # with few slots free, claim at most this often
     sweep_interval: float = 30.0
@@ -208,13 +209,14 @@ class Pump:
 
     # ---- settling ---------------------------------------------------------------------------------------
 
-    def _settlement(self, item: Finished, now: datetime) -> tuple[Settlement, Outcome]:
+    def _settlement(self, item: Finished, now: datetime, first_try: datetime | None) -> tuple[Settlement, Outcome]:
+        """What to record for a finished send; ``first_try``: when the row's first request was made."""
         claim, outcome = item.claim, item.outcome
         if outcome.kind is Kind.OK:
             done = claim.parts_sent + 1 >= item.parts
             state = OutboxState.SENT if done else OutboxState.PENDING
             return Settlement(claim.id, state, "ok", part_sent=True, due_at=None if done else now), outcome
-        if outcome.kind is Kind.RETRY and now - claim.created_at > self.options.give_up_after:
+        if outcome.kind is Kind.RETRY and now - (first_try or now) > self.options.give_up_after:
             hours = self.options.give_up_after.total_seconds() / 3600
             outcome = Outcome.permanent(
                 f"{hours:g} 小时内多次重试仍未送达（最近一次：{outcome.cause}）",
@@ -247,9 +249,11 @@ class Pump:
             return
         batch, self.finished = self.finished, []
         now = utcnow()
-        decided = [(item, *self._settlement(item, now)) for item in batch]
         try:
             async with self.ctx.db.transaction() as session:
+                retrying = [item.claim.id for item in batch if item.outcome.kind is Kind.RETRY]
+                first = await first_attempts(session, retrying)
+                decided = [(item, *self._settlement(item, now, first.get(item.claim.id))) for item in batch]
                 applied = await record_outcomes(
                     session, [settlement for _, settlement, _ in decided], instance=self.ctx.instance_id, now=now
                 )
