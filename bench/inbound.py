@@ -375,7 +375,8 @@ async def _database(backend: str) -> AsyncIterator[str]:
 def report(results: dict[str, list[Phase]], args: argparse.Namespace) -> dict[str, Any]:
     bare = {phase.name: phase for phase in results["bare"]}
     bare_rate = bare["saturation"].answered_per_second
-    print(f"\nduban inbound benchmark — {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}")
+    load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"\nduban inbound benchmark — {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, load {load}")
     print(f"paced: {args.rate:.0f} callbacks/s for {args.seconds:.0f} s; saturation: {args.concurrency} senders\n")
     header = (
         f"{'target':<10} {'phase':<11} {'sent':>6} {'ok':>6} {'fail':>5} {'answered/s':>10} "
@@ -383,7 +384,13 @@ def report(results: dict[str, list[Phase]], args: argparse.Namespace) -> dict[st
     )
     print(header)
     print("-" * len(header))
-    summary: dict[str, Any] = {"rate": args.rate, "seconds": args.seconds, "concurrency": args.concurrency}
+    summary: dict[str, Any] = {
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "concurrency": args.concurrency,
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
+    }
     for target, phases in results.items():
         summary[target] = {}
         for phase in phases:

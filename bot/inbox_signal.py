@@ -3,14 +3,20 @@
 Two things: a row was stored (start now rather than at the next poll), and callbacks are being stored right now
 (let them through first). Platforms drop a callback that is not answered within seconds (DingTalk 1.5 s,
 WeCom 5 s), while a stored message can wait a moment to be handled; so during a burst the worker gives way to
-the edge, within a bound that guarantees it keeps making progress.
+the edge and slows down, within bounds that guarantee it keeps making progress.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
+
+# While callbacks keep arriving (one stored within BURST_WINDOW seconds), the worker takes at most one row per
+# BURST_PACE seconds: one row costs several milliseconds of the event loop that answers the callbacks too.
+BURST_WINDOW = 0.5
+BURST_PACE = 0.02
 
 
 class InboxSignal:
@@ -19,6 +25,12 @@ class InboxSignal:
         self._storing = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
+        self._last_stored = -float("inf")
+
+    def note_stored(self) -> None:
+        """A row was stored: wake the worker."""
+        self._last_stored = time.monotonic()
+        self.stored.set()
 
     @contextlib.contextmanager
     def storing(self) -> Iterator[None]:
@@ -41,3 +53,10 @@ class InboxSignal:
         if self._storing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._quiet.wait(), timeout=within)
+
+    async def give_way(self, within: float) -> None:
+        """Before the worker takes a row: callbacks being stored go first (for ``within`` seconds at most), and
+        during a burst of callbacks the worker keeps to a modest pace."""
+        await self.quiet(within)
+        if time.monotonic() - self._last_stored < BURST_WINDOW:
+            await asyncio.sleep(BURST_PACE)

@@ -230,7 +230,7 @@ async def drain(
     settled = 0
     while stopping is None or not stopping.is_set():
         if signal is not None:
-            await signal.quiet(within=GIVE_WAY_SECONDS)
+            await signal.give_way(within=GIVE_WAY_SECONDS)
         row_id = await claim_next(ctx, now=datetime.now(UTC), lease=lease)
         if row_id is None:
             break

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import create_app
 from bot.context import AppContext
 from bot.inbound import inbound_channels
-from bot.inbox_signal import InboxSignal
+from bot.inbox_signal import BURST_PACE, InboxSignal
 from bot.inbox_worker import MAX_ATTEMPTS, claim_next, drain, inbox_worker, process_one
 from storage.db import Database
 from storage.inbox import InboundMessage, ReplyRoute, store_inbound
@@ -263,3 +263,19 @@ async def test_giving_way_is_bounded(db: Database, monkeypatch: pytest.MonkeyPat
     signal = InboxSignal()
     with signal.storing():  # a flood that never ends must not starve the worker
         assert await drain(context(db), handle=Recorder(), signal=signal) == 1
+
+
+async def test_during_a_burst_the_worker_keeps_a_modest_pace(monkeypatch: pytest.MonkeyPatch) -> None:
+    pauses: list[float] = []
+
+    async def recorded(seconds: float) -> None:
+        pauses.append(seconds)
+
+    monkeypatch.setattr("bot.inbox_signal.asyncio.sleep", recorded)
+    signal = InboxSignal()
+    await signal.give_way(within=1)
+    assert pauses == []  # no callbacks lately: no pause
+    signal.note_stored()
+    assert signal.stored.is_set()
+    await signal.give_way(within=1)
+    assert pauses == [BURST_PACE]

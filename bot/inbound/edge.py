@@ -213,7 +213,7 @@ class Inbox:
             log.info("%s %s: a retry of a stored message; nothing to do", message.channel, message.message_id)
             return None
         log.info("%s %s: stored as inbox %d (%s)", message.channel, message.message_id, row_id, message.msgtype)
-        self.signal.stored.set()
+        self.signal.note_stored()
         return row_id
 
     async def _write(self, db: Database) -> None:
