@@ -252,7 +252,8 @@ async def chat_lines(db: Database, chat: str | None, last: int) -> list[Line]:
         inbound = (await session.scalars(said.order_by(InboxMessage.id.desc()).limit(last))).all()
         outbound = (await session.scalars(answered.order_by(SandboxMessage.id.desc()).limit(last))).all()
         ids = {int(row.sender_id) for row in inbound if row.sender_id.isdigit() and len(row.sender_id) <= 9}
-        names = dict((await session.execute(select(Person.id, Person.name).where(Person.id.in_(ids)))).tuples().all())
+        found = await session.execute(select(Person.id, Person.name).where(Person.id.in_(ids)))
+        names: dict[int, str] = {person_id: name for person_id, name in found}
     lines = [
         Line(row.received_at, row.chat_id, names.get(int(row.sender_id), f"编号 {row.sender_id}"), row.text)
         for row in inbound

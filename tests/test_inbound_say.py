@@ -1,0 +1,124 @@
+"""``duban say`` and ``duban sandbox show``: speaking as a roster person, in process and through a running service."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Awaitable, Callable
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot.cli import main
+from bot.cli.base import CliError
+from bot.cli.say import resolve_person, sandbox_show, say, service_url
+from bot.config import Settings
+from bot.service import build_app
+from storage.db import Database
+from storage.models import InboxState, Person, Role
+from tests.handlers_kit import MEMBER_GROUP, OFFICE_GROUP, seed
+from tests.inbound_kit import inbox
+
+Server = Callable[..., Awaitable[TestServer]]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def settings_for(url: str, port: int) -> Settings:
+    return Settings.model_validate(
+        {
+            "database": {"url": url},
+            "server": {"host": "127.0.0.1", "port": port},
+            "office_name": "强省会工作机制办公室",
+            "groups": [
+                {"name": MEMBER_GROUP, "platform": "sandbox"},
+                {"name": OFFICE_GROUP, "platform": "sandbox", "office": True},
+            ],
+        }
+    )
+
+
+async def test_say_without_a_service_runs_the_pipeline_here(db: Database, capsys: pytest.CaptureFixture[str]) -> None:
+    await seed(db)
+    settings = settings_for(db.url, free_port())  # nothing listens there
+    assert await say(settings, "张伟", MEMBER_GROUP, "10月工作进展：完成外贸项目3个。", 5) == 0
+    out = capsys.readouterr().out
+    assert f"[{MEMBER_GROUP}] 张伟：10月工作进展" in out
+    assert "已收到【省商务厅】" in out and "工作进展（第1版" in out
+    [row] = [r for r in await inbox(db) if r.sender_id != ""]
+    assert (row.platform, row.chat_id, row.state) == ("sandbox", MEMBER_GROUP, InboxState.DONE)
+
+
+async def test_say_by_mobile_or_account_in_a_direct_chat(db: Database, capsys: pytest.CaptureFixture[str]) -> None:
+    roster = await seed(db)
+    settings = settings_for(db.url, free_port())
+    assert await say(settings, "13800000004", None, "帮助", 5) == 0  # 赵敏, an office member, by mobile
+    out = capsys.readouterr().out
+    assert "[单聊] 赵敏：帮助" in out and f"[dm:{roster.office.id}] 机器人" in out
+
+
+async def test_say_through_a_running_service(
+    aiohttp_server: Server, db: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await seed(db)
+    port = free_port()
+    settings = settings_for(db.url, port)
+    await aiohttp_server(build_app(settings), port=port)
+    assert await say(settings, "zhangwei", MEMBER_GROUP, "10月工作进展：完成外贸项目5个。", 20) == 0
+    out = capsys.readouterr().out
+    assert "已收到【省商务厅】" in out
+    assert len(await inbox(db)) == 1  # stored once, by the service
+
+
+async def test_people_are_resolved_or_refused_clearly(db: Database) -> None:
+    roster = await seed(db)
+    assert (await resolve_person(db, "张伟")).id == roster.liaison.id
+    assert (await resolve_person(db, "lina-staff")).id == roster.deputy.id
+    assert (await resolve_person(db, str(roster.office.id))).id == roster.office.id
+    with pytest.raises(CliError, match="名册中没有「无名氏」"):
+        await resolve_person(db, "无名氏")
+    async with db.transaction() as session:
+        session.add(Person(name="张伟", role=Role.B, unit_id=roster.reform.id, mobile="13800000099"))
+    with pytest.raises(CliError, match="对应多人"):
+        await resolve_person(db, "张伟")
+
+
+async def test_an_unconfigured_group_is_refused(db: Database) -> None:
+    await seed(db)
+    with pytest.raises(CliError, match="配置中没有名为「不存在的群」的群"):
+        await say(settings_for(db.url, free_port()), "张伟", "不存在的群", "你好", 1)
+
+
+async def test_sandbox_show_interleaves_both_sides(db: Database, capsys: pytest.CaptureFixture[str]) -> None:
+    await seed(db)
+    settings = settings_for(db.url, free_port())
+    await say(settings, "张伟", MEMBER_GROUP, "10月工作进展：完成外贸项目3个。", 5)
+    capsys.readouterr()
+    assert await sandbox_show(settings, MEMBER_GROUP, 10) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert f"[{MEMBER_GROUP}] 张伟：10月工作进展" in lines[0]
+    assert any(f"[{MEMBER_GROUP}] 机器人：已收到【省商务厅】" in line for line in lines[1:])
+    assert await sandbox_show(settings, "dm:999", 10) == 0
+    assert "还没有聊天记录" in capsys.readouterr().out
+
+
+def test_service_url_reaches_a_wildcard_listener_on_loopback() -> None:
+    def url(host: str) -> str:
+        return service_url(Settings.model_validate({"server": {"host": host, "port": 8080}}))
+
+    assert url("127.0.0.1") == "http://127.0.0.1:8080/sandbox/messages"
+    assert url("0.0.0.0") == "http://127.0.0.1:8080/sandbox/messages"  # noqa: S104
+    assert url("::") == "http://[::1]:8080/sandbox/messages"
+    assert url("::1") == "http://[::1]:8080/sandbox/messages"
+
+
+def test_the_command_line_registers_say_and_sandbox(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["say", "--help"])
+    assert "--as USER" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["sandbox", "show", "--help"])
+    assert "--chat NAME" in capsys.readouterr().out
