@@ -17,7 +17,7 @@ happens to the process afterwards, the row is never sent again on its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +49,12 @@ class Claim:
     attempts: int  # including this one
     parts_sent: int
     created_at: datetime
+    # Once-only keys: later rows of the key, taken with this one and delivered in the same request.
+    merged: tuple[tuple[int, dict[str, Any]], ...] = ()
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return (self.id, *(outbox_id for outbox_id, _ in self.merged))
 
 
 @dataclass
@@ -168,6 +174,25 @@ async def _spent_keys(session: AsyncSession, keys: Collection[str]) -> set[str]:
     return set(result)
 
 
+async def _later_rows(session: AsyncSession, head: Claim, now: datetime) -> tuple[tuple[int, dict[str, Any]], ...]:
+    """Pending rows queued behind ``head`` on its once-only key (more replies to the same message).
+
+    A WeCom 智能机器人 ``response_url`` carries one request: every reply queued for it by then goes in that one
+    request, rather than all but the first being refused.
+    """
+    rows = await session.execute(
+        select(OutboxMessage.id, OutboxMessage.message)
+        .where(
+            OutboxMessage.rate_key == head.rate_key,
+            OutboxMessage.state == OutboxState.PENDING,
+            OutboxMessage.id > head.id,
+            OutboxMessage.due_at <= now,
+        )
+        .order_by(OutboxMessage.id)
+    )
+    return tuple((outbox_id, dict(message)) for outbox_id, message in rows)
+
+
 async def claim_due(
     session: AsyncSession,
     *,
@@ -232,9 +257,12 @@ async def claim_due(
             .execution_options(synchronize_session=False)
         )
     if result.claimed:
+        for position, claim in enumerate(result.claimed):
+            if policies[claim.rate_key].once:
+                result.claimed[position] = replace(claim, merged=await _later_rows(session, claim, now))
         await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_([claim.id for claim in result.claimed]))
+            .where(OutboxMessage.id.in_([outbox_id for claim in result.claimed for outbox_id in claim.ids]))
             .values(
                 state=OutboxState.SENDING,
                 sending_by=instance,

@@ -253,12 +253,17 @@ async def test_response_url_is_used_once(db: Database, fake_platforms: FakePlatf
     route = ReplyRoute("wecom_response_url", "张三", "wecom_response_url:msg-1", {"url": url})
     inbox_id = await _inbox(db, route)
     first = await _reply(db, inbox_id, "已收到。")
-    second = await _reply(db, inbox_id, "另一句。")
-    await drain_once(ctx, options=FAST)
+    second = await _reply(db, inbox_id, "另请注意截止时间。")
+    assert await drain_once(ctx, options=FAST) == 2
+    [request] = fake_platforms.wecom.log  # both replies in the one request the route allows
+    assert request.payload["markdown"]["content"] == "已收到。\n\n另请注意截止时间。"
     assert (await row(db, first)).state is OutboxState.SENT
-    spent = await row(db, second)
+    assert (await row(db, second)).state is OutboxState.SENT
+    late = await _reply(db, inbox_id, "迟到的一句。")
+    await drain_once(ctx, options=FAST)
+    spent = await row(db, late)
     assert (spent.state, spent.errcode) == (OutboxState.FAILED, "spent")
-    assert len(fake_platforms.wecom.log) == 1  # the second use was never attempted
+    assert len(fake_platforms.wecom.log) == 1  # a second use is never attempted
     assert await office_alerts(db) == []
 
 

@@ -24,7 +24,7 @@ import random
 import socket
 from collections.abc import AsyncIterator, Awaitable, Collection
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -254,9 +254,12 @@ class Pump:
                 retrying = [item.claim.id for item in batch if item.outcome.kind is Kind.RETRY]
                 first = await first_attempts(session, retrying)
                 decided = [(item, *self._settlement(item, now, first.get(item.claim.id))) for item in batch]
-                applied = await record_outcomes(
-                    session, [settlement for _, settlement, _ in decided], instance=self.ctx.instance_id, now=now
-                )
+                settlements = [
+                    replace(settlement, outbox_id=outbox_id)
+                    for item, settlement, _ in decided
+                    for outbox_id in item.claim.ids
+                ]
+                applied = await record_outcomes(session, settlements, instance=self.ctx.instance_id, now=now)
                 uncertain: list[RowRef] = []
                 day = now.astimezone(self.ctx.settings.tz).date()
                 for item, settlement, outcome in decided:
@@ -273,7 +276,7 @@ class Pump:
             self.finished = batch + self.finished  # keep the outcomes: they are written on the next turn
             raise
         final = (OutboxState.SENT, OutboxState.FAILED, OutboxState.UNCERTAIN)
-        self.settled += sum(1 for _, s, _ in decided if s.outbox_id in applied and s.state in final)
+        self.settled += sum(1 for s in settlements if s.outbox_id in applied and s.state in final)
         for item, settlement, outcome in decided:
             if settlement.state is not OutboxState.SENT and outcome.kind is not Kind.OK:
                 log.info("outbox row %s → %s: %s", item.claim.id, settlement.state.value, outcome.describe())

@@ -319,6 +319,24 @@ class ResponseUrl(WecomMarkdown):
         return [Chunk((*kept, note), mentions)]
 
 
+def combine(messages: Sequence[OutboundMessage]) -> OutboundMessage:
+    """Several replies to one message as one (for a reply route that carries a single request)."""
+    first, *rest = messages
+    if not rest:
+        return first
+    bodies = [first.body]
+    for message in rest:
+        bodies.append(f"**{message.title}**\n{message.body}" if message.title else message.body)
+    return OutboundMessage(
+        title=first.title,
+        body="\n\n".join(bodies),
+        mentions=[mention for message in messages for mention in message.mentions],
+        at_all=any(message.at_all for message in messages),
+        format="markdown" if any(message.format == "markdown" for message in messages) else "text",
+        late_post=any(message.late_post for message in messages),
+    )
+
+
 def wecom_app_dialect(message: OutboundMessage) -> Dialect:
     if message.format == "text":
         return WecomText(message, max_bytes=WECOM_APP_LIMIT, lists=False)

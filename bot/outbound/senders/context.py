@@ -9,6 +9,7 @@ import aiohttp
 from pydantic import ValidationError
 
 from bot.config import GroupConfig, Settings
+from bot.outbound.render import combine
 from bot.outbound.senders.base import Outcome, Undeliverable
 from storage.db import Database
 from storage.outbound import OutboundMessage
@@ -28,8 +29,11 @@ class SendContext:
 
 
 def message_of(claim: Claim) -> OutboundMessage:
+    """The row's message (with the rows merged into its request, if any)."""
     try:
-        return OutboundMessage.model_validate(claim.message)
+        messages = [OutboundMessage.model_validate(claim.message)]
+        messages += [OutboundMessage.model_validate(message) for _, message in claim.merged]
+        return combine(messages)
     except ValidationError as exc:
         raise Undeliverable(
             Outcome.permanent(
