@@ -158,6 +158,24 @@ async def prune_send_log(session: AsyncSession, *, before: datetime) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
+async def _check_route_reusable(session: AsyncSession, row: OutboxMessage) -> None:
+    """Reply routes that cannot carry another message are refused with the reason (nothing is queued)."""
+    if row.channel == "wecom_response_url":
+        used = await session.scalar(
+            select(SendLog.id).where(
+                SendLog.rate_key == row.rate_key, SendLog.outcome.in_(("ok", "sending", "uncertain"))
+            )
+        )
+        if used is not None:
+            raise ValueError(
+                f"消息 #{row.id} 是经企业微信智能机器人回复地址发送的，该地址只能使用一次且已用过，无法重发；"
+                "如需告知对方，请另行发送。"
+            )
+    expires_at_ms = row.address.get("expires_at_ms") if row.channel == "dingtalk_session" else None
+    if isinstance(expires_at_ms, int) and utcnow().timestamp() * 1000 >= expires_at_ms:
+        raise ValueError(f"消息 #{row.id} 是钉钉会话回复，回复地址已过期，无法重发；如需告知对方，请另行发送。")
+
+
 def _resent_origin(actor: str) -> str:
     return f"resend:{actor}"[:64]
 
@@ -167,7 +185,8 @@ async def resend(session: AsyncSession, outbox_id: int, *, actor: str) -> Outbox
 
     A split message that failed or stalled part-way resumes at its first part not known to be delivered;
     a sent message is repeated in full. Raises ``LookupError`` if there is no such row and ``ValueError``
-    (with a Chinese explanation) if the row is still queued or was cancelled.
+    (with a Chinese explanation) if the row is still queued or was cancelled, or went by a reply route that
+    cannot be used again (a spent WeCom ``response_url``, an expired DingTalk ``sessionWebhook``).
     """
     row = await session.get(OutboxMessage, outbox_id)
     if row is None:
@@ -177,6 +196,7 @@ async def resend(session: AsyncSession, outbox_id: int, *, actor: str) -> Outbox
         if row.state is OutboxState.CANCELLED:
             raise ValueError(f"消息 #{outbox_id} 已取消，不能重发。")
         raise ValueError(f"消息 #{outbox_id} 仍在发送队列中（{label}），无需重发。")
+    await _check_route_reusable(session, row)
     copy = OutboxMessage(
         channel=row.channel,
         target=row.target,

@@ -12,8 +12,9 @@ from bot.cli import main
 from bot.config import GroupConfig
 from bot.outbound.dispatcher import drain_once
 from storage.db import Database
-from storage.models import OutboxMessage, OutboxState
-from storage.outbound import OutboundMessage
+from storage.inbox import ReplyRoute
+from storage.models import InboxMessage, OutboxMessage, OutboxState
+from storage.outbound import OutboundMessage, enqueue_reply
 from storage.outbox_ops import resend
 from storage.sync import sync_groups
 from tests.fakes import FakePlatforms
@@ -139,3 +140,30 @@ def test_cli_list_and_resend(config: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["--config", str(config), "outbox", "list", "--pending"]) == 0
     pending = capsys.readouterr().out
     assert "resend:命令行:" in pending
+
+
+async def test_resend_refuses_a_spent_reply_route(db: Database, fake_platforms: FakePlatforms) -> None:
+    ctx = await context(db, settings_for(fake_platforms, [OFFICE]))
+    route = ReplyRoute(
+        "wecom_response_url", "张三", "wecom_response_url:m1", {"url": fake_platforms.wecom.new_response_url()}
+    )
+    async with db.transaction() as session:
+        inbox = InboxMessage(
+            platform="wecom", channel="wecom_bot", message_id="m1", sender_id="u", reply=route.as_dict()
+        )
+        session.add(inbox)
+        await session.flush()
+        reply = enqueue_reply(session, inbox, OutboundMessage(body="已收到。"))
+        expired = ReplyRoute("dingtalk_session", "李四", "dingtalk_session:c", {"url": "http://x", "expires_at_ms": 1})
+        other = InboxMessage(
+            platform="dingtalk", channel="dingtalk_bot", message_id="m2", sender_id="v", reply=expired.as_dict()
+        )
+        session.add(other)
+        await session.flush()
+        stale = enqueue_reply(session, other, OutboundMessage(body="已收到。"))
+    await drain_once(ctx, options=FAST)
+    async with db.transaction() as session:
+        with pytest.raises(ValueError, match="只能使用一次"):
+            await resend(session, reply.id, actor="办公室")
+        with pytest.raises(ValueError, match="已过期"):
+            await resend(session, stale.id, actor="办公室")
