@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import create_app
 from bot.context import AppContext
 from bot.inbound import inbound_channels
-from bot.inbox_signal import BURST_PACE, InboxSignal
+from bot.inbox_signal import BURST_CALLBACKS, BURST_PACE, InboxSignal
 from bot.inbox_worker import MAX_ATTEMPTS, claim_next, drain, inbox_worker, process_one
 from storage.db import Database
 from storage.inbox import InboundMessage, ReplyRoute, store_inbound
@@ -273,9 +273,11 @@ async def test_during_a_burst_the_worker_keeps_a_modest_pace(monkeypatch: pytest
 
     monkeypatch.setattr("bot.inbox_signal.asyncio.sleep", recorded)
     signal = InboxSignal()
-    await signal.give_way(within=1)
-    assert pauses == []  # no callbacks lately: no pause
     signal.note_stored()
     assert signal.stored.is_set()
+    await signal.give_way(within=1)
+    assert pauses == []  # ordinary traffic: no pause
+    for _ in range(BURST_CALLBACKS):
+        signal.note_stored()
     await signal.give_way(within=1)
     assert pauses == [BURST_PACE]
