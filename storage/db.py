@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+T = TypeVar("T")
 
 
 def is_sqlite(url: str) -> bool:
@@ -42,19 +45,22 @@ def ensure_sqlite_directory(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+def _sqlite_events(sync_engine: Engine) -> None:
+    event.listen(sync_engine, "connect", _sqlite_pragmas)
+
+    @event.listens_for(sync_engine, "connect")
+    def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    event.listen(sync_engine, "begin", _begin_immediate)
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine with the settings each backend needs."""
     if is_sqlite(url):
         ensure_sqlite_directory(url)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        sync_engine = engine.sync_engine
-        event.listen(sync_engine, "connect", _sqlite_pragmas)
-
-        @event.listens_for(sync_engine, "connect")
-        def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None
-
-        event.listen(sync_engine, "begin", _begin_immediate)
+        _sqlite_events(engine.sync_engine)
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
@@ -110,6 +116,7 @@ class Database:
         # where SQLite's busy handler would sleep between retries (up to 100 ms each).
         self._turns = Turns() if is_sqlite(url) else None
         self._turn_holder: asyncio.Task[Any] | None = None
+        self._thread_engine: Engine | None = None
 
     @property
     def dialect(self) -> str:
@@ -148,5 +155,31 @@ class Database:
             self._turn_holder = None
             self._turns.release()
 
+    async def write_in_thread(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
+        """Run ``work`` in one transaction on a plain connection, committed on success.
+
+        On SQLite ``work`` runs in a worker thread on a synchronous connection: the whole transaction costs one
+        thread hop, where aiosqlite costs several for every statement (the inbound edge's hot path). On
+        PostgreSQL it runs on the async engine's connection (asyncpg makes no thread hops).
+        """
+        if self._turns is None:
+            async with self.engine.begin() as connection:
+                return await connection.run_sync(work)
+        async with self._my_turn(urgent=urgent):
+            return await asyncio.to_thread(self._run_in_thread, work)
+
+    def _run_in_thread(self, work: Callable[[Connection], T]) -> T:
+        if self._thread_engine is None:
+            url = make_url(self.url).set(drivername="sqlite")
+            engine = create_sync_engine(
+                url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+            )
+            _sqlite_events(engine)
+            self._thread_engine = engine
+        with self._thread_engine.begin() as connection:
+            return work(connection)
+
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._thread_engine is not None:
+            self._thread_engine.dispose()

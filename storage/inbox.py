@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,11 +106,13 @@ def _inbox_values(message: InboundMessage, received_at: datetime) -> dict[str, A
     }
 
 
-async def store_inbound_many(session: AsyncSession, messages: Sequence[InboundMessage]) -> list[int | None]:
+def insert_inbound(connection: Connection, messages: Sequence[InboundMessage]) -> list[int | None]:
     """Insert ``messages`` in one statement (the edge's group commit); for each, its new inbox id, or ``None``
     when (platform, message id) was already there or appears earlier in ``messages`` (a retry).
 
-    Core ``INSERT … ON CONFLICT DO NOTHING RETURNING``: no ORM unit of work and no savepoint per message.
+    Core ``INSERT … ON CONFLICT DO NOTHING RETURNING`` on a plain connection: no ORM unit of work, no savepoint
+    per message, and one cached statement executed over a parameter list (SQLAlchemy sends it as multi-row
+    INSERTs, "insertmanyvalues").
     """
     received_at = utcnow()
     first: dict[tuple[str, str], int] = {}
@@ -117,23 +120,24 @@ async def store_inbound_many(session: AsyncSession, messages: Sequence[InboundMe
         first.setdefault((message.platform, message.message_id), index)
     if not first:
         return []
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
     table = cast(Table, InboxMessage.__table__)
-    # One cached statement executed over a parameter list: SQLAlchemy sends it as multi-row INSERTs
-    # ("insertmanyvalues") without compiling a statement per batch.
     statement = (
         insert(table)
         .on_conflict_do_nothing(index_elements=["platform", "message_id"])
         .returning(table.c.id, table.c.platform, table.c.message_id)
     )
     rows = [_inbox_values(messages[index], received_at) for index in first.values()]
-    inserted = {
-        (platform, message_id): row_id for row_id, platform, message_id in await session.execute(statement, rows)
-    }
+    inserted = {(platform, message_id): row_id for row_id, platform, message_id in connection.execute(statement, rows)}
     return [
         inserted.get((message.platform, message.message_id))
         if first[(message.platform, message.message_id)] == index
         else None
         for index, message in enumerate(messages)
     ]
+
+
+async def store_inbound_many(session: AsyncSession, messages: Sequence[InboundMessage]) -> list[int | None]:
+    """:func:`insert_inbound` within ``session``'s transaction."""
+    connection = await session.connection()
+    return await connection.run_sync(insert_inbound, messages)

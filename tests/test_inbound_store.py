@@ -11,7 +11,7 @@ from sqlalchemy.exc import DataError
 from bot.inbound.edge import Inbox, Refused
 from bot.inbox_signal import InboxSignal
 from storage.db import Database, Turns
-from storage.inbox import InboundMessage, ReplyRoute, store_inbound_many
+from storage.inbox import InboundMessage, ReplyRoute, insert_inbound, store_inbound_many
 from storage.models import InboxMessage, InboxState
 from tests.inbound_kit import inbox
 
@@ -57,13 +57,12 @@ async def test_store_many_inserts_new_rows_and_skips_retries(db: Database) -> No
 
 async def test_concurrent_callbacks_share_a_transaction(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     batches: list[int] = []
-    original = store_inbound_many
 
-    async def counting(session: Any, messages: list[InboundMessage]) -> list[int | None]:
+    def counting(connection: Any, messages: list[InboundMessage]) -> list[int | None]:
         batches.append(len(messages))
-        return await original(session, messages)
+        return insert_inbound(connection, messages)
 
-    monkeypatch.setattr("bot.inbound.edge.store_inbound_many", counting)
+    monkeypatch.setattr("bot.inbound.edge.insert_inbound", counting)
     signal = InboxSignal()
     store = Inbox(signal)
     results = await asyncio.gather(
@@ -76,14 +75,12 @@ async def test_concurrent_callbacks_share_a_transaction(db: Database, monkeypatc
 
 
 async def test_one_bad_message_does_not_refuse_its_neighbours(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    original = store_inbound_many
-
-    async def picky(session: Any, messages: list[InboundMessage]) -> list[int | None]:
+    def picky(connection: Any, messages: list[InboundMessage]) -> list[int | None]:
         if any(m.message_id == "bad" for m in messages):
             raise DataError("INSERT", {}, ValueError("value too long"))
-        return await original(session, messages)
+        return insert_inbound(connection, messages)
 
-    monkeypatch.setattr("bot.inbound.edge.store_inbound_many", picky)
+    monkeypatch.setattr("bot.inbound.edge.insert_inbound", picky)
     store = Inbox(InboxSignal())
     results = await asyncio.gather(
         store.store(db, message("good-1")),
@@ -98,16 +95,15 @@ async def test_one_bad_message_does_not_refuse_its_neighbours(db: Database, monk
 
 async def test_the_writer_carries_on_after_a_failure(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = 0
-    original = store_inbound_many
 
-    async def once_down(session: Any, messages: list[InboundMessage]) -> list[int | None]:
+    def once_down(connection: Any, messages: list[InboundMessage]) -> list[int | None]:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise OSError("database restarting")
-        return await original(session, messages)
+        return insert_inbound(connection, messages)
 
-    monkeypatch.setattr("bot.inbound.edge.store_inbound_many", once_down)
+    monkeypatch.setattr("bot.inbound.edge.insert_inbound", once_down)
     store = Inbox(InboxSignal())
     with pytest.raises(Refused):
         await store.store(db, message("first"))

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -22,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.appkeys import CONTEXT
 from bot.inbox_signal import InboxSignal
 from storage.db import Database
-from storage.inbox import InboundMessage, store_inbound_many
+from storage.inbox import InboundMessage, insert_inbound
 
 log = logging.getLogger(__name__)
 
@@ -239,8 +240,7 @@ class Inbox:
 
     @staticmethod
     async def _insert(db: Database, messages: list[InboundMessage]) -> list[int | Exception | None]:
-        async with db.transaction(urgent=True) as session:
-            return list(await store_inbound_many(session, messages))
+        return list(await db.write_in_thread(partial(insert_inbound, messages=messages), urgent=True))
 
 
 def _settle(stored: asyncio.Future[int | None], result: int | Exception | None) -> None:
