@@ -74,9 +74,9 @@ MONTHLY = Briefing("通报", MONTHLY_CIRCULAR, "monthly", "下月安排", "本�
 
 
 async def _next_unsent(ctx: CommandContext, env: ScheduleEnv, briefing: Briefing) -> Occurrence:
-    """This week's (month's) briefing if it has not gone out yet, else the following one."""
+    """This week's (month's) briefing if it is still to come, else the following one."""
     current = briefing.current(env, ctx)
-    if await claims.claim_of(ctx.session, briefing.job, current.at) is None:
+    if current.at > ctx.now and await claims.claim_of(ctx.session, briefing.job, current.at) is None:
         return current
     return briefing.following(env, current)
 
