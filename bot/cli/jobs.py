@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from bot.app import SchemaOutOfDate, check_schema
 from bot.cli.base import CliError, SubParsers, open_database, settings_of
 from bot.config import Settings
-from bot.context import policy_from_settings
+from bot.context import AppContext, policy_from_settings
+from bot.outbound.dispatcher import drain_once
 from schedules.calendar import DayInfo, WorkCalendar
 from schedules.context import JobContext, ScheduleEnv
 from schedules.dates import day_label, moment_label
@@ -184,6 +185,12 @@ async def _run(settings: Settings, job: str, at: datetime, *, dry_run: bool) -> 
             return 0
         outcome = await run_job(ctx, job, at, late=False)
         print(describe(outcome, settings.tz))
+        if outcome.status == "posted":
+            # Sandbox groups have no service of their own: deliver them here, as ``duban say`` does. The
+            # dispatcher takes each row once, so a running service cannot send them a second time.
+            delivered = await drain_once(AppContext(settings=settings, db=db), channels={"sandbox"})
+            if delivered:
+                print(f"已投递 {delivered} 条沙箱消息（可运行 `duban sandbox show` 查看）。")
     return 0
 
 
