@@ -10,8 +10,11 @@ subprocess on loopback, and two phases are driven with an aiohttp client:
   sustained stored messages per second.
 
 A bare aiohttp handler (read the body, answer 200) in its own process is measured the same way in the same
-run, as the reference. Every callback is sealed (AES + signature) before the clock starts, with a distinct
-msgid, so each is a new message the service must verify, decrypt, parse and store.
+run, as the reference; it also stands in for WeCom's ``response_url``, so the whole service runs as in
+production (inbox worker, outbound dispatcher, scheduler) while the edge is measured. Every callback is sealed
+(AES + signature) before the clock starts, with a distinct msgid, so each is a new message the service must
+verify, decrypt, parse and store. After a warm-up of 300 callbacks the bench waits until the service has
+handled them and sent every answer, so that the phases start from a steady state (every code path loaded).
 
     python -m bench.inbound [--rate 500] [--seconds 10] [--concurrency 32] [--backends sqlite,postgres]
 """
@@ -64,7 +67,6 @@ class Phase:
     seconds: float = 0.0
     stored: int | None = None
     latencies_ms: list[float] = field(default_factory=list, repr=False)
-    timeline: list[tuple[float, float]] = field(default_factory=list, repr=False)
 
     @property
     def answered_per_second(self) -> float:
@@ -81,7 +83,7 @@ class Phase:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
     def summary(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k not in ("latencies_ms", "timeline")}
+        data = {k: v for k, v in asdict(self).items() if k != "latencies_ms"}
         data |= {
             "answered_per_second": round(self.answered_per_second, 1),
             "stored_per_second": None if self.stored_per_second is None else round(self.stored_per_second, 1),
@@ -159,7 +161,6 @@ async def paced(url: str, callbacks: Sequence[Callback], *, rate: float, seconds
         async def one(callback: Callback, due: float) -> None:
             ok = await send(session, url, callback)
             phase.latencies_ms.append((time.perf_counter() - due) * 1000)
-            phase.timeline.append((due - start, phase.latencies_ms[-1]))
             if ok:
                 phase.ok += 1
             else:
