@@ -154,3 +154,16 @@ async def test_sqlite_sessions_take_turns_without_deadlock(sqlite_url: str) -> N
         assert len(await inbox(db)) == 20
     finally:
         await db.close()
+
+
+async def test_an_unexpected_failure_answers_503_and_never_hangs(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(connection: Any, messages: list[InboundMessage]) -> list[int | None]:
+        raise TypeError("not serialisable")
+
+    monkeypatch.setattr("bot.inbound.edge.insert_inbound", broken)
+    store = Inbox(InboxSignal())
+    results = await asyncio.wait_for(
+        asyncio.gather(store.store(db, message("x")), store.store(db, message("y")), return_exceptions=True), timeout=30
+    )
+    assert all(isinstance(r, Refused) and r.status == 503 for r in results)
+    assert await inbox(db) == []

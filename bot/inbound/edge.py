@@ -1,8 +1,9 @@
 """What every inbound endpoint shares: reading a bounded body, refusing bad input, storing, answering.
 
 The edge answers a platform within its deadline by doing only what must happen before the answer: verify,
-decrypt, parse, and insert the message into the inbox in one short transaction. Everything else is the
-inbox worker's. A refused request stores nothing; a platform's retry of a stored message is a no-op.
+decrypt, parse, and insert the message into the inbox in a short transaction (shared with the callbacks that
+arrive at the same moment: a group commit). Everything else is the inbox worker's. A refused request stores
+nothing; a platform's retry of a stored message is a no-op.
 Log lines name the channel and the message id, never a token, a key or what a person wrote.
 """
 
@@ -222,25 +223,33 @@ class Inbox:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
                 results = await self._insert(db, [message for message, _ in batch])
-            except (SQLAlchemyError, OSError) as exc:
+            except Exception as exc:
                 if len(batch) > 1:  # one bad message must not refuse its neighbours: store them one by one
                     for entry in batch:
                         await self._write_alone(db, *entry)
                     continue
-                results = [Unavailable(type(exc).__name__)]
+                results = [_unavailable(exc)]
             for (_, stored), result in zip(batch, results, strict=True):
                 _settle(stored, result)
 
     async def _write_alone(self, db: Database, message: InboundMessage, stored: asyncio.Future[int | None]) -> None:
         try:
             [result] = await self._insert(db, [message])
-        except (SQLAlchemyError, OSError) as exc:
-            result = Unavailable(type(exc).__name__)
+        except Exception as exc:
+            result = _unavailable(exc)
         _settle(stored, result)
 
     @staticmethod
     async def _insert(db: Database, messages: list[InboundMessage]) -> list[int | Exception | None]:
         return list(await db.write_in_thread(partial(insert_inbound, messages=messages), urgent=True))
+
+
+def _unavailable(exc: Exception) -> Unavailable:
+    """A database that cannot take the row (the platform will retry); anything else is a fault of ours, logged
+    with its traceback, and still answered 503 so that the message comes again rather than being lost."""
+    if not isinstance(exc, SQLAlchemyError | OSError):
+        log.error("inbox writer: unexpected %s", type(exc).__name__, exc_info=exc)
+    return Unavailable(type(exc).__name__)
 
 
 def _settle(stored: asyncio.Future[int | None], result: int | Exception | None) -> None:
