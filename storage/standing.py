@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -76,24 +76,18 @@ async def period_standing(session: AsyncSession, period: Period) -> PeriodStandi
         .where(Unit.active.is_(True))
         .order_by(Unit.id)
     )
-    units = []
-    for row in rows:
-        status = "missing" if row.versions is None else ("on_time" if row.any_on_time else "late")
-        units.append(
-            UnitStanding(
-                unit_id=row.id,
-                unit_name=row.name,
-                division=row.division,
-                status=status,
-                first_at=_utc(row.first_at),
-                latest_at=_utc(row.latest_at),
-                versions=row.versions or 0,
-            )
+    # Positional unpacking: with thousands of units, row attribute lookups are a noticeable share of the time.
+    # The timestamps arrive as aware UTC already (``UtcDateTime`` carries over through min/max).
+    units = [
+        UnitStanding(
+            unit_id,
+            name,
+            division,
+            "missing" if versions is None else ("on_time" if any_on_time else "late"),
+            first_at,
+            latest_at,
+            versions or 0,
         )
+        for unit_id, name, division, _unit_id, first_at, latest_at, versions, any_on_time in rows
+    ]
     return PeriodStanding(period=period, units=units)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,243 @@
+"""``python -m bench.standing``: a period's standing and the monthly circular with 5,000 units × 24 periods.
+
+Loads a roster of ``--units`` units (each with an A and a B liaison) and ``--periods`` months of reports
+(about 90 % on time, 5 % late, 5 % missing; one report in five corrected by a second version) into a fresh
+SQLite file and a fresh PostgreSQL database (127.0.0.1:5432, dropped afterwards; ``--backend`` picks one),
+then times, ``--repeat`` times each:
+
+- ``period_standing`` for a period in the middle of the range (the query every circular, briefing, 统计
+  and overdue notice makes);
+- composing the monthly circular that reports on that period (standing, drafts, target groups, template).
+
+Target: under 100 ms each. The figures printed are the median, the 90th percentile (judged against the
+target: a shared machine has outliers that say nothing about the query) and the slowest run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import insert, text
+
+from schedules.compose import compose_monthly
+from schedules.context import ScheduleEnv
+from schedules.settings import ScheduleSettings, with_schedules
+from storage import migrate
+from storage.db import Database
+from storage.models import Group, Person, Role, Submission, Unit
+from storage.periods import DeadlineRule, Period
+from storage.policy import Policy
+from storage.standing import period_standing
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SHANGHAI_POLICY = Policy(tz=SHANGHAI, office_name="强省会工作机制办公室", deadline=DeadlineRule(tz=SHANGHAI))
+TARGET_MS = 100.0
+CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class Figures:
+    backend: str
+    rows: int
+    load_seconds: float
+    standing_ms: list[float]
+    circular_ms: list[float]
+
+    @staticmethod
+    def line(name: str, samples: list[float]) -> str:
+        median, p90, worst = statistics.median(samples), percentile(samples, 0.9), max(samples)
+        verdict = "met" if p90 < TARGET_MS else "MISSED"
+        return (
+            f"  {name:<26} median {median:6.1f} ms   p90 {p90:6.1f} ms   max {worst:6.1f} ms"
+            f"   (target < {TARGET_MS:.0f} ms at p90: {verdict})"
+        )
+
+    def missed(self) -> bool:
+        return max(percentile(self.standing_ms, 0.9), percentile(self.circular_ms, 0.9)) >= TARGET_MS
+
+    def report(self) -> str:
+        return "\n".join(
+            [
+                f"{self.backend}: {self.rows:,} submissions loaded in {self.load_seconds:.1f} s",
+                self.line("period_standing", self.standing_ms),
+                self.line("compose monthly circular", self.circular_ms),
+            ]
+        )
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def periods(count: int, last: Period) -> list[Period]:
+    found = [last]
+    while len(found) < count:
+        found.append(found[-1].previous())
+    return list(reversed(found))
+
+
+async def load(db: Database, units: int, months: list[Period], seed: int) -> int:
+    """The roster and every period's reports, inserted in bulk; returns the number of submissions."""
+    rng = random.Random(seed)
+    deadline = SHANGHAI_POLICY.deadline
+    async with db.transaction() as session:
+        await session.execute(
+            insert(Group),
+            [
+                {"name": "强省会工作机制群", "platform": "sandbox", "is_office": False},
+                {"name": "工作机制办公室", "platform": "sandbox", "is_office": True},
+            ],
+        )
+        await session.execute(
+            insert(Unit), [{"id": n, "name": f"成员单位{n:05d}", "division": "综合处"} for n in range(1, units + 1)]
+        )
+        people = []
+        for n in range(1, units + 1):
+            people.append({"name": f"联络员{n}", "role": Role.A, "unit_id": n, "mobile": f"13{n:09d}"})
+            people.append({"name": f"副联络员{n}", "role": Role.B, "unit_id": n})
+        await session.execute(insert(Person), people)
+    rows = []
+    for period in months:
+        due = deadline.deadline(period)
+        for unit in range(1, units + 1):
+            roll = rng.random()
+            if roll < 0.05:
+                continue  # missing
+            first = (
+                due - timedelta(days=rng.uniform(0.1, 20)) if roll < 0.95 else due + timedelta(days=rng.uniform(0.1, 5))
+            )
+            versions = 2 if rng.random() < 0.2 else 1
+            for version in range(1, versions + 1):
+                received = first + timedelta(hours=(version - 1) * rng.uniform(1, 48))
+                rows.append(
+                    {
+                        "unit_id": unit,
+                        "period": str(period),
+                        "version": version,
+                        "text": "一、重点工作推进情况……二、存在问题……三、下一步工作计划……",
+                        "received_at": received,
+                        "on_time": received <= due,
+                    }
+                )
+    for start in range(0, len(rows), CHUNK):
+        async with db.transaction() as session:
+            await session.execute(insert(Submission), rows[start : start + CHUNK])
+    async with db.engine.begin() as connection:
+        await connection.execute(text("ANALYZE"))
+    return len(rows)
+
+
+async def timed(repeat: int, action: Callable[[], Awaitable[object]]) -> list[float]:
+    await action()  # warm the connection pool and the statement caches
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def measure(db: Database, backend: str, units: int, months: list[Period], repeat: int) -> Figures:
+    started = time.perf_counter()
+    count = await load(db, units, months, seed=2026)
+    load_seconds = time.perf_counter() - started
+    period = months[len(months) // 2]
+    circular_at = datetime.combine(period.next().next().first_day, datetime.min.time(), tzinfo=UTC)
+    env = ScheduleEnv.of(with_schedules(SHANGHAI_POLICY, ScheduleSettings()))
+
+    async def standing() -> object:
+        async with db.sessions() as session:
+            result = await period_standing(session, period)
+            assert len(result.units) == units
+            return result
+
+    async def circular() -> object:
+        async with db.sessions() as session:
+            composition = await compose_monthly(session, env, circular_at, late=False, now=circular_at)
+            assert composition.deliveries
+            return composition
+
+    return Figures(backend, count, load_seconds, await timed(repeat, standing), await timed(repeat, circular))
+
+
+@asynccontextmanager
+async def sqlite_database() -> AsyncIterator[Database]:
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
+        await asyncio.to_thread(migrate.upgrade, url)
+        db = Database(url)
+        try:
+            yield db
+        finally:
+            await db.close()
+
+
+@asynccontextmanager
+async def postgres_database(host: str, port: int) -> AsyncIterator[Database]:
+    name = f"duban_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = f"postgresql+asyncpg://postgres@{host}:{port}/{name}"
+        await asyncio.to_thread(migrate.upgrade, url)
+        db = Database(url)
+        try:
+            yield db
+        finally:
+            await db.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def run(args: argparse.Namespace) -> int:
+    months = periods(args.periods, Period(2026, 10))
+    print(f"{args.units:,} units × {len(months)} periods ({months[0]} … {months[-1]}), {args.repeat} runs each")
+    failed = False
+    if args.backend in ("sqlite", "both"):
+        async with sqlite_database() as db:
+            figures = await measure(db, "SQLite", args.units, months, args.repeat)
+        print(figures.report())
+        failed |= figures.missed()
+    if args.backend in ("postgres", "both"):
+        try:
+            async with postgres_database(args.pg_host, args.pg_port) as db:
+                figures = await measure(db, "PostgreSQL", args.units, months, args.repeat)
+        except OSError as exc:
+            print(f"PostgreSQL at {args.pg_host}:{args.pg_port} unreachable ({exc}); skipped", file=sys.stderr)
+        else:
+            print(figures.report())
+            failed |= figures.missed()
+    return 1 if failed and args.strict else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.standing", description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=5_000)
+    parser.add_argument("--periods", type=int, default=24)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--pg-host", default="127.0.0.1")
+    parser.add_argument("--pg-port", type=int, default=5432)
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a run misses the target")
+    return asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
