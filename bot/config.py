@@ -201,6 +201,19 @@ class SchedulesConfig(Section):
     extra_holidays: list[date] = []
     extra_workdays: list[date] = []
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_key_per_job(cls, data: Any) -> Any:
+        """The file writes ``weekly-briefing``, the environment ``WEEKLY_BRIEFING``: one job, the environment wins."""
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for name, field in cls.model_fields.items():
+            alias = field.alias
+            if alias and isinstance(merged.get(alias), dict) and isinstance(merged.get(name), dict):
+                merged[name] = {**merged.pop(alias), **merged[name]}
+        return merged
+
     @field_validator("templates_dir")
     @classmethod
     def _templates_dir_exists(cls, value: str) -> str:
