@@ -89,7 +89,8 @@ async def run_job(ctx: JobContext, job: str, occurrence: datetime, *, late: bool
                 claimed_by=held.claimed_by if held else "",
                 claimed_at=held.claimed_at if held else None,
             )
-        composition = await COMPOSERS[job](session, ctx.env, occurrence, late=late, now=now)
+        # A message speaks for its occurrence ("截至11月24日09:30"); a late one for the moment it is finally sent.
+        composition = await COMPOSERS[job](session, ctx.env, occurrence, late=late, now=now if late else occurrence)
         await write(session, ctx.env, job, occurrence, composition)
         status = _status(composition)
         claim_status = {"posted": claims.POSTED, "nothing": claims.NOTHING, "dropped": claims.DROPPED}[status]
@@ -111,7 +112,7 @@ async def run_job(ctx: JobContext, job: str, occurrence: datetime, *, late: bool
 async def preview(ctx: JobContext, job: str, occurrence: datetime) -> Composition:
     """What ``job`` would post at ``occurrence``; nothing is claimed or written (the session closes uncommitted)."""
     async with ctx.db.sessions() as session:
-        return await COMPOSERS[job](session, ctx.env, occurrence, late=False, now=ctx.now())
+        return await COMPOSERS[job](session, ctx.env, occurrence, late=False, now=occurrence)
 
 
 async def run_weekly_briefing(ctx: JobContext, occurrence: datetime, *, late: bool = False) -> JobOutcome:

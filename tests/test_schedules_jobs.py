@@ -371,3 +371,16 @@ async def test_the_deadline_policy_reaches_on_time_judgement(db: Database) -> No
     assert office.deadline.deadline(Period(2026, 9)).astimezone(office.tz).time() == time(23, 59, 59)
     assert office.deadline.open_period(when(2026, 10, 26)) == Period(2026, 9)
     assert timedelta(0) < office.deadline.deadline(Period(2026, 9)) - policy().deadline.deadline(Period(2026, 9))
+
+
+async def test_a_run_ahead_of_time_speaks_for_its_occurrence(db: Database) -> None:
+    """``duban jobs run … --at`` a later moment: the message is written as of that moment."""
+    await seed(db)
+    with time_machine.travel(when(2026, 11, 22, 8), tick=False):
+        await run_job(jobs(db), "overdue-notice", when(2026, 11, 26), late=False)
+        await run_job(jobs(db), "deadline-reminder", when(2026, 11, 25, 15), late=False)
+    overdue, reminder = bodies(await posts(db))
+    assert "截至11月26日（周四）09:00" in overdue
+    assert "截至11月25日（周三）15:00" in reminder
+    (claim, _) = await claims(db)
+    assert claim.claimed_at == when(2026, 11, 22, 8).astimezone(UTC)

@@ -118,7 +118,7 @@ async def _add(ctx: CommandContext, env: ScheduleEnv, briefing: Briefing, text: 
 
 async def _preview(ctx: CommandContext, env: ScheduleEnv, briefing: Briefing) -> None:
     target = await _next_unsent(ctx, env, briefing)
-    composition = await COMPOSERS[briefing.job](ctx.session, env, target.at, late=False, now=ctx.now)
+    composition = await COMPOSERS[briefing.job](ctx.session, env, target.at, late=False, now=max(target.at, ctx.now))
     drafts = await pending_drafts(ctx.session, briefing.kind, target.subject)
     if not composition.deliveries:
         ctx.reply(f"{briefing.title}暂无可发送的群：{composition.note}")
