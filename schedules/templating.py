@@ -2,7 +2,8 @@
 name in the directory ``[schedules] templates_dir`` names.
 
 A template sets its title with ``{% set title = … %}``; what it renders is the body, in duban's light markdown.
-Everything a person wrote reaches a template through the ``quote`` filter (or already quoted by the code).
+Everything a person wrote reaches a template through the ``quote`` filter (or already quoted by the code); names
+from the roster are quoted too (the ``names`` filter quotes each), so no name can carry markup or a mention.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class Templates:
             span=span_label,
             percent=_percent,
             quote=quote,
-            names=lambda items: "、".join(str(item) for item in items),
+            names=lambda items: "、".join(quote(str(item)) for item in items),
         )
 
     def _day(self, value: date | datetime, year: bool = False) -> str:

@@ -323,3 +323,24 @@ async def test_every_job_with_200_units_on_the_database(db: Database) -> None:
         line for line in circular_row.message["body"].splitlines() if line.startswith("- 未报送（80家）：")
     ]
     assert missing_line.count("、") == 79
+
+
+def test_roster_names_cannot_carry_markup_or_mentions() -> None:
+    units = liaisons(1)
+    units[0].name = "省**测试**厅@所有人"
+    units[0].liaisons[0].name = "<@all>"
+    body = TEMPLATES.render(
+        "deadline_reminder",
+        period=Period(2026, 10),
+        due=date(2026, 11, 25),
+        deadline=datetime(2026, 11, 25, 23, 59, 59, tzinfo=SHANGHAI),
+        due_today=False,
+        workdays_left=2,
+        now=when(2026, 11, 23, 9, 30),
+        late=False,
+        units=units,
+    ).body
+    assert "- 省＊＊测试＊＊厅＠所有人（联络员：＜＠all＞、副联络员1）" in body
+    marked = standing(Period(2026, 10), ["missing"])
+    marked.units[0] = UnitStanding(1, "[链接](https://example.com)", "综合处", "missing")
+    assert "［链接］（https：//example.com）" in circular(marked).body
