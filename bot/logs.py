@@ -53,5 +53,7 @@ def configure_logging(*, verbose: bool = False, secrets: Iterable[str] = ()) -> 
     handler.duban = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # Libraries whose debug output would carry SQL parameters (what people wrote) or request details.
     for noisy in ("aiohttp.access", "sqlalchemy.engine", "apscheduler.executors.default", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

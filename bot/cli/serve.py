@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 
 from aiohttp import web
 
@@ -11,6 +12,8 @@ from bot.app import SchemaOutOfDate, check_schema
 from bot.cli.base import CliError, SubParsers, open_database, settings_of
 from bot.logs import configure_logging
 from bot.service import build_app
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: SubParsers) -> None:
@@ -22,6 +25,10 @@ def register(sub: SubParsers) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings_of(args)
+    server = settings.server.model_copy(
+        update={key: value for key, value in (("host", args.host), ("port", args.port)) if value}
+    )
+    settings = settings.model_copy(update={"server": server})
     configure_logging(verbose=args.verbose, secrets=settings.secret_values())
 
     async def preflight() -> None:
@@ -32,7 +39,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         asyncio.run(preflight())
     except SchemaOutOfDate as exc:
         raise CliError(str(exc), code=3) from None
-    host = args.host or settings.server.host
-    port = args.port or settings.server.port
-    web.run_app(build_app(settings), host=host, port=port, print=None, shutdown_timeout=15)
+    log.info("listening on %s:%d", server.host, server.port)
+    web.run_app(build_app(settings), host=server.host, port=server.port, print=None, shutdown_timeout=15)
     return 0
