@@ -55,27 +55,29 @@ class Figures:
     backend: str
     rows: int
     load_seconds: float
-    standing_ms: list[float]
-    circular_ms: list[float]
+    standing: Samples
+    circular: Samples
 
     @staticmethod
-    def line(name: str, samples: list[float]) -> str:
-        median, p90, worst = statistics.median(samples), percentile(samples, 0.9), max(samples)
+    def line(name: str, samples: Samples) -> str:
+        wall = samples.wall_ms
+        median, p90, worst = statistics.median(wall), percentile(wall, 0.9), max(wall)
         verdict = "met" if p90 < TARGET_MS else "MISSED"
+        cpu = statistics.median(samples.cpu_ms)
         return (
             f"  {name:<26} median {median:6.1f} ms   p90 {p90:6.1f} ms   max {worst:6.1f} ms"
-            f"   (target < {TARGET_MS:.0f} ms at p90: {verdict})"
+            f"   cpu median {cpu:6.1f} ms   (target < {TARGET_MS:.0f} ms at p90: {verdict})"
         )
 
     def missed(self) -> bool:
-        return max(percentile(self.standing_ms, 0.9), percentile(self.circular_ms, 0.9)) >= TARGET_MS
+        return max(percentile(self.standing.wall_ms, 0.9), percentile(self.circular.wall_ms, 0.9)) >= TARGET_MS
 
     def report(self) -> str:
         return "\n".join(
             [
                 f"{self.backend}: {self.rows:,} submissions loaded in {self.load_seconds:.1f} s",
-                self.line("period_standing", self.standing_ms),
-                self.line("compose monthly circular", self.circular_ms),
+                self.line("period_standing", self.standing),
+                self.line("compose monthly circular", self.circular),
             ]
         )
 
@@ -143,14 +145,21 @@ async def load(db: Database, units: int, months: list[Period], seed: int) -> int
     return len(rows)
 
 
-async def timed(repeat: int, action: Callable[[], Awaitable[object]]) -> list[float]:
+@dataclass(frozen=True)
+class Samples:
+    wall_ms: list[float]
+    cpu_ms: list[float]  # this process only (PostgreSQL's own work is not in it): steadier on a busy machine
+
+
+async def timed(repeat: int, action: Callable[[], Awaitable[object]]) -> Samples:
     await action()  # warm the connection pool and the statement caches
-    samples = []
+    wall, cpu = [], []
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         await action()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
+    return Samples(wall, cpu)
 
 
 async def measure(db: Database, backend: str, units: int, months: list[Period], repeat: int) -> Figures:
