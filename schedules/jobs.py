@@ -8,7 +8,7 @@ start-up and ``duban jobs run`` all come through here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -37,7 +37,6 @@ class JobOutcome:
     late: bool = False
     claimed_by: str = ""
     claimed_at: datetime | None = None
-    messages: tuple[str, ...] = field(default=(), repr=False)  # the bodies queued, for the CLI and the tests
 
 
 def dedupe_key(job: str, occurrence: datetime, group_name: str) -> str:
@@ -50,8 +49,6 @@ async def write(
     job: str,
     occurrence: datetime,
     composition: Composition,
-    *,
-    origin: str | None = None,
 ) -> None:
     """Queue the composed messages and hand the drafts to this occurrence (inside the claim's transaction)."""
     local = occurrence.astimezone(env.policy.tz)
@@ -60,7 +57,7 @@ async def write(
             session,
             delivery.group,
             delivery.message,
-            origin=origin or job,
+            origin=job,
             dedupe_key=dedupe_key(job, local, delivery.group.name),
         )
     await mark_used(session, composition.drafts, occurrence_key(job, local))
@@ -105,7 +102,6 @@ async def run_job(ctx: JobContext, job: str, occurrence: datetime, *, late: bool
         late=late,
         claimed_by=ctx.instance_id,
         claimed_at=now,
-        messages=tuple(delivery.message.body for delivery in composition.deliveries),
     )
 
 
