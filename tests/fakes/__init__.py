@@ -4,7 +4,7 @@ or answer slowly. Used by the tests (fixture ``fake_platforms`` in ``tests.fakes
 ``bench/`` (``python -m tests.fakes`` runs them standalone).
 """
 
-from tests.fakes.behaviour import Exchange, Pass, Reply, Slow, Stall
+from tests.fakes.behaviour import Exchange, Pass, RandomFaults, Reply, Reset, Slow, Stall
 from tests.fakes.server import FakePlatforms
 
-__all__ = ["Exchange", "FakePlatforms", "Pass", "Reply", "Slow", "Stall"]
+__all__ = ["Exchange", "FakePlatforms", "Pass", "RandomFaults", "Reply", "Reset", "Slow", "Stall"]

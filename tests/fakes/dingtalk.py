@@ -55,6 +55,8 @@ def expected_sign(secret: str, timestamp: str) -> str:
 
 class FakeDingtalk(Behaviour):
     platform = "dingtalk"
+    busy_errcode = 130101
+    refusal = (300001, "token is not exist")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -122,7 +124,7 @@ class FakeDingtalk(Behaviour):
             self.record("robot", token, payload, 0, delivered=True)
             return answer(0, "ok")
 
-        return await self.behave("robot", token, payload, handle)
+        return await self.behave("robot", token, payload, handle, request=request)
 
     async def session_send(self, request: web.Request) -> web.StreamResponse:
         sid = request.match_info["sid"]
@@ -136,4 +138,4 @@ class FakeDingtalk(Behaviour):
             self.record("session", sid, payload, 0, delivered=True)
             return answer(0, "ok")
 
-        return await self.behave("session", sid, payload, handle)
+        return await self.behave("session", sid, payload, handle, request=request)

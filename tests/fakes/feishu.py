@@ -45,6 +45,8 @@ def feishu_answer(code: int, msg: str) -> web.Response:
 
 class FakeFeishu(Behaviour):
     platform = "feishu"
+    busy_errcode = 11232
+    refusal = (19001, "param invalid: incoming webhook access token invalid")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -101,4 +103,4 @@ class FakeFeishu(Behaviour):
             self.record("robot", token, payload, 0, delivered=True)
             return feishu_answer(0, "success")
 
-        return await self.behave("robot", token, payload, handle)
+        return await self.behave("robot", token, payload, handle, request=request)

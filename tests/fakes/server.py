@@ -13,7 +13,7 @@ from typing import Self
 
 from aiohttp import web
 
-from tests.fakes.behaviour import Clock
+from tests.fakes.behaviour import Clock, RandomFaults
 from tests.fakes.dingtalk import FakeDingtalk
 from tests.fakes.feishu import FakeFeishu
 from tests.fakes.wecom import FakeWecom
@@ -22,12 +22,21 @@ from tests.fakes.wecom import FakeWecom
 class FakePlatforms:
     """WeCom, DingTalk and Feishu fakes behind one ``web.AppRunner`` on 127.0.0.1."""
 
-    def __init__(self, *, clock: Clock = time.time, latency: float = 0.0, auto_register: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock = time.time,
+        latency: float = 0.0,
+        auto_register: bool = False,
+        faults: RandomFaults | None = None,
+    ) -> None:
+        self.faults = faults
         self.wecom = FakeWecom(clock=clock, latency=latency)
         self.dingtalk = FakeDingtalk(clock=clock, latency=latency)
         self.feishu = FakeFeishu(clock=clock, latency=latency)
         for fake in self.platforms:
             fake.auto_register = auto_register
+            fake.faults = faults
         self.app = web.Application()
         self.app.add_routes([*self.wecom.routes(), *self.dingtalk.routes(), *self.feishu.routes()])
         self.app.router.add_get("/_fake/stats", self.stats)
@@ -39,7 +48,8 @@ class FakePlatforms:
         return (self.wecom, self.dingtalk, self.feishu)
 
     def summary(self) -> dict[str, dict[str, object]]:
-        """What each platform received, for a process that cannot look inside this one (``bench/``)."""
+        """What each platform received, for a process that cannot look inside this one (``bench/``), and the
+        random faults drawn (``faults``)."""
         result: dict[str, dict[str, object]] = {}
         for fake in self.platforms:
             delivered = Counter(exchange.target for exchange in fake.delivered())
@@ -50,6 +60,7 @@ class FakePlatforms:
                 "most_to_one_target": max(delivered.values(), default=0),
                 "errcodes": dict(Counter(str(code) for code in fake.errcodes())),
             }
+        result["faults"] = dict(self.faults.drawn) if self.faults is not None else {}
         return result
 
     async def stats(self, _request: web.Request) -> web.Response:
@@ -58,6 +69,12 @@ class FakePlatforms:
     def set_latency(self, seconds: float) -> None:
         for fake in self.platforms:
             fake.latency = seconds
+
+    def set_faults(self, faults: RandomFaults | None) -> None:
+        """Start (or, with ``None``, stop) failing at random on every platform."""
+        self.faults = faults
+        for fake in self.platforms:
+            fake.faults = faults
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.25)

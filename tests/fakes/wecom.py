@@ -54,6 +54,8 @@ def _too_long(payload: dict[str, Any]) -> str | None:
 
 class FakeWecom(Behaviour):
     platform = "wecom"
+    busy_errcode = 45009
+    refusal = (93000, "invalid webhook url")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -118,7 +120,7 @@ class FakeWecom(Behaviour):
             self.record("robot", key, payload, 0, delivered=True)
             return answer(0, "ok")
 
-        return await self.behave("robot", key, payload, handle)
+        return await self.behave("robot", key, payload, handle, request=request)
 
     # ---- app ------------------------------------------------------------------------------------------
 
@@ -139,7 +141,7 @@ class FakeWecom(Behaviour):
             self.record("gettoken", corpid, {}, 0)
             return answer(0, "ok", access_token=token, expires_in=int(TOKEN_LIFETIME))
 
-        return await self.behave("gettoken", corpid, {}, handle)
+        return await self.behave("gettoken", corpid, {}, handle, request=request)
 
     async def app_send(self, request: web.Request) -> web.StreamResponse:
         token = request.query.get("access_token", "")
@@ -172,7 +174,7 @@ class FakeWecom(Behaviour):
             self.record("app", touser, payload, 0, delivered=True)
             return answer(0, "ok", invaliduser="")
 
-        return await self.behave("app", touser, payload, handle)
+        return await self.behave("app", touser, payload, handle, request=request)
 
     # ---- 智能机器人 response_url ------------------------------------------------------------------------
 
@@ -192,4 +194,4 @@ class FakeWecom(Behaviour):
             self.record("response_url", code, payload, 0, delivered=True)
             return answer(0, "ok")
 
-        return await self.behave("response_url", code, payload, handle)
+        return await self.behave("response_url", code, payload, handle, request=request)
