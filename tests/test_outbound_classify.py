@@ -31,7 +31,10 @@ def body(code: int, message: str = "", **extra: Any) -> Answer:
     [
         (Answer(error=aiohttp.ClientConnectionError()), Kind.RETRY),
         (Answer(error=aiohttp.ConnectionTimeoutError()), Kind.RETRY),
-        (Answer(error=aiohttp.ServerDisconnectedError()), Kind.RETRY),
+        (Answer(error=aiohttp.ServerDisconnectedError()), Kind.UNCERTAIN),  # connected, then closed: maybe posted
+        (Answer(error=aiohttp.ClientOSError(104, "Connection reset by peer")), Kind.UNCERTAIN),
+        (Answer(error=aiohttp.ClientPayloadError()), Kind.UNCERTAIN),
+        (Answer(error=aiohttp.ClientConnectorError(None, OSError(111, "Connection refused"))), Kind.RETRY),
         (Answer(error=aiohttp.SocketTimeoutError()), Kind.UNCERTAIN),  # written, never answered
         (Answer(502), Kind.RETRY),
         (Answer(503, {"errcode": -1}), Kind.RETRY),

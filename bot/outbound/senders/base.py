@@ -7,8 +7,8 @@ A request ends in one of four ways (:class:`Kind`):
   before or while connecting, HTTP 5xx, rate-limit errcodes) — back off and try again;
 - ``permanent``: it will not work until a person changes something (bad key, signature, keyword, IP) — stop,
   and tell the office what to fix;
-- ``uncertain``: the request was written but no answer came (read timeout) — it may have arrived, so it is
-  never repeated on its own; the office decides.
+- ``uncertain``: the request was written but no answer came (read timeout, or the connection reset or closed
+  before the answer) — it may have arrived, so it is never repeated on its own; the office decides.
 """
 
 from __future__ import annotations
@@ -159,6 +159,14 @@ def transport_outcome(answer: Answer, platform: str) -> Outcome | None:
             return Outcome.retry(f"连接{platform}服务器超时", detail=detail)
         if isinstance(error, aiohttp.ServerTimeoutError | asyncio.TimeoutError):
             return Outcome.uncertain(f"请求已发出，但{platform}服务器未在时限内答复，无法确认是否送达", detail=detail)
+        if isinstance(error, aiohttp.ClientConnectorError):
+            return Outcome.retry(f"与{platform}服务器的网络连接失败", detail=detail)
+        if isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError | aiohttp.ClientPayloadError):
+            # Connected, then cut off (reset, closed, a broken answer): the platform may have posted the message
+            # before the line dropped, so repeating the request could post it twice.
+            return Outcome.uncertain(
+                f"请求已发出，但与{platform}服务器的连接在答复前中断，无法确认是否送达", detail=detail
+            )
         return Outcome.retry(f"与{platform}服务器的网络连接失败", detail=detail)
     status = answer.status or 0
     if status >= 500 or status == 429:
