@@ -3,12 +3,19 @@
 Unhealthy (503) when the database cannot be reached, a background worker of this instance has stopped, or
 work has waited longer than ``[health]`` allows: the dispatcher's lag (the oldest *due* pending outbox row)
 or the oldest pending inbox row. The waiting work is database-wide, so every instance reports it alike.
+
+Degraded (still 200, ``"status": "degraded"``) when a request to a platform failed within the last
+:data:`FAILURE_WINDOW` (``checks.outbox.failed_recent``, by errcode): a platform that refuses or does not
+answer is not this instance's fault, every instance would report the same, and answering 503 would take
+them all out of the load balancer — so that callbacks, which do not depend on the platform's send API,
+would be lost too. Failing sends are for a person to look at (the office is told of each failed row);
+``/metrics`` carries the same figures for alerting.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
@@ -17,9 +24,10 @@ from sqlalchemy import text
 from bot.appkeys import CONTEXT, WORKERS
 from storage.db import Database
 from storage.models import utcnow
-from storage.queue_stats import QueueAges, queue_ages
+from storage.queue_stats import QueueAges, SendFailure, queue_ages, recent_send_failures
 
 DATABASE_TIMEOUT_SECONDS = 3.0
+FAILURE_WINDOW = timedelta(minutes=10)
 
 
 def duban_version() -> str:
@@ -29,10 +37,18 @@ def duban_version() -> str:
         return "unknown"
 
 
-async def _probe(db: Database) -> QueueAges:
+async def _probe(db: Database) -> tuple[QueueAges, list[SendFailure]]:
     async with asyncio.timeout(DATABASE_TIMEOUT_SECONDS), db.sessions() as session:
         await session.execute(text("SELECT 1"))
-        return await queue_ages(session, now=utcnow())
+        now = utcnow()
+        return await queue_ages(session, now=now), await recent_send_failures(session, since=now - FAILURE_WINDOW)
+
+
+def by_errcode(failures: list[SendFailure]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for failure in failures:
+        counts[failure.label] = counts.get(failure.label, 0) + failure.count
+    return dict(sorted(counts.items()))
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -49,8 +65,10 @@ async def healthz(request: web.Request) -> web.Response:
     limits = ctx.settings.health
     checks: dict[str, object] = {}
     healthy = True
+    failed: dict[str, int] = {}
     try:
-        ages = await _probe(ctx.db)
+        ages, failures = await _probe(ctx.db)
+        failed = by_errcode(failures)
         checks["database"] = {"ok": True, "dialect": ctx.db.dialect}
     except Exception as exc:  # any failure to reach the database makes the instance unfit
         ages = None
@@ -70,6 +88,9 @@ async def healthz(request: web.Request) -> web.Response:
             "due": ages.outbox_due,
             "oldest_due_at": _iso(ages.outbox_oldest_due_at),
             "limit_seconds": limits.max_outbox_lag_seconds,
+            "failed_recent": sum(failed.values()),
+            "failed_recent_by_errcode": failed,
+            "failure_window_seconds": int(FAILURE_WINDOW.total_seconds()),
         }
         checks["inbox"] = {
             "ok": inbox_ok,
@@ -78,8 +99,9 @@ async def healthz(request: web.Request) -> web.Response:
             "oldest_pending_at": _iso(ages.inbox_oldest_pending_at),
             "limit_seconds": limits.max_inbox_age_seconds,
         }
+    status = "unhealthy" if not healthy else "degraded" if failed else "ok"
     body = {
-        "status": "ok" if healthy else "unhealthy",
+        "status": status,
         "version": duban_version(),
         "instance": ctx.instance_id,
         "checks": checks,

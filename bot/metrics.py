@@ -4,17 +4,31 @@ Counters and the histogram live in one registry of our own, :data:`REGISTRY`, no
 so tests can build applications repeatedly. They count what *this process* did since it started; Prometheus
 adds the instances up (``sum by (channel) (rate(...))``).
 
-The inbox and outbox depths, the ages of the oldest waiting work and each worker's liveness are read when
-``GET /metrics`` is scraped, so they are never stale. Depths are database-wide: every instance reports the
-same figures, so aggregate them with ``max``, not ``sum``.
+The inbox and outbox depths, the ages of the oldest waiting work, the requests to platforms that failed in
+the last ten minutes (``duban_send_failures_recent``, as ``/healthz`` reports them) and each worker's
+liveness are read when ``GET /metrics`` is scraped, so they are never stale. Depths and recent failures are
+database-wide: every instance reports the same figures, so aggregate them with ``max``, not ``sum``.
 
 Other modules record events through the small ``record_*`` / ``observe_*`` helpers below; label values
-should come from short fixed vocabularies (channel names, errcodes, job names) to keep series few.
+come from short fixed vocabularies to keep series few:
+
+- ``duban_callbacks_total{channel, result}``: ``channel`` is the inbound endpoint (``wecom_bot``, ``wecom_app``,
+  ``dingtalk_bot``, ``sandbox``); ``result`` one of :class:`CallbackResult`, recorded once per request by the
+  edge's guard (``bot.inbound.edge.guarded``).
+- ``duban_send_duration_seconds{channel}``, ``duban_send_failures_total{channel, errcode}`` and
+  ``duban_rate_limit_waits_total{channel}``: ``channel`` is the outbound channel (``wecom_webhook``,
+  ``dingtalk_robot``, ``feishu_bot``, ``wecom_response_url``, ``dingtalk_session``, ``wecom_app``,
+  ``sandbox``), recorded by the dispatcher. ``errcode`` is what the outbox row records: the platform's
+  errcode (``45009``, ``93000``…), ``http502``-style for an HTTP status, duban's own word for a row that
+  could not be sent at all (``no_channel``, ``expired``…), else ``network`` / ``timeout`` for a request that
+  got no answer and ``unknown`` for an answer without one (``storage.queue_stats.failure_errcode``).
+- ``duban_job_runs_total{job, result}`` and ``duban_job_claims_lost_total{job}``: the configured job names.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -27,11 +41,11 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from bot.appkeys import CONTEXT, WORKERS
-from bot.health import duban_version
+from bot.health import FAILURE_WINDOW, by_errcode, duban_version
 from storage.db import Database
 from storage.models import InboxState, OutboxState, utcnow
 from storage.outbox_ops import state_counts as outbox_state_counts
-from storage.queue_stats import QueueAges, inbox_state_counts, queue_ages
+from storage.queue_stats import QueueAges, SendFailure, inbox_state_counts, queue_ages, recent_send_failures
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +57,7 @@ PlatformCollector(registry=REGISTRY)
 
 CALLBACKS = Counter(
     "duban_callbacks",
-    "Inbound platform callbacks, by endpoint and outcome (stored, duplicate, refused, error).",
+    "Inbound requests to the platform endpoints, by channel and result (stored, duplicate, refused_*, …).",
     ["channel", "result"],
     registry=REGISTRY,
 )
@@ -82,9 +96,27 @@ JOB_CLAIMS_LOST = Counter(
 DATABASE_TIMEOUT_SECONDS = 5.0
 
 
-def record_callback(channel: str, result: str) -> None:
-    """One inbound callback answered: ``result`` is e.g. ``stored``, ``duplicate``, ``refused``, ``error``."""
-    CALLBACKS.labels(channel=channel, result=result).inc()
+class CallbackResult(enum.StrEnum):
+    """How the edge answered one inbound request (the ``result`` label of ``duban_callbacks_total``)."""
+
+    STORED = "stored"  # 200: a new message is in the inbox
+    DUPLICATE = "duplicate"  # 200: a platform's retry of a stored message; nothing new
+    IGNORED = "ignored"  # 200: acknowledged with nothing to store (a WeCom stream refresh)
+    VERIFIED = "verified"  # 200: a WeCom callback-address verification (GET) answered
+    OK = "ok"  # 200 by a path that named no finer result
+    REFUSED_SIGNATURE = "refused_signature"  # 403: signature missing or wrong, or a wrong receiveid
+    REFUSED_STALE = "refused_stale"  # 403: a timestamp outside the window, or not a number
+    REFUSED_ORIGIN = "refused_origin"  # 403: the sandbox, asked from off this machine
+    BAD_REQUEST = "bad_request"  # 400: a malformed body, ciphertext or field
+    TOO_LARGE = "too_large"  # 413: over ``[server] max_body_bytes``
+    UNSUPPORTED_TYPE = "unsupported_type"  # 415: a form body, or not JSON for the sandbox
+    UNAVAILABLE = "unavailable"  # 503: the database could not take the row (the platform retries)
+    ERROR = "error"  # 400: an unforeseen failure of ours while reading the request (logged)
+
+
+def record_callback(channel: str, result: CallbackResult | str) -> None:
+    """One inbound request answered, with its :class:`CallbackResult`."""
+    CALLBACKS.labels(channel=channel, result=str(result)).inc()
 
 
 def observe_send(channel: str, seconds: float) -> None:
@@ -93,11 +125,12 @@ def observe_send(channel: str, seconds: float) -> None:
 
 
 def record_send_failure(channel: str, errcode: str | int) -> None:
-    """A send failed with the platform's ``errcode`` (or a word such as ``timeout``, ``http-502``)."""
+    """A request failed with the platform's ``errcode`` (or ``http502``, ``network``, ``timeout``…)."""
     SEND_FAILURES.labels(channel=channel, errcode=str(errcode)).inc()
 
 
 def record_rate_limit_wait(channel: str) -> None:
+    """A due row was held back until its rate key's next free slot (duban's own pacing, not a 45009)."""
     RATE_LIMIT_WAITS.labels(channel=channel).inc()
 
 
@@ -117,14 +150,17 @@ class QueueSnapshot:
     inbox: Mapping[InboxState, int]
     outbox: Mapping[OutboxState, int]
     ages: QueueAges
+    failures: list[SendFailure]
 
 
 async def read_queues(db: Database) -> QueueSnapshot:
     async with asyncio.timeout(DATABASE_TIMEOUT_SECONDS), db.sessions() as session:
+        now = utcnow()
         inbox = await inbox_state_counts(session)
         outbox = await outbox_state_counts(session)
-        ages = await queue_ages(session, now=utcnow())
-    return QueueSnapshot(inbox=inbox, outbox=outbox, ages=ages)
+        ages = await queue_ages(session, now=now)
+        failures = await recent_send_failures(session, since=now - FAILURE_WINDOW)
+    return QueueSnapshot(inbox=inbox, outbox=outbox, ages=ages, failures=failures)
 
 
 @dataclass(frozen=True)
@@ -169,6 +205,15 @@ def _queue_families(snapshot: QueueSnapshot) -> Iterable[Metric]:
         "How long the oldest pending inbox row has waited to be handled (0 when none).",
         value=snapshot.ages.inbox_age_seconds,
     )
+    recent = GaugeMetricFamily(
+        "duban_send_failures_recent",
+        f"Requests to platforms that failed in the last {FAILURE_WINDOW.total_seconds() / 60:g} minutes, "
+        "by errcode (database-wide: every instance's sends).",
+        labels=["errcode"],
+    )
+    for errcode, count in by_errcode(snapshot.failures).items():
+        recent.add_metric([errcode], count)
+    yield recent
 
 
 def render(snapshot: QueueSnapshot | None, workers: Mapping[str, bool]) -> bytes:

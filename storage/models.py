@@ -264,7 +264,11 @@ class SendLog(Base):
     """One request made to a platform; the rate limiter counts these, so limits hold across instances."""
 
     __tablename__ = "send_log"
-    __table_args__ = (Index("ix_send_log_rate_key_at", "rate_key", "at"), Index("ix_send_log_outbox_id", "outbox_id"))
+    __table_args__ = (
+        Index("ix_send_log_rate_key_at", "rate_key", "at"),
+        Index("ix_send_log_outbox_id", "outbox_id"),
+        Index("ix_send_log_at", "at"),  # recent failures for /healthz; pruning old entries
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     rate_key: Mapped[str] = mapped_column(String(200))

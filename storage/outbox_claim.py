@@ -61,6 +61,7 @@ class Claim:
 class ClaimResult:
     claimed: list[Claim] = field(default_factory=list)
     paced: dict[str, datetime] = field(default_factory=dict)  # rate key → when its next slot frees
+    deferred: list[Claim] = field(default_factory=list)  # due heads held back for their key's next slot
     spent: list[int] = field(default_factory=list)  # once-only rows refused: their single use is gone
 
 
@@ -247,6 +248,7 @@ async def claim_due(
         slot = next_slot(recent.get(head.rate_key, []), policies[head.rate_key], now)
         if slot is not None:
             result.paced[head.rate_key] = slot
+            result.deferred.append(head)
             continue
         result.claimed.append(head)
     if result.spent:

@@ -2,6 +2,7 @@
 
 Both are cheap on a large database: the ages read the oldest waiting rows through the ``(state, …)``
 indexes, and the inbox count is one grouped count (the outbox's is ``storage.outbox_ops.state_counts``).
+Recent send failures are read from the send log through its ``at`` index.
 """
 
 from __future__ import annotations
@@ -12,7 +13,28 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import InboxMessage, InboxState, OutboxMessage, OutboxState
+from storage.models import InboxMessage, InboxState, OutboxMessage, OutboxState, SendLog
+
+# The send log's words for a request that did not succeed (``storage.outbox_ops.Settlement.log_outcome``).
+FAILED_OUTCOMES = ("retry", "failed", "uncertain")
+# The errcode a failed request is counted under when it has none of its own.
+NO_ANSWER_UNCERTAIN = "timeout"  # written, but no answer in time: uncertain
+NO_ANSWER_RETRIED = "network"  # no connection, or it broke before the request was written: retried
+NO_ERRCODE = "unknown"  # an answer that carried no errcode duban could read
+
+
+def failure_errcode(errcode: str | None, outcome: str) -> str:
+    """How a failed request is counted (``/metrics``, ``/healthz``): its errcode, else by its ``outcome``.
+
+    ``outcome`` is the send log's word (``retry``, ``failed``, ``uncertain``) or the dispatcher's ``Kind``.
+    """
+    if errcode:
+        return errcode
+    if outcome == "uncertain":
+        return NO_ANSWER_UNCERTAIN
+    if outcome == "retry":
+        return NO_ANSWER_RETRIED
+    return NO_ERRCODE
 
 
 @dataclass(frozen=True)
@@ -71,3 +93,27 @@ async def inbox_state_counts(session: AsyncSession) -> dict[InboxState, int]:
     for state, count in rows:
         counts[InboxState(state)] = int(count)
     return counts
+
+
+@dataclass(frozen=True)
+class SendFailure:
+    """Requests since some moment that did not succeed, alike in outcome and errcode."""
+
+    outcome: str  # retry, failed or uncertain
+    errcode: str | None
+    count: int
+
+    @property
+    def label(self) -> str:
+        return failure_errcode(self.errcode, self.outcome)
+
+
+async def recent_send_failures(session: AsyncSession, *, since: datetime) -> list[SendFailure]:
+    """Every request made since ``since`` (by any instance) whose outcome was not ``ok``, grouped."""
+    rows = await session.execute(
+        select(SendLog.outcome, SendLog.errcode, func.count())
+        .where(SendLog.at >= since, SendLog.outcome.in_(FAILED_OUTCOMES))
+        .group_by(SendLog.outcome, SendLog.errcode)
+        .order_by(SendLog.outcome, SendLog.errcode)
+    )
+    return [SendFailure(outcome, errcode, int(count)) for outcome, errcode, count in rows]

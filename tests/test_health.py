@@ -56,6 +56,9 @@ async def test_an_idle_instance_reports_no_waiting_work(aiohttp_client, db: Data
         "due": 0,
         "oldest_due_at": None,
         "limit_seconds": 300,
+        "failed_recent": 0,
+        "failed_recent_by_errcode": {},
+        "failure_window_seconds": 600,
     }
     assert body["checks"]["inbox"] == {
         "ok": True,

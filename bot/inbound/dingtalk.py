@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.app import Channel
-from bot.appkeys import CONTEXT
 from bot.config import Settings
 from bot.inbound.edge import (
     Inbox,
@@ -30,6 +29,7 @@ from bot.inbound.edge import (
     guarded,
     parse_json_object,
     read_body,
+    stale,
     text_of,
 )
 from storage.inbox import InboundMessage, ReplyRoute
@@ -57,9 +57,9 @@ def verify_callback(app_secret: str, timestamp: str, sign: str, *, now_ms: int) 
     try:
         sent = int(timestamp)
     except ValueError:
-        raise forbidden("bad timestamp") from None
+        raise stale("bad timestamp") from None
     if abs(now_ms - sent) > WINDOW_MS:
-        raise forbidden("stale timestamp")
+        raise stale("stale timestamp")
 
 
 def _host(url: str) -> str:
@@ -187,7 +187,7 @@ class DingtalkEndpoint:
         body_text = decode_utf8(await read_body(request))
         data = parse_json_object(body_text)
         message = parse_dingtalk_message(data, api_base=self.api_base, body_text=body_text)
-        await self.inbox.store(request.app[CONTEXT].db, message)
+        await self.inbox.accept(request, message)
         return web.Response(status=200)
 
 

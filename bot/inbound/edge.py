@@ -4,7 +4,8 @@ The edge answers a platform within its deadline by doing only what must happen b
 decrypt, parse, and insert the message into the inbox in a short transaction (shared with the callbacks that
 arrive at the same moment: a group commit). Everything else is the inbox worker's. A refused request stores
 nothing; a platform's retry of a stored message is a no-op.
-Log lines name the channel and the message id, never a token, a key or what a person wrote.
+Log lines name the channel and the message id, never a token, a key or what a person wrote. Every request
+is counted once in ``duban_callbacks_total`` with its :class:`~bot.metrics.CallbackResult`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.appkeys import CONTEXT
 from bot.inbox_signal import InboxSignal
+from bot.metrics import CallbackResult, record_callback
 from storage.db import Database
 from storage.inbox import InboundMessage, insert_inbound
 
@@ -40,21 +42,45 @@ MAX_MSGTYPE_CHARS = 32
 MAX_BATCH = 200
 
 
+# The result a refusal is counted under, unless it names its own.
+_RESULT_OF_STATUS = {
+    400: CallbackResult.BAD_REQUEST,
+    403: CallbackResult.REFUSED_SIGNATURE,
+    413: CallbackResult.TOO_LARGE,
+    415: CallbackResult.UNSUPPORTED_TYPE,
+    503: CallbackResult.UNAVAILABLE,
+}
+
+# What a request that was answered 200 amounted to, noted by the endpoint for the guard to count.
+CALLBACK_RESULT = web.RequestKey("duban_callback_result", CallbackResult)
+
+
 class Refused(Exception):
     """A request the edge does not accept: answered with ``status`` and a short reason; nothing is stored."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, result: CallbackResult | None = None) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.result = result or _RESULT_OF_STATUS.get(status, CallbackResult.BAD_REQUEST)
 
 
 def forbidden(reason: str) -> Refused:
     return Refused(403, reason)
 
 
+def stale(reason: str) -> Refused:
+    """A signed request whose timestamp is outside the window (or no number): 403, counted apart."""
+    return Refused(403, reason, CallbackResult.REFUSED_STALE)
+
+
 def bad_request(reason: str) -> Refused:
     return Refused(400, reason)
+
+
+def note_result(request: web.Request, result: CallbackResult) -> None:
+    """Say what an accepted request amounted to (stored, duplicate, verified…), for the callback metrics."""
+    request[CALLBACK_RESULT] = result
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -63,13 +89,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def guarded(channel: str, handler: Handler) -> Handler:
     """Turn refusals into their status and any unforeseen failure into a 400, so the edge never answers 500.
 
-    413 (the body limit) and the other ``web.HTTPException`` answers pass through unchanged.
+    413 (the body limit) and the other ``web.HTTPException`` answers pass through unchanged. Each request is
+    counted once, with its result, in ``duban_callbacks_total``.
     """
 
     async def guard(request: web.Request) -> web.StreamResponse:
         try:
-            return await handler(request)
+            response = await handler(request)
         except Refused as refusal:
+            record_callback(channel, refusal.result)
             log.warning(
                 "%s %s refused %d: %s (from %s)",
                 channel,
@@ -80,11 +108,15 @@ def guarded(channel: str, handler: Handler) -> Handler:
             )
             return web.Response(status=refusal.status, text=refusal.reason)
         except web.HTTPException as answer:
+            record_callback(channel, _RESULT_OF_STATUS.get(answer.status, CallbackResult.BAD_REQUEST))
             log.warning("%s %s refused %d (from %s)", channel, request.method, answer.status, request.remote)
             raise
         except Exception:
+            record_callback(channel, CallbackResult.ERROR)
             log.exception("%s %s: unexpected failure while reading the request", channel, request.method)
             return web.Response(status=400, text="bad request")
+        record_callback(channel, request.get(CALLBACK_RESULT, CallbackResult.OK))
+        return response
 
     return guard
 
@@ -216,6 +248,12 @@ class Inbox:
             return None
         log.info("%s %s: stored as inbox %d (%s)", message.channel, message.message_id, row_id, message.msgtype)
         self.signal.note_stored()
+        return row_id
+
+    async def accept(self, request: web.Request, message: InboundMessage) -> int | None:
+        """:meth:`store` for an endpoint: the result (stored, or a duplicate) is noted for the metrics."""
+        row_id = await self.store(request.app[CONTEXT].db, message)
+        note_result(request, CallbackResult.STORED if row_id is not None else CallbackResult.DUPLICATE)
         return row_id
 
     async def _write(self, db: Database) -> None:

@@ -21,9 +21,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.app import Channel
-from bot.appkeys import CONTEXT
 from bot.config import Settings
-from bot.inbound.edge import Inbox, Refused, bad_request, decode_utf8, forbidden, guarded, read_body
+from bot.inbound.edge import Inbox, Refused, bad_request, decode_utf8, guarded, read_body
+from bot.metrics import CallbackResult
 from storage.inbox import InboundMessage, ReplyRoute
 
 CHANNEL = "sandbox"
@@ -104,7 +104,7 @@ class SandboxEndpoint:
 
     async def receive(self, request: web.Request) -> web.Response:
         if not is_loopback(request.remote):
-            raise forbidden("the sandbox answers only this machine")
+            raise Refused(403, "the sandbox answers only this machine", CallbackResult.REFUSED_ORIGIN)
         if request.content_type != "application/json":
             raise Refused(415, "send application/json")
         try:
@@ -113,7 +113,7 @@ class SandboxEndpoint:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
             raise bad_request(problems) from None
         message = sandbox_message(post)
-        inbox_id = await self.inbox.store(request.app[CONTEXT].db, message)
+        inbox_id = await self.inbox.accept(request, message)
         return web.json_response(
             {
                 "stored": inbox_id is not None,

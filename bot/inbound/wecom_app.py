@@ -16,7 +16,6 @@ import xmltodict
 from aiohttp import web
 
 from bot.app import Channel
-from bot.appkeys import CONTEXT
 from bot.config import Settings
 from bot.inbound.edge import Inbox, bad_request, decode_utf8, guarded, read_body, text_of
 from bot.inbound.wecom_callback import answer_url_verification, open_payload, signed_query
@@ -120,7 +119,7 @@ class WecomAppEndpoint:
         if not payload:
             raise bad_request("no Encrypt element")
         message = parse_app_message(open_payload(self.crypto, query, payload))
-        await self.inbox.store(request.app[CONTEXT].db, message)
+        await self.inbox.accept(request, message)
         return web.Response(status=200)
 
 

@@ -14,7 +14,6 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import Channel
-from bot.appkeys import CONTEXT
 from bot.config import Settings
 from bot.inbound.edge import (
     Inbox,
@@ -22,12 +21,14 @@ from bot.inbound.edge import (
     decode_utf8,
     digest_id,
     guarded,
+    note_result,
     parse_json_object,
     read_body,
     text_of,
 )
 from bot.inbound.wecom_callback import answer_url_verification, open_payload, signed_query
 from bot.inbound.wecom_crypto import WecomCallbackCrypto
+from bot.metrics import CallbackResult
 from storage.inbox import InboundMessage, ReplyRoute
 
 log = logging.getLogger(__name__)
@@ -131,8 +132,9 @@ class WecomBotEndpoint:
         message = parse_bot_message(open_payload(self.crypto, query, payload))
         if message is None:
             log.debug("%s: stream refresh acknowledged", CHANNEL)
+            note_result(request, CallbackResult.IGNORED)
         else:
-            await self.inbox.store(request.app[CONTEXT].db, message)
+            await self.inbox.accept(request, message)
         return web.Response(status=200)
 
 

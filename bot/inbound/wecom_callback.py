@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.inbound.edge import query_param
+from bot.inbound.edge import note_result, query_param
 from bot.inbound.wecom_crypto import WecomCallbackCrypto
+from bot.metrics import CallbackResult
 
 
 @dataclass(frozen=True)
@@ -49,4 +50,5 @@ async def answer_url_verification(request: web.Request, crypto: WecomCallbackCry
     query = signed_query(request)
     echostr = restore_base64(query_param(request, "echostr"))
     plaintext = open_payload(crypto, query, echostr)
+    note_result(request, CallbackResult.VERIFIED)
     return web.Response(text=plaintext, content_type="text/plain")

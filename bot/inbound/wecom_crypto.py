@@ -18,7 +18,7 @@ from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 
-from bot.inbound.edge import bad_request, forbidden
+from bot.inbound.edge import bad_request, forbidden, stale
 
 AES_BLOCK = 16
 # 16 random bytes + a 4-byte length, padded: no genuine ciphertext is shorter than two blocks.
@@ -52,9 +52,9 @@ class WecomCallbackCrypto:
             try:
                 sent = int(timestamp)
             except ValueError:
-                raise forbidden("bad timestamp") from None
+                raise stale("bad timestamp") from None
             if abs(now - sent) > self._window:
-                raise forbidden("stale timestamp")
+                raise stale("stale timestamp")
 
     def decrypt(self, *, signature: str, timestamp: str, nonce: str, payload: str) -> str:
         """The plaintext of a payload whose signature :meth:`verify` has accepted."""

@@ -12,6 +12,10 @@ service. Each turn it:
 A row whose request began but whose outcome never got recorded (the process died) is found by a sweep —
 at start-up and every ``sweep_interval`` — once its owner is known dead or its lease has run out, and becomes
 ``uncertain``: never resent on its own, reported to the office.
+
+Each request is timed (``duban_send_duration_seconds``), each answer that is not ``ok`` is counted by its
+errcode (``duban_send_failures_total``), and each due row held back for a rate-limit slot is counted
+(``duban_rate_limit_waits_total``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import logging
 import os
 import random
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -31,6 +36,7 @@ import aiohttp
 
 from bot.config import Settings
 from bot.context import AppContext
+from bot.metrics import observe_send, record_rate_limit_wait, record_send_failure
 from bot.outbound.alerts import RowRef, alert_failure, alert_uncertain
 from bot.outbound.limits import policy_for
 from bot.outbound.senders import build_senders
@@ -46,6 +52,7 @@ from storage.outbox_ops import (
     record_outcomes,
     sending_owners,
 )
+from storage.queue_stats import failure_errcode
 from storage.ratelimit import RatePolicy
 
 log = logging.getLogger(__name__)
@@ -176,6 +183,8 @@ class Pump:
                 channels=self.channels,
             )
         self.settled += len(result.spent)
+        for deferred in result.deferred:
+            record_rate_limit_wait(deferred.channel)
         for claim in result.claimed:
             task = asyncio.create_task(self._deliver(claim), name=f"duban:outbox:{claim.id}")
             self.in_flight.add(task)
@@ -199,12 +208,16 @@ class Pump:
             if claim.parts_sent >= parts:
                 outcome = Outcome.ok()
             else:
+                started = time.perf_counter()
                 outcome = await sender.send(claim, payloads[claim.parts_sent])
+                observe_send(claim.channel, time.perf_counter() - started)
         except Undeliverable as exc:
             outcome = exc.outcome
         except Exception:
             log.exception("sending outbox row %s failed unexpectedly", claim.id)
             outcome = Outcome.permanent("发送时发生内部错误", "请联系系统维护人员查看服务日志。", errcode="internal")
+        if outcome.kind is not Kind.OK:
+            record_send_failure(claim.channel, failure_errcode(outcome.errcode, outcome.kind))
         self.finished.append(Finished(claim, outcome, parts))
 
     # ---- settling ---------------------------------------------------------------------------------------

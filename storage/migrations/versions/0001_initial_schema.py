@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 23:10:30.369599
+Create Date: 2026-11-22 00:08:29.166199
 """
 
 from collections.abc import Sequence
@@ -259,6 +259,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_send_log")),
     )
     with op.batch_alter_table("send_log", schema=None) as batch_op:
+        batch_op.create_index("ix_send_log_at", ["at"], unique=False)
         batch_op.create_index("ix_send_log_outbox_id", ["outbox_id"], unique=False)
         batch_op.create_index("ix_send_log_rate_key_at", ["rate_key", "at"], unique=False)
 
@@ -270,6 +271,7 @@ def downgrade() -> None:
     with op.batch_alter_table("send_log", schema=None) as batch_op:
         batch_op.drop_index("ix_send_log_rate_key_at")
         batch_op.drop_index("ix_send_log_outbox_id")
+        batch_op.drop_index("ix_send_log_at")
 
     op.drop_table("send_log")
     with op.batch_alter_table("sandbox_message", schema=None) as batch_op:
