@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from storage.db import Database
 from storage.models import Group
@@ -25,8 +25,14 @@ class GroupSpec(Protocol):
 
 
 async def sync_groups(db: Database, specs: Sequence[GroupSpec]) -> None:
-    """Insert or update every configured group; groups no longer configured are deactivated, not deleted."""
+    """Insert or update every configured group; groups no longer configured are deactivated, not deleted.
+
+    Instances that start together each run this: on PostgreSQL they take turns under an advisory lock (else two
+    would insert the same new group and one would fail to start); SQLite serialises write transactions anyway.
+    """
     async with db.transaction() as session:
+        if db.dialect == "postgresql":
+            await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('duban.groups', 0))"))
         existing = {group.name: group for group in (await session.scalars(select(Group))).all()}
         configured = set()
         for spec in specs:
