@@ -74,8 +74,10 @@ _MARKUP = str.maketrans(
         "\\": "＼",
     }
 )
-_URL_SCHEME = re.compile(r"(?i)\b(https?|ftp|dingtalk|wxwork|weixin|javascript|data)(:)")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# Anywhere, not only at a word boundary: in 详见https://… the scheme follows a letter, and clients still link it.
+_URL_SCHEME = re.compile(r"(?i)(https?|ftp|dingtalk|wxwork|weixin|javascript|data|mailto)(:)")
+# Control characters, zero-width and invisible characters, and every bidi control (U+061C included).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 
 
 def quote(text: str, *, max_chars: int | None = None) -> str:
