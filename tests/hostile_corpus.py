@@ -55,6 +55,8 @@ INJECTIONS = (
     "10月工作进展：\u202eevil\u202c \u200b零宽\u200d字符 \u2066隔离\u2069",
     "10月工作进展：![img](https://evil.example/p.png) `code` ~~删~~ | 表 | > 引用",
     "10月工作进展：dingtalk://dingtalkclient/page/link?url=x wxwork://message mailto:a@b.c",
+    "10月工作进展：详见https://evil.example/phish，或访问http://evil.example/x、_ftp://evil.example",
+    "10月工作进展：\u061c阿拉伯字母标记\u2060词连接\ufeff零宽不换行\u2064不可见加号",
 )
 
 
