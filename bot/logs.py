@@ -54,6 +54,6 @@ def configure_logging(*, verbose: bool = False, secrets: Iterable[str] = ()) -> 
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     # Libraries whose debug output would carry SQL parameters (what people wrote) or request details.
-    for noisy in ("aiohttp.access", "sqlalchemy.engine", "apscheduler.executors.default", "alembic"):
+    for noisy in ("aiohttp.access", "sqlalchemy.engine", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
