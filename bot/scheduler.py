@@ -33,6 +33,8 @@ HORIZON = timedelta(days=3)  # occurrences planned ahead; the nightly re-plan ex
 REPLAN_HOUR, REPLAN_MINUTE = 0, 5
 RETRY_AFTER = timedelta(minutes=5)  # a run that failed (database down…) is retried while within the grace
 REPLAN_JOB_ID = "replan"
+CALENDAR_CHECK_HOUR = 9  # the office hears about a missing holiday schedule in office hours, on a working day
+CALENDAR_JOB_ID = "calendar-check"
 
 
 def job_context(policy: Policy, db: Database, instance_id: str) -> JobContext:
@@ -81,8 +83,16 @@ class JobScheduler:
             misfire_grace_time=self.misfire_grace_seconds,
             coalesce=True,
         )
+        self.scheduler.add_job(
+            self._check_calendar,
+            CronTrigger(hour=CALENDAR_CHECK_HOUR, timezone=self.jobs.policy.tz),
+            id=CALENDAR_JOB_ID,
+            replace_existing=True,
+            misfire_grace_time=self.misfire_grace_seconds,
+            coalesce=True,
+        )
         self.scheduler.start()
-        log.info("scheduler started: %d occurrences planned", len(self.scheduler.get_jobs()) - 1)
+        log.info("scheduler started: %d occurrences planned", len(self.scheduler.get_jobs()) - 2)
 
     async def stop(self) -> None:
         """Let running jobs finish (their claims and messages commit together), then shut down."""
@@ -96,7 +106,6 @@ class JobScheduler:
     async def _catch_up(self, now: datetime) -> None:
         try:
             report = await catch_up(self.jobs, now=now)
-            await notify_missing_calendar(self.jobs, now=now)
         except Exception:
             log.exception("catch-up failed; it is tried again at the nightly re-plan")
             return
@@ -104,6 +113,18 @@ class JobScheduler:
             log.info("caught up %s %s: %s", outcome.job, outcome.occurrence.isoformat(), outcome.status)
         if report.missed:
             log.warning("%d occurrences were missed beyond the grace; office told: %s", len(report.missed), report.told)
+
+    async def _check_calendar(self) -> None:
+        now = self.jobs.now()
+        if not self.jobs.env.calendar.is_workday(now.astimezone(self.jobs.policy.tz).date()):
+            return
+        try:
+            told = await notify_missing_calendar(self.jobs, now=now)
+        except Exception:
+            log.exception("the holiday schedule check failed; it runs again tomorrow")
+            return
+        if told:
+            log.warning("official holiday schedule missing for %s; the office was told", told)
 
     async def _replan(self) -> None:
         now = self.jobs.now()

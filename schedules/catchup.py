@@ -5,7 +5,8 @@ still within the grace (default 6 hours); of several missed occurrences of one j
 Beyond the grace, stale content is not posted: the office is told once which occurrences were missed. A
 late reminder whose deadline has already passed is dropped by the job itself.
 
-The office is also told, once per year, when the official holiday schedule of a coming year is missing.
+The office is also told, once per year, when the official holiday schedule of a coming year is missing (the
+scheduler checks every working day at 09:00, so the notice arrives in office hours).
 """
 
 from __future__ import annotations

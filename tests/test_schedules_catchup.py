@@ -152,6 +152,18 @@ async def test_the_calendar_notice_waits_for_an_office_group(db: Database) -> No
         assert await notify_missing_calendar(ctx) == [2027]
 
 
+async def test_the_scheduler_checks_the_calendar_at_nine_on_working_days(db: Database) -> None:
+    await seed(db)
+    scheduler = JobScheduler(jobs(db))
+    with time_machine.travel(when(2026, 11, 22), tick=False):  # a Sunday
+        await scheduler._check_calendar()
+    assert await posts(db) == []
+    with time_machine.travel(when(2026, 11, 23), tick=False):
+        await scheduler._check_calendar()
+        await scheduler._check_calendar()
+    assert [row.origin for row in await posts(db)] == ["calendar-missing"]
+
+
 # ---- the scheduler itself ----
 
 
@@ -181,6 +193,7 @@ async def test_the_scheduler_fires_a_due_occurrence_through_apscheduler(
     assert row.message["late_post"] is False
     assert "deadline-reminder:2026-11-23T09:30:00+08:00" in planned
     assert "overdue-notice:2026-11-26T09:00:00+08:00" not in planned  # beyond the 3-day horizon
+    assert {"replan", "calendar-check"} <= planned
 
 
 async def test_a_late_fire_is_marked_and_a_failed_one_is_retried(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -232,3 +245,4 @@ async def test_scheduler_worker_starts_catches_up_and_stops(db: Database, monkey
     (claim,) = await claims(db, "weekly-briefing")
     assert (claim.claimed_by, claim.status) == ("worker", "posted")
     assert (await posts(db, origin="weekly-briefing"))[0].message["late_post"] is True
+    assert await posts(db, origin="calendar-missing") == []  # told at 09:00 on a working day, not at start-up
