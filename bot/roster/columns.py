@@ -105,7 +105,7 @@ def split_groups(value: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-_MOBILE = re.compile(r"1[3-9]\d{9}")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")  # ASCII digits: ``\d`` would take Arabic-Indic and other scripts' digits
 _MOBILE_NOISE = re.compile(r"[\s\-()（）.]")
 
 
