@@ -14,8 +14,8 @@ import hmac
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
+import yarl
 from aiohttp import web
 
 from bot.app import Channel
@@ -62,18 +62,33 @@ def verify_callback(app_secret: str, timestamp: str, sign: str, *, now_ms: int) 
         raise stale("stale timestamp")
 
 
-def _host(url: str) -> str:
+def _client_url(url: str) -> yarl.URL | None:
+    """``url`` as the dispatcher's HTTP client will read it, or ``None`` when the client could not post to it.
+
+    Reading it with the client's own parser (not ``urllib``) leaves no room for the two to disagree on the
+    host of a crafted address (a backslash or an ``@`` in the authority).
+    """
     try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
+        parsed = yarl.URL(url)
+        port = parsed.port  # out of range or not a number: ValueError
+    except (ValueError, TypeError):
+        return None
+    if not parsed.absolute or not parsed.host or port == 0:
+        return None
+    return parsed
+
+
+def _host(url: str) -> str:
+    parsed = _client_url(url)
+    return (parsed.host or "").lower() if parsed is not None else ""
 
 
 def webhook_on_platform(url: str, api_base: str) -> bool:
     """Is ``url`` on DingTalk's own hosts (``*.dingtalk.com``) or on the configured private ``api_base``?"""
-    host = _host(url)
-    if not host or urlsplit(url).scheme not in ("http", "https"):
+    parsed = _client_url(url)
+    if parsed is None or parsed.scheme not in ("http", "https"):
         return False
+    host = _host(url)
     return host == _host(api_base) or host == PLATFORM_DOMAIN or host.endswith("." + PLATFORM_DOMAIN)
 
 
