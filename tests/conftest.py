@@ -15,6 +15,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
 from storage import migrate
@@ -22,6 +23,13 @@ from storage.db import Database
 from storage.models import Base
 
 pytest_plugins = ("tests.fakes.plugin",)
+
+# Property tests are deterministic (the same examples on every run and machine), never time-limited (CI
+# machines are slow and shared), and write no example database into the work tree. ``HYPOTHESIS_PROFILE=explore``
+# draws fresh examples, ten times as many, for a local hunt.
+hypothesis_settings.register_profile("duban", derandomize=True, deadline=None, database=None, print_blob=True)
+hypothesis_settings.register_profile("explore", deadline=None, database=None, max_examples=1000, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "duban"))
 
 PG_HOST = os.environ.get("DUBAN_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("DUBAN_TEST_PG_PORT", "5432"))
