@@ -904,6 +904,12 @@ def dingtalk_corpus(replay: tuple[dict[str, str], bytes]) -> list[Hostile]:
     cases.append(
         case("signed_huge_numbers", "POST", 200, result=CallbackResult.STORED, body=raw, headers=hdrs, stores=1)
     )
+    hdrs, raw = dingtalk_post("进展", msgId="dh-infinite")
+    raw = raw[:-1] + b', "createAt": 1e999, "sessionWebhookExpiredTime": -Infinity}'
+    # Not JSON by the standard, and no database's JSON column holds it: refused (it once answered 503 for ever).
+    cases.append(
+        case("signed_infinite_numbers", "POST", 400, result=CallbackResult.BAD_REQUEST, body=raw, headers=hdrs)
+    )
     return cases
 
 

@@ -87,7 +87,7 @@ def assert_storable(message: InboundMessage) -> None:
         assert "\x00" not in value
         value.encode("utf-8")
     assert len(message.message_id) <= MAX_ID_CHARS
-    json.dumps(message.raw, ensure_ascii=False).encode("utf-8")
+    json.dumps(message.raw, ensure_ascii=False, allow_nan=False).encode("utf-8")  # as PostgreSQL's json takes it
 
 
 def assert_refusal(refusal: Refused) -> None:
@@ -361,6 +361,8 @@ DINGTALK_MESSAGES = st.fixed_dictionaries(
 
 
 @given(DINGTALK_MESSAGES)
+@example({"msgId": "m", "sessionWebhookExpiredTime": float("inf"), "createAt": float("-inf")})
+@example({"msgId": "m", "createAt": float("nan")})
 def test_dingtalk_bodies(data: dict[str, Any]) -> None:
     body_text = json.dumps(data, ensure_ascii=False)
     try:

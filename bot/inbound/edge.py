@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
@@ -139,9 +140,21 @@ def decode_utf8(body: bytes) -> str:
         raise bad_request("body is not UTF-8") from None
 
 
+def _finite(number: str) -> float:
+    value = float(number)
+    if not math.isfinite(value):  # 1e999: valid syntax, but no database column can hold it
+        raise ValueError("number out of range")
+    return value
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")  # NaN, Infinity: Python's extension, not the standard's
+
+
 def parse_json_object(text: str, what: str = "body") -> dict[str, Any]:
+    """A JSON object of finite numbers (what every platform sends, and what the inbox's JSON column stores)."""
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_float=_finite, parse_constant=_not_json)
     except (ValueError, RecursionError):
         raise bad_request(f"{what} is not JSON") from None
     if not isinstance(value, dict):
