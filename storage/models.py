@@ -7,13 +7,14 @@ Nothing a person sent is ever deleted: people and units are deactivated, submiss
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -357,3 +358,88 @@ class SandboxMessage(Base):
     mentions: Mapped[list[Any]] = mapped_column(default=list)
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ItemState(enum.StrEnum):
+    """Where a coordination item (督办事项) stands, from raised to closed."""
+
+    RAISED = "raised"  # 待交办
+    ASSIGNED = "assigned"  # 已交办
+    IN_PROGRESS = "in_progress"  # 办理中
+    REVIEW = "review"  # 待审核
+    CLOSED = "closed"  # 已办结
+    STOPPED = "stopped"  # 已中止
+
+    @property
+    def label(self) -> str:
+        return {
+            "raised": "待交办",
+            "assigned": "已交办",
+            "in_progress": "办理中",
+            "review": "待审核",
+            "closed": "已办结",
+            "stopped": "已中止",
+        }[self.value]
+
+    @property
+    def is_open(self) -> bool:
+        return self not in (ItemState.CLOSED, ItemState.STOPPED)
+
+
+class ItemSupport(Base):
+    """A supporting unit (配合单位) of an item."""
+
+    __tablename__ = "item_support"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"), primary_key=True)
+
+
+class Item(Base):
+    """A coordination item (督办事项) in the office's ledger (台账), known to people by its ``number`` (#12)."""
+
+    __tablename__ = "item"
+    __table_args__ = (
+        UniqueConstraint("number", name="uq_item_number"),
+        Index("ix_item_state_due", "state", "due"),
+        Index("ix_item_lead_unit_id", "lead_unit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    raised_by_office: Mapped[bool] = mapped_column(Boolean, default=False)
+    lead_unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    due: Mapped[date | None] = mapped_column(Date)
+    state: Mapped[ItemState] = mapped_column(_enum(ItemState), default=ItemState.RAISED)
+    assigned_at: Mapped[datetime | None] = mapped_column()
+    signed_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()  # closed (已办结) or stopped (已中止)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    raised_by: Mapped[Person | None] = relationship()
+    lead_unit: Mapped[Unit | None] = relationship()
+    supporting_units: Mapped[list[Unit]] = relationship(secondary="item_support", order_by="Unit.id")
+    events: Mapped[list[ItemEvent]] = relationship(back_populates="item", order_by="ItemEvent.id")
+
+
+class ItemEvent(Base):
+    """One step in an item's timeline: who did what, when, with what words (and any change of due date)."""
+
+    __tablename__ = "item_event"
+    __table_args__ = (Index("ix_item_event_item_id_id", "item_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    actor: Mapped[str] = mapped_column(String(128), default="")
+    action: Mapped[str] = mapped_column(String(16))  # raise, assign, sign, progress, done, close, reject, extend, stop
+    text: Mapped[str] = mapped_column(Text, default="")
+    old_due: Mapped[date | None] = mapped_column(Date)
+    new_due: Mapped[date | None] = mapped_column(Date)
+    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
+
+    item: Mapped[Item] = relationship(back_populates="events")

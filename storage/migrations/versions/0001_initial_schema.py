@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 00:08:29.166199
+Create Date: 2026-11-22 00:27:54.265733
 """
 
 from collections.abc import Sequence
@@ -115,6 +115,44 @@ def upgrade() -> None:
         batch_op.create_index("ix_inbox_state_id", ["state", "id"], unique=False)
 
     op.create_table(
+        "item",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("raised_by_id", sa.Integer(), nullable=True),
+        sa.Column("raised_by_office", sa.Boolean(), nullable=False),
+        sa.Column("lead_unit_id", sa.Integer(), nullable=True),
+        sa.Column("due", sa.Date(), nullable=True),
+        sa.Column(
+            "state",
+            sa.Enum(
+                "raised",
+                "assigned",
+                "in_progress",
+                "review",
+                "closed",
+                "stopped",
+                name="itemstate",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("assigned_at", storage.models.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("signed_at", storage.models.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", storage.models.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", storage.models.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["lead_unit_id"], ["unit.id"], name=op.f("fk_item_lead_unit_id_unit")),
+        sa.ForeignKeyConstraint(["raised_by_id"], ["person.id"], name=op.f("fk_item_raised_by_id_person")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_item")),
+        sa.UniqueConstraint("number", name="uq_item_number"),
+    )
+    with op.batch_alter_table("item", schema=None) as batch_op:
+        batch_op.create_index("ix_item_lead_unit_id", ["lead_unit_id"], unique=False)
+        batch_op.create_index("ix_item_state_due", ["state", "due"], unique=False)
+
+    op.create_table(
         "pending_action",
         sa.Column("code", sa.String(length=16), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
@@ -164,6 +202,34 @@ def upgrade() -> None:
     with op.batch_alter_table("draft", schema=None) as batch_op:
         batch_op.create_index("ix_draft_kind_period_key", ["kind", "period_key"], unique=False)
 
+    op.create_table(
+        "item_event",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("item_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("at", storage.models.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("person_id", sa.Integer(), nullable=True),
+        sa.Column("actor", sa.String(length=128), nullable=False),
+        sa.Column("action", sa.String(length=16), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("old_due", sa.Date(), nullable=True),
+        sa.Column("new_due", sa.Date(), nullable=True),
+        sa.Column("inbox_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.ForeignKeyConstraint(["inbox_id"], ["inbox.id"], name=op.f("fk_item_event_inbox_id_inbox")),
+        sa.ForeignKeyConstraint(["item_id"], ["item.id"], name=op.f("fk_item_event_item_id_item")),
+        sa.ForeignKeyConstraint(["person_id"], ["person.id"], name=op.f("fk_item_event_person_id_person")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_item_event")),
+    )
+    with op.batch_alter_table("item_event", schema=None) as batch_op:
+        batch_op.create_index("ix_item_event_item_id_id", ["item_id", "id"], unique=False)
+
+    op.create_table(
+        "item_support",
+        sa.Column("item_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("unit_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["item_id"], ["item.id"], name=op.f("fk_item_support_item_id_item")),
+        sa.ForeignKeyConstraint(["unit_id"], ["unit.id"], name=op.f("fk_item_support_unit_id_unit")),
+        sa.PrimaryKeyConstraint("item_id", "unit_id", name=op.f("pk_item_support")),
+    )
     op.create_table(
         "outbox",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -287,6 +353,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outbox_rate_key_state_id")
 
     op.drop_table("outbox")
+    op.drop_table("item_support")
+    with op.batch_alter_table("item_event", schema=None) as batch_op:
+        batch_op.drop_index("ix_item_event_item_id_id")
+
+    op.drop_table("item_event")
     with op.batch_alter_table("draft", schema=None) as batch_op:
         batch_op.drop_index("ix_draft_kind_period_key")
 
@@ -296,6 +367,11 @@ def downgrade() -> None:
 
     op.drop_table("audit_log")
     op.drop_table("pending_action")
+    with op.batch_alter_table("item", schema=None) as batch_op:
+        batch_op.drop_index("ix_item_state_due")
+        batch_op.drop_index("ix_item_lead_unit_id")
+
+    op.drop_table("item")
     with op.batch_alter_table("inbox", schema=None) as batch_op:
         batch_op.drop_index("ix_inbox_state_id")
 
