@@ -120,7 +120,7 @@ def record_callback(channel: str, result: CallbackResult | str) -> None:
 
 
 def observe_send(channel: str, seconds: float) -> None:
-    """One request to a platform's send API took ``seconds`` (whatever its outcome)."""
+    """Sending one part took ``seconds``, whatever its outcome (the WeCom app's access-token fetch included)."""
     SEND_SECONDS.labels(channel=channel).observe(seconds)
 
 
