@@ -19,6 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
+from bot import metrics
 from bot.context import AppContext
 from schedules.catchup import LATE_AFTER, catch_up, notify_missing_calendar
 from schedules.context import JobContext
@@ -111,6 +112,9 @@ class JobScheduler:
             return
         for outcome in report.ran:
             log.info("caught up %s %s: %s", outcome.job, outcome.occurrence.isoformat(), outcome.status)
+            metrics.record_job_run(outcome.job, "caught_up")
+        for occurrence in report.missed:
+            metrics.record_job_run(occurrence.job, "missed")
         if report.missed:
             log.warning("%d occurrences were missed beyond the grace; office told: %s", len(report.missed), report.told)
 
@@ -139,8 +143,13 @@ class JobScheduler:
             now = self.jobs.now()
             outcome = await JOBS[job](self.jobs, at, late=now - at > LATE_AFTER)
             log.info("%s %s: %s %s", job, at.isoformat(), outcome.status, outcome.note)
+            if outcome.status == "taken":
+                metrics.record_claim_lost(job)
+            else:
+                metrics.record_job_run(job, outcome.status)
         except Exception:
             log.exception("%s %s failed", job, at.isoformat())
+            metrics.record_job_run(job, "failed")
             self._retry(job, at)
         finally:
             if task is not None:
