@@ -221,3 +221,14 @@ def test_bad_dates_and_arguments() -> None:
     parts = split_assignment("省商务厅 配合 省财政厅 省发展改革委 截止 12月10日")
     assert parts is not None and parts.lead == "省商务厅" and parts.supporting == ["省财政厅", "省发展改革委"]
     assert split_assignment("省商务厅") is None
+
+
+async def test_a_report_that_begins_with_an_item_word_is_filed_as_report(db: Database) -> None:
+    roster = await seed(db)
+    text = "进展：本月我厅完成外贸项目签约12个，新增进出口企业备案35家，重点项目推进顺利。\n二、下月计划。"
+    (answer,) = await say(db, roster.liaison, text, MONDAY)
+    assert "已按工作进展登记" in answer
+    async with db.sessions() as session:
+        assert await session.scalar(select(Item.id)) is None
+    (answer,) = await say(db, roster.liaison, "进展 一切顺利", MONDAY)
+    assert "请写明事项编号" in answer

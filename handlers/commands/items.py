@@ -23,12 +23,16 @@ from sqlalchemy import select
 from handlers import item_texts as texts
 from handlers.commands.item_args import item_reference, parse_date, split_assignment, split_date
 from handlers.commands.registry import CommandContext, command
+from handlers.identity import strip_mention
+from handlers.reports import file_report
+from handlers.texts import command_word_as_report
 from schedules.settings import schedule_settings
 from storage import items as ledger
 from storage.models import Group, GroupMember, Item, ItemState, Person, Role, Unit
 from storage.outbound import Mention, OutboundMessage, enqueue_to_group, quote
 
 TITLE_MAX = 200
+REPORT_MIN_CHARS = 40  # as in handlers.dispatch: shorter one-liners are attempts at the command
 ORIGIN = "item"
 
 
@@ -47,6 +51,8 @@ def _today(ctx: CommandContext) -> date:
 async def _item(ctx: CommandContext, word: str) -> tuple[Item, str] | None:
     """The item the arguments name and the rest of them; answered and audited when there is none."""
     number, rest = item_reference(ctx.args)
+    if number is None and await _as_report(ctx, word):
+        return None
     if number is None:
         ctx.reply(texts.ref_usage(word))
         ctx.audit(word, ctx.args, "invalid")
@@ -58,6 +64,20 @@ async def _item(ctx: CommandContext, word: str) -> tuple[Item, str] | None:
         return None
     _, raw_rest = item_reference(ctx.raw_args.replace("＃", "#"))
     return item, raw_rest if raw_rest else rest
+
+
+async def _as_report(ctx: CommandContext, word: str) -> bool:
+    """A liaison's long or multi-line message that merely begins with 进展/办结… and names no item is the unit's
+    report (``进展：本月完成…``), filed as such, as the dispatcher does for office-only words."""
+    text = strip_mention(ctx.inbox.text or "")
+    unit = ctx.person.unit
+    if not ctx.person.role.is_liaison or unit is None or not unit.active:
+        return False
+    if "\n" not in text.strip() and len(text.strip()) < REPORT_MIN_CHARS:
+        return False
+    await file_report(ctx.session, ctx.inbox, ctx.person, unit, text, ctx.policy, note=command_word_as_report(word))
+    ctx.audit(word, "未写明事项编号，按工作进展登记", "filed_as_report")
+    return True
 
 
 def _refuse_state(ctx: CommandContext, item: Item, word: str, allowed: Sequence[ItemState]) -> bool:
