@@ -186,6 +186,12 @@ class ReminderJobConfig(JobConfig):
         return value
 
 
+class ItemReminderJobConfig(JobConfig):
+    """``[schedules.item-reminder]``: amber and red 督办 items remind their lead units on working mornings."""
+
+    at: time = time(9, 15)
+
+
 class SchedulesConfig(Section):
     """``[schedules]``: the four timed jobs, the catch-up grace and the office's own working-day lists."""
 
@@ -195,6 +201,7 @@ class SchedulesConfig(Section):
     monthly_circular: JobConfig = Field(default_factory=JobConfig, alias="monthly-circular")
     deadline_reminder: ReminderJobConfig = Field(default_factory=ReminderJobConfig, alias="deadline-reminder")
     overdue_notice: JobConfig = Field(default_factory=JobConfig, alias="overdue-notice")
+    item_reminder: ItemReminderJobConfig = Field(default_factory=ItemReminderJobConfig, alias="item-reminder")
     deadline_policy: Literal["keep", "previous", "next"] = "keep"
     catchup_grace_hours: float = Field(default=6, ge=0, le=168)
     templates_dir: str = ""
@@ -235,6 +242,7 @@ class SchedulesConfig(Section):
             "monthly-circular": self.monthly_circular,
             "deadline-reminder": self.deadline_reminder,
             "overdue-notice": self.overdue_notice,
+            "item-reminder": self.item_reminder,
         }
 
 

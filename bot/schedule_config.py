@@ -33,6 +33,7 @@ def schedule_settings_of(settings: Settings) -> ScheduleSettings:
         monthly_circular=_job(config.monthly_circular),
         deadline_reminder=_reminder(config.deadline_reminder),
         overdue_notice=_job(config.overdue_notice),
+        item_reminder=_job(config.item_reminder),
         deadline_policy=config.deadline_policy,
         catchup_grace=timedelta(hours=config.catchup_grace_hours),
         templates_dir=Path(config.templates_dir) if config.templates_dir else None,

@@ -21,9 +21,10 @@ from schedules.content import (
 from schedules.context import ScheduleEnv
 from schedules.dates import month_key
 from schedules.drafts import DraftKind, pending_drafts
+from schedules.item_content import item_reminders, items_briefing, items_month, reminder_message
 from schedules.occurrences import Occurrence
 from schedules.reminders import reminder_messages
-from schedules.settings import DEADLINE_REMINDER, MONTHLY_CIRCULAR, OVERDUE_NOTICE, WEEKLY_BRIEFING
+from schedules.settings import DEADLINE_REMINDER, ITEM_REMINDER, MONTHLY_CIRCULAR, OVERDUE_NOTICE, WEEKLY_BRIEFING
 from storage.models import Draft, Group
 from storage.outbound import OutboundMessage, quote
 from storage.periods import Period
@@ -128,6 +129,7 @@ async def compose_weekly(
         ],
         circulars=circulars,
         drafts=_draft_texts(drafts),
+        items=await items_briefing(session, env, at, window),
     )
     message = OutboundMessage(title=rendered.title, body=rendered.body, late_post=late)
     groups = await target_groups(session, env.settings.weekly_briefing.groups, office=False)
@@ -158,6 +160,7 @@ async def compose_monthly(
         next_period=next_period,
         next_due=env.policy.deadline.due_date(next_period),
         drafts=_draft_texts(drafts),
+        items=await items_month(session, env, work_month.first_day, work_month.next().first_day),
     )
     message = OutboundMessage(title=rendered.title, body=rendered.body, late_post=late)
     groups = await target_groups(session, env.settings.monthly_circular.groups, office=False)
@@ -207,11 +210,26 @@ async def compose_overdue(
     return _to_groups(groups, message, f"{period}：未报送{len(missing)}家")
 
 
+async def compose_item_reminder(
+    session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime
+) -> Composition:
+    """Amber and red 督办 items, to each group where their lead units' liaisons sit (those liaisons @-mentioned)."""
+    names = env.settings.item_reminder.groups
+    groups = await target_groups(session, names, office=False) if names else None
+    reminders = await item_reminders(session, env, now, groups=groups)
+    if not reminders:
+        return Composition(note="没有需要提醒的黄灯、红灯事项（或牵头单位联络员所在群未配置）")
+    deliveries = [Delivery(r.group, reminder_message(env, r, at, late=late, now=now)) for r in reminders]
+    count = len({s.item.id for r in reminders for s in r.standings})
+    return Composition(deliveries=deliveries, note=f"提醒黄灯、红灯事项{count}项")
+
+
 COMPOSERS = {
     WEEKLY_BRIEFING: compose_weekly,
     MONTHLY_CIRCULAR: compose_monthly,
     DEADLINE_REMINDER: compose_reminder,
     OVERDUE_NOTICE: compose_overdue,
+    ITEM_REMINDER: compose_item_reminder,
 }
 
 DRAFT_KINDS: dict[str, DraftKind] = {WEEKLY_BRIEFING: "weekly", MONTHLY_CIRCULAR: "monthly"}

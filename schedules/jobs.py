@@ -19,7 +19,14 @@ from schedules.compose import COMPOSERS, Composition
 from schedules.context import JobContext, ScheduleEnv
 from schedules.drafts import mark_used
 from schedules.occurrences import occurrence_key
-from schedules.settings import DEADLINE_REMINDER, JOB_NAMES, MONTHLY_CIRCULAR, OVERDUE_NOTICE, WEEKLY_BRIEFING
+from schedules.settings import (
+    DEADLINE_REMINDER,
+    ITEM_REMINDER,
+    JOB_NAMES,
+    MONTHLY_CIRCULAR,
+    OVERDUE_NOTICE,
+    WEEKLY_BRIEFING,
+)
 from storage.outbound import enqueue_to_group
 
 Status = Literal["posted", "nothing", "dropped", "taken"]
@@ -127,6 +134,10 @@ async def run_overdue_notice(ctx: JobContext, occurrence: datetime, *, late: boo
     return await run_job(ctx, OVERDUE_NOTICE, occurrence, late=late)
 
 
+async def run_item_reminder(ctx: JobContext, occurrence: datetime, *, late: bool = False) -> JobOutcome:
+    return await run_job(ctx, ITEM_REMINDER, occurrence, late=late)
+
+
 class JobFunction(Protocol):
     async def __call__(self, ctx: JobContext, occurrence: datetime, *, late: bool = False) -> JobOutcome: ...
 
@@ -136,4 +147,5 @@ JOBS: dict[str, JobFunction] = {
     MONTHLY_CIRCULAR: run_monthly_circular,
     DEADLINE_REMINDER: run_deadline_reminder,
     OVERDUE_NOTICE: run_overdue_notice,
+    ITEM_REMINDER: run_item_reminder,
 }

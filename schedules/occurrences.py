@@ -15,6 +15,7 @@ from schedules.calendar import WorkCalendar
 from schedules.dates import day_label, month_key, week_key, week_monday
 from schedules.settings import (
     DEADLINE_REMINDER,
+    ITEM_REMINDER,
     JOB_NAMES,
     JOB_TITLES,
     MONTHLY_CIRCULAR,
@@ -208,6 +209,19 @@ class Planner:
                 found.append(occurrence)
         return found
 
+    # --- 督办 item reminders ---------------------------------------------------------------------------
+
+    def item_reminders(self, start: date, end: date) -> list[Occurrence]:
+        """Every working morning (every day under ``keep``); the claim on each makes it once a day at most."""
+        config = self.settings.item_reminder
+        found = []
+        day = start
+        while day <= end:
+            if config.holiday_policy == "keep" or self.calendar.is_workday(day):
+                found.append(Occurrence(ITEM_REMINDER, self._at(day, config.at), day, day.isoformat()))
+            day += timedelta(days=1)
+        return found
+
     # --- all of them -----------------------------------------------------------------------------------
 
     def occurrences(
@@ -220,6 +234,7 @@ class Planner:
             MONTHLY_CIRCULAR: self.monthly,
             DEADLINE_REMINDER: self.reminders,
             OVERDUE_NOTICE: self.overdue,
+            ITEM_REMINDER: self.item_reminders,
         }
         found: list[Occurrence] = []
         for job in wanted:

@@ -20,13 +20,15 @@ WEEKLY_BRIEFING = "weekly-briefing"
 MONTHLY_CIRCULAR = "monthly-circular"
 DEADLINE_REMINDER = "deadline-reminder"
 OVERDUE_NOTICE = "overdue-notice"
-JOB_NAMES = (WEEKLY_BRIEFING, MONTHLY_CIRCULAR, DEADLINE_REMINDER, OVERDUE_NOTICE)
+ITEM_REMINDER = "item-reminder"
+JOB_NAMES = (WEEKLY_BRIEFING, MONTHLY_CIRCULAR, DEADLINE_REMINDER, OVERDUE_NOTICE, ITEM_REMINDER)
 
 JOB_TITLES = {
     WEEKLY_BRIEFING: "每周工作通报",
     MONTHLY_CIRCULAR: "月度工作通报",
     DEADLINE_REMINDER: "催报提醒",
     OVERDUE_NOTICE: "逾期未报名单",
+    ITEM_REMINDER: "督办事项提醒",
 }
 
 HolidayPolicy = Literal["shift", "skip", "keep"]
@@ -59,6 +61,8 @@ class ScheduleSettings:
     monthly_circular: JobSettings = field(default_factory=JobSettings)
     deadline_reminder: ReminderSettings = field(default_factory=ReminderSettings)
     overdue_notice: JobSettings = field(default_factory=JobSettings)
+    # Amber and red 督办 items remind their lead units' liaisons on working mornings.
+    item_reminder: JobSettings = field(default_factory=lambda: JobSettings(at=time(9, 15)))
     deadline_policy: DeadlinePolicy = "keep"
     catchup_grace: timedelta = timedelta(hours=6)
     templates_dir: Path | None = None
@@ -71,6 +75,7 @@ class ScheduleSettings:
             MONTHLY_CIRCULAR: self.monthly_circular,
             DEADLINE_REMINDER: self.deadline_reminder,
             OVERDUE_NOTICE: self.overdue_notice,
+            ITEM_REMINDER: self.item_reminder,
         }
         try:
             return jobs[name]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from handlers_kit import OFFICE_NAME, SHANGHAI, local
 from sqlalchemy import func, select
 
 from schedules.context import JobContext
-from schedules.settings import ScheduleSettings, with_schedules
+from schedules.settings import JobSettings, ScheduleSettings, with_schedules
 from storage.db import Database
 from storage.models import Group, JobClaim, OutboxMessage, Submission, Unit
 from storage.periods import DeadlineRule, Period
@@ -23,7 +23,12 @@ __all__ = ["SHANGHAI", "local"]
 
 
 def policy(**settings: Any) -> Policy:
-    """The office's policy with ``ScheduleSettings(**settings)`` (defaults otherwise)."""
+    """The office's policy with ``ScheduleSettings(**settings)`` (defaults otherwise).
+
+    The daily 督办 item reminder is off unless given: these tests are about the reporting cycle's four jobs
+    (tests/test_items_rhythm.py covers it).
+    """
+    settings.setdefault("item_reminder", JobSettings(enabled=False, at=time(9, 15)))
     return with_schedules(BASE_POLICY, ScheduleSettings(**settings))
 
 

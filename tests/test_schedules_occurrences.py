@@ -188,7 +188,7 @@ def write_config(tmp_path: Path, extra: str = "") -> Path:
 
 
 def test_jobs_list_json_is_the_planner(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_config(tmp_path)
+    config = write_config(tmp_path, "[schedules.item-reminder]\nenabled = false\n")  # as planner() has it
     assert main(["--config", str(config), "jobs", "list", "--from", "2026-09-28", "--days", "15", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     expected = planner().occurrences(date(2026, 9, 28), date(2026, 10, 12))

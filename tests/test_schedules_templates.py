@@ -89,6 +89,7 @@ def test_every_packaged_template_is_covered() -> None:
         "overdue_notice.j2",
         "missed_occurrences.j2",
         "calendar_missing.j2",
+        "item_reminder.j2",  # covered in tests/test_items_rhythm.py
     }
 
 
