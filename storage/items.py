@@ -136,7 +136,11 @@ async def next_number(session: AsyncSession) -> int:
 
 
 def _loaded() -> tuple[object, ...]:
-    return (selectinload(Item.lead_unit), selectinload(Item.supporting_units), selectinload(Item.raised_by))
+    return (
+        selectinload(Item.lead_unit),
+        selectinload(Item.supporting_units),
+        selectinload(Item.raised_by).selectinload(Person.unit),
+    )
 
 
 async def by_number(session: AsyncSession, number: int) -> Item | None:

@@ -1,0 +1,60 @@
+"""``duban items export -o FILE.xlsx``: the 督办 ledger (督办事项台账) as a spreadsheet."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+from openpyxl import Workbook
+
+from bot.app import SchemaOutOfDate, check_schema
+from bot.cli.base import CliError, SubParsers, open_database, settings_of
+from bot.cli.items_xlsx import build_items_workbook
+from bot.cli.ledger_xlsx import save_workbook
+from bot.config import Settings
+from bot.context import policy_from_settings
+from schedules.settings import schedule_settings
+from storage import items as ledger
+from storage.policy import Policy
+
+
+def register(sub: SubParsers) -> None:
+    items = sub.add_parser("items", help="督办事项：导出台账").add_subparsers(
+        dest="items_command", required=True, metavar="ACTION"
+    )
+    export = items.add_parser("export", help="导出督办事项台账（Excel .xlsx）")
+    export.add_argument("-o", "--output", required=True, help="输出文件路径，如 督办事项台账.xlsx")
+    export.set_defaults(func=cmd_export)
+
+
+async def _workbook(settings: Settings, policy: Policy, now: datetime) -> tuple[Workbook, int]:
+    async with open_database(settings) as db:
+        try:
+            await check_schema(db)
+        except SchemaOutOfDate as exc:
+            raise CliError(str(exc), code=3) from None
+        async with db.sessions() as session:
+            items = await ledger.all_items(session, with_events=True)
+            calendar = schedule_settings(policy).calendar()
+            lights = {item.id: ledger.item_light(item, calendar, now, policy.tz) for item in items}
+            workbook = build_items_workbook(items, lights, tz=policy.tz, office_name=policy.office_name, now=now)
+            return workbook, len(items)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    settings = settings_of(args)
+    policy = policy_from_settings(settings)
+    output = Path(args.output)
+    if output.suffix.lower() != ".xlsx":
+        raise CliError(f"输出文件应以 .xlsx 结尾（收到 {output}）。", code=2)
+    if not output.parent.is_dir():
+        raise CliError(f"目录 {output.parent} 不存在，请先创建。", code=2)
+    workbook, count = asyncio.run(_workbook(settings, policy, datetime.now(UTC)))
+    try:
+        save_workbook(workbook, output)
+    except OSError as exc:
+        raise CliError(f"无法写入 {output}：{exc.strerror}") from None
+    print(f"已导出督办事项台账：{output}（{count} 项）")
+    return 0
