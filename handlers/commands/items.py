@@ -145,6 +145,7 @@ async def tell_units(
     )
     for group in groups:
         present = [person for person in liaisons if person.id in by_group[group.id]]
+        present.sort(key=lambda person: person.unit_id != item.lead_unit_id)  # the lead unit's liaisons first
         has_support = any(person.unit_id != item.lead_unit_id for person in present)
         text = body + (f"\n{follow}" if follow and has_support else "")
         message = OutboundMessage(body=text, mentions=[Mention.of(person) for person in present])
