@@ -7,7 +7,10 @@ broadcast the fake runs in a process of its own (``python -m tests.fakes``), as 
 (``--fake-in-process`` shares the event loop instead); the pacing run needs the fake's clock in this process.
 
 Broadcast: the floor is what latency and concurrency allow, ``ceil(groups / concurrency) × latency``; the
-report gives the time to all delivered, deliveries per second and how close to the floor that is.
+report gives the time to all delivered, deliveries per second and how close to the floor that is. With
+``--instances N`` (PostgreSQL) the announcement is queued for N running ``duban serve`` processes instead, whose
+dispatchers share it (``FOR UPDATE SKIP LOCKED``): the floor divides by N, and the report says how many rows each
+instance sent.
 
 Pacing: 200 messages for one robot cannot go faster than 20 a minute; the clock is simulated
 (``time_machine``) so the ten minutes pass at once, and the report shows each minute's sends and that the
@@ -27,7 +30,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +41,7 @@ import asyncpg  # type: ignore[import-untyped]
 import time_machine
 from sqlalchemy import func, select
 
+from bench.inbound import HOST, free_port, process
 from bot.config import GroupConfig, Settings, WecomConfig
 from bot.context import AppContext
 from bot.outbound.dispatcher import DispatchOptions, Pump, http_session
@@ -103,20 +107,25 @@ class BroadcastResult:
     delivered: int
     refused: int
     floor_seconds: float
+    dispatchers: int = 1
+    shares: tuple[int, ...] = ()  # rows each instance sent (several instances)
 
     @property
     def rate(self) -> float:
         return self.delivered / self.seconds
 
     def report(self, options: DispatchOptions, latency: float) -> str:
-        floor_rate = options.concurrency / latency
+        floor_rate = options.concurrency * self.dispatchers / latency
+        by = f"，{self.dispatchers} 个实例各自发送 {' / '.join(map(str, self.shares))} 条" if self.shares else ""
+        divisor = f"（并发 × {self.dispatchers}）" if self.dispatchers > 1 else "并发"
         return "\n".join(
             [
-                f"广播：{self.groups} 个群，平台答复延迟 {latency * 1000:.0f} ms，并发 {options.concurrency}",
+                f"广播：{self.groups} 个群，平台答复延迟 {latency * 1000:.0f} ms，"
+                f"每个实例并发 {options.concurrency}{by}",
                 f"  入队（一个事务）：{self.enqueue_seconds:.2f} s",
                 f"  全部送达用时：{self.seconds:.2f} s，{self.rate:.0f} 条/秒；"
                 f"送达 {self.delivered}，平台拒绝 {self.refused}",
-                f"  下限（延迟 × ⌈群数/并发⌉）：{self.floor_seconds:.2f} s，即 {floor_rate:.0f} 条/秒；"
+                f"  下限（延迟 × ⌈群数/{divisor}⌉）：{self.floor_seconds:.2f} s，即 {floor_rate:.0f} 条/秒；"
                 f"达到下限的 {self.floor_seconds / self.seconds:.0%}",
             ]
         )
@@ -190,6 +199,72 @@ async def broadcast(db: Database, url: str, groups: int, options: DispatchOption
     )
 
 
+def service_config(url: str, port: int, fake_url: str, groups: list[GroupConfig], concurrency: int) -> str:
+    lines = [
+        f'[database]\nurl = "{url}"',
+        f'[server]\nhost = "{HOST}"\nport = {port}',
+        f'[wecom]\napi_base = "{fake_url}"',
+        f"[outbound]\nconcurrency = {concurrency}",
+        "[sandbox]\nenabled = false",
+    ]
+    lines += [f'[[groups]]\nname = "{g.name}"\nplatform = "wecom"\nwebhook = "{g.webhook}"' for g in groups]
+    return "\n".join(lines) + "\n"
+
+
+async def broadcast_by_services(
+    db: Database, url: str, groups: int, options: DispatchOptions, latency: float, instances: int
+) -> BroadcastResult:
+    """The announcement queued for ``instances`` running ``duban serve`` processes, which share its sending."""
+    tag = secrets.token_hex(3)
+    configs = [
+        GroupConfig(name=f"成员单位群{n:04d}", platform="wecom", webhook=f"{url}/cgi-bin/webhook/send?key={tag}{n}")
+        for n in range(groups)
+    ]
+    async with AsyncExitStack() as running:
+        workdir = Path(running.enter_context(tempfile.TemporaryDirectory(prefix="duban-broadcast-")))
+        for n in range(instances):
+            port = free_port()
+            folder = workdir / f"duban{n + 1}"
+            folder.mkdir()
+            config = folder / "duban.toml"
+            config.write_text(service_config(db.url, port, url, configs, options.concurrency), encoding="utf-8")
+            serve = [sys.executable, "-m", "bot", "--config", str(config), "serve"]
+            await running.enter_async_context(process(serve, f"http://{HOST}:{port}/healthz", cwd=REPO))
+        before = await fake_summary(url)
+        started = time.perf_counter()
+        async with db.transaction() as session:
+            for group in (await session.scalars(select(Group).order_by(Group.id))).all():
+                enqueue_to_group(session, group, ANNOUNCEMENT, origin="announcement")
+        enqueued = time.perf_counter()
+        sent = 0
+        while sent < groups and time.perf_counter() - enqueued < 600:
+            await asyncio.sleep(0.02)
+            async with db.sessions() as session:
+                sent = (
+                    await session.scalar(
+                        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == OutboxState.SENT)
+                    )
+                    or 0
+                )
+        finished = time.perf_counter()
+        async with db.sessions() as session:
+            shares = Counter((await session.scalars(select(OutboxMessage.sending_by))).all())
+    after = await fake_summary(url)
+    delivered = after["delivered"] - before["delivered"]
+    if not (sent == groups == delivered and after["most_to_one_target"] == 1):
+        raise RuntimeError(f"not every group got the announcement exactly once: {sent=}, {delivered=}, {after=}")
+    return BroadcastResult(
+        groups=groups,
+        enqueue_seconds=enqueued - started,
+        seconds=finished - enqueued,
+        delivered=delivered,
+        refused=sum(after["errcodes"].values()) - sum(before["errcodes"].values()),
+        floor_seconds=math.ceil(groups / (options.concurrency * instances)) * latency,
+        dispatchers=instances,
+        shares=tuple(sorted(shares.values(), reverse=True)),
+    )
+
+
 async def pacing(db: Database, fakes: FakePlatforms, messages: int, options: DispatchOptions) -> str:
     """``messages`` for one robot, on a simulated clock; returns the report."""
     fakes.wecom.log.clear()
@@ -238,7 +313,12 @@ async def run(args: argparse.Namespace) -> None:
     options = replace(DispatchOptions(), concurrency=args.concurrency)
     async with database(args) as db, FakePlatforms(latency=args.latency, auto_register=True) as fakes:
         print(f"数据库：{db.dialect}")
-        if args.fake_in_process:
+        if args.instances > 1:
+            if db.dialect != "postgresql":
+                raise SystemExit("--instances needs PostgreSQL (--pg or --database-url)")
+            async with fake_process(args.latency) as url:
+                result = await broadcast_by_services(db, url, args.groups, options, args.latency, args.instances)
+        elif args.fake_in_process:
             result = await broadcast(db, fakes.url, args.groups, options, args.latency)
         else:
             async with fake_process(args.latency) as url:
@@ -258,6 +338,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=DispatchOptions().concurrency)
     parser.add_argument("--paced", type=int, default=200, help="messages queued for one robot (0: skip)")
     parser.add_argument("--fake-in-process", action="store_true", help="serve the fake from this process")
+    parser.add_argument("--instances", type=int, default=1, help="running duban serve processes that send (PostgreSQL)")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -16,7 +16,11 @@ production (inbox worker, outbound dispatcher, scheduler) while the edge is meas
 verify, decrypt, parse and store. After a warm-up of 300 callbacks the bench waits until the service has
 handled them and sent every answer, so that the phases start from a steady state (every code path loaded).
 
+With ``--instances N`` (N > 1) the PostgreSQL run starts N services on the one database and sends the callbacks
+to them in turn, as a load balancer would; stored messages are counted in the shared inbox.
+
     python -m bench.inbound [--rate 500] [--seconds 10] [--concurrency 32] [--backends sqlite,postgres]
+                            [--instances 3]
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +136,11 @@ def seal_callbacks(count: int, *, run: str, sink: str) -> list[Callback]:
     return sealed
 
 
+def instance_url(urls: Sequence[str], n: int) -> str:
+    """The instance the ``n``-th callback goes to: in turn, as a round-robin load balancer sends them."""
+    return urls[n % len(urls)]
+
+
 async def send(session: aiohttp.ClientSession, url: str, callback: Callback) -> bool:
     try:
         async with session.post(
@@ -150,7 +159,7 @@ async def client() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def paced(url: str, callbacks: Sequence[Callback], *, rate: float, seconds: float) -> Phase:
+async def paced(urls: Sequence[str], callbacks: Sequence[Callback], *, rate: float, seconds: float) -> Phase:
     """Send at ``rate`` per second for ``seconds`` (bounded by the callbacks given); latency from schedule."""
     phase = Phase("paced")
     count = min(len(callbacks), int(rate * seconds))
@@ -158,7 +167,7 @@ async def paced(url: str, callbacks: Sequence[Callback], *, rate: float, seconds
 
     async with client() as session:
 
-        async def one(callback: Callback, due: float) -> None:
+        async def one(url: str, callback: Callback, due: float) -> None:
             ok = await send(session, url, callback)
             phase.latencies_ms.append((time.perf_counter() - due) * 1000)
             if ok:
@@ -172,7 +181,7 @@ async def paced(url: str, callbacks: Sequence[Callback], *, rate: float, seconds
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            task = asyncio.create_task(one(callbacks[n], due))
+            task = asyncio.create_task(one(instance_url(urls, n), callbacks[n], due))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             phase.sent += 1
@@ -182,21 +191,21 @@ async def paced(url: str, callbacks: Sequence[Callback], *, rate: float, seconds
     return phase
 
 
-async def saturate(url: str, callbacks: Sequence[Callback], *, concurrency: int, seconds: float) -> Phase:
+async def saturate(urls: Sequence[str], callbacks: Sequence[Callback], *, concurrency: int, seconds: float) -> Phase:
     """``concurrency`` senders, each sending as soon as its previous callback is answered, for ``seconds``."""
     phase = Phase("saturation")
-    pending = iter(callbacks)
+    pending = iter(enumerate(callbacks))
     deadline = time.perf_counter() + seconds
 
     async with client() as session:
 
         async def sender() -> None:
-            for callback in pending:
+            for n, callback in pending:
                 if time.perf_counter() >= deadline:
                     return
                 phase.sent += 1
                 began = time.perf_counter()
-                if await send(session, url, callback):
+                if await send(session, instance_url(urls, n), callback):
                     phase.ok += 1
                 else:
                     phase.failed += 1
@@ -222,13 +231,15 @@ def serve_bare(port: int) -> None:
 
 
 @asynccontextmanager
-async def process(args: Sequence[str], ready_url: str, *, cwd: Path | None = None) -> AsyncIterator[None]:
+async def process(
+    args: Sequence[str], ready_url: str, *, cwd: Path | None = None
+) -> AsyncIterator[subprocess.Popen[bytes]]:
     """Run ``args`` until the block ends (then SIGTERM); enter the block once ``ready_url`` answers."""
     with tempfile.TemporaryFile() as log:
         child = subprocess.Popen(args, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)  # noqa: ASYNC220
         try:
             await _ready(child, ready_url, log)
-            yield
+            yield child
         finally:
             child.send_signal(signal.SIGTERM)
             try:
@@ -326,13 +337,15 @@ async def settle(url: str, *, within: float = 60.0) -> None:
         await db.close()
 
 
-async def measure(url: str, *, args: argparse.Namespace, count_url: str | None, run: str, sink: str) -> list[Phase]:
+async def measure(
+    urls: Sequence[str], *, args: argparse.Namespace, count_url: str | None, run: str, sink: str
+) -> list[Phase]:
     needed = WARMUP + int(args.rate * args.seconds) + int(args.saturation_cap)
     callbacks = seal_callbacks(needed, run=run, sink=sink)
     warm = callbacks[:WARMUP]
     paced_set = callbacks[WARMUP : WARMUP + int(args.rate * args.seconds)]
     saturation_set = callbacks[WARMUP + len(paced_set) :]
-    await saturate(url, warm, concurrency=8, seconds=30)
+    await saturate(urls, warm, concurrency=8, seconds=30)
     if count_url:
         await settle(count_url)
 
@@ -343,24 +356,34 @@ async def measure(url: str, *, args: argparse.Namespace, count_url: str | None, 
             phase.stored = await stored_count(count_url) - before
         return phase
 
-    first = await counted(paced(url, paced_set, rate=args.rate, seconds=args.seconds))
-    second = await counted(saturate(url, saturation_set, concurrency=args.concurrency, seconds=args.saturation_seconds))
+    first = await counted(paced(urls, paced_set, rate=args.rate, seconds=args.seconds))
+    second = await counted(
+        saturate(urls, saturation_set, concurrency=args.concurrency, seconds=args.saturation_seconds)
+    )
     return [first, second]
 
 
+def instances_for(backend: str, args: argparse.Namespace) -> int:
+    """Several services share a database on PostgreSQL only (SQLite is the one-process embedded default)."""
+    return args.instances if backend == "postgres" else 1
+
+
 async def bench_service(backend: str, args: argparse.Namespace, sink: str) -> list[Phase]:
-    async with _database(backend) as url:
-        with tempfile.TemporaryDirectory(prefix="duban-bench-") as tmp:
-            workdir = Path(tmp)
+    async with _database(backend) as url, AsyncExitStack() as running:
+        workdir = Path(running.enter_context(tempfile.TemporaryDirectory(prefix="duban-bench-")))
+        urls = []
+        for n in range(instances_for(backend, args)):
             port = free_port()
-            config = workdir / "duban.toml"
+            folder = workdir / f"duban{n + 1}"
+            folder.mkdir()
+            config = folder / "duban.toml"
             config.write_text(config_text(url, port, sink), encoding="utf-8")
             duban = [sys.executable, "-m", "bot", "--config", str(config)]
-            subprocess.run([*duban, "db", "upgrade"], cwd=workdir, check=True, capture_output=True)  # noqa: ASYNC221
-            async with process([*duban, "serve"], f"http://{HOST}:{port}/healthz", cwd=workdir):
-                return await measure(
-                    f"http://{HOST}:{port}/wecom/bot", args=args, count_url=url, run=backend, sink=sink
-                )
+            if n == 0:
+                subprocess.run([*duban, "db", "upgrade"], cwd=folder, check=True, capture_output=True)  # noqa: ASYNC221
+            await running.enter_async_context(process([*duban, "serve"], f"http://{HOST}:{port}/healthz", cwd=folder))
+            urls.append(f"http://{HOST}:{port}/wecom/bot")
+        return await measure(urls, args=args, count_url=url, run=backend, sink=sink)
 
 
 @asynccontextmanager
@@ -378,7 +401,10 @@ def report(results: dict[str, list[Phase]], args: argparse.Namespace) -> dict[st
     bare_rate = bare["saturation"].answered_per_second
     load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"\nduban inbound benchmark — {os.cpu_count()} CPU(s), Python {sys.version.split()[0]}, load {load}")
-    print(f"paced: {args.rate:.0f} callbacks/s for {args.seconds:.0f} s; saturation: {args.concurrency} senders\n")
+    print(f"paced: {args.rate:.0f} callbacks/s for {args.seconds:.0f} s; saturation: {args.concurrency} senders")
+    if args.instances > 1:
+        print(f"postgres: {args.instances} services on one database, callbacks sent to them in turn")
+    print()
     header = (
         f"{'target':<10} {'phase':<11} {'sent':>6} {'ok':>6} {'fail':>5} {'answered/s':>10} "
         f"{'stored/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}"
@@ -389,6 +415,7 @@ def report(results: dict[str, list[Phase]], args: argparse.Namespace) -> dict[st
         "rate": args.rate,
         "seconds": args.seconds,
         "concurrency": args.concurrency,
+        "instances": args.instances,
         "cpus": os.cpu_count(),
         "load_average": os.getloadavg(),
     }
@@ -427,10 +454,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, list[Phase]] = {}
     bare_cmd = [sys.executable, "-m", "bench.inbound", "--serve-bare", str(bare_port)]
     async with process(bare_cmd, f"{sink}/ready"):
-        results["bare"] = await measure(f"{sink}/wecom/bot", args=args, count_url=None, run="bare", sink=sink)
+        results["bare"] = await measure([f"{sink}/wecom/bot"], args=args, count_url=None, run="bare", sink=sink)
         for backend in args.backends:
             print(f"… {backend}", file=sys.stderr)
-            results[backend] = await bench_service(backend, args, sink)
+            count = instances_for(backend, args)
+            results[backend if count == 1 else f"{backend}×{count}"] = await bench_service(backend, args, sink)
     return report(results, args)
 
 
@@ -447,6 +475,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=["sqlite", "postgres"],
         help="comma-separated: sqlite,postgres",
     )
+    parser.add_argument("--instances", type=int, default=1, help="services on the PostgreSQL database (1)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
