@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 
 from handlers.texts import full_moment, moment, names
-from storage.items import ItemStanding, Light
+from storage.items import ItemRow, ItemStanding, Light
 from storage.models import Item, ItemEvent, ItemState
 from storage.outbound import quote
 
@@ -39,7 +39,7 @@ def ref(item: Item) -> str:
     return f"#{item.number}"
 
 
-def headline(item: Item) -> str:
+def headline(item: Item | ItemRow) -> str:
     """``#12「外贸企业用地审批慢」``."""
     return f"#{item.number}「{quote(item.title, max_chars=TITLE_LIMIT)}」"
 
@@ -194,7 +194,7 @@ def light_mark(light: Light | None) -> str:
     return light.mark if light else ""
 
 
-def item_line(item: Item, light: Light | None) -> str:
+def item_line(item: Item | ItemRow, light: Light | None) -> str:
     lead = f"，牵头：{quote(item.lead_unit.name)}" if item.lead_unit else ""
     due = f"，截止{item.due.month}月{item.due.day}日" if item.due else ""
     return f"- {light_mark(light)}{headline(item)}（{item.state.label}{lead}{due}）"

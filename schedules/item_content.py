@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from schedules.context import ScheduleEnv
 from storage import items as ledger
-from storage.items import ItemStanding, Light, MonthFigures
-from storage.models import Group, GroupMember, Item, Person
+from storage.items import ClosedItem, ItemStanding, Light, MonthFigures
+from storage.models import Group, GroupMember, ItemState, Person
 from storage.outbound import Mention, OutboundMessage
 
 # A briefing lists every red and amber item up to this many lines; beyond it (and for green items) it counts.
@@ -30,7 +30,8 @@ class ItemsBriefing:
     amber: int
     green: int
     not_listed: int
-    closed: list[Item]
+    closed: list[ClosedItem]  # at most BRIEFING_ITEM_LINES
+    closed_count: int
     waiting: int  # raised, not yet assigned
     review: int  # reported done, awaiting the office
 
@@ -43,8 +44,9 @@ async def items_briefing(
     session: AsyncSession, env: ScheduleEnv, at: datetime, closed_window: tuple[datetime, datetime]
 ) -> ItemsBriefing:
     """The section as it stands at ``at``; closed items are those closed in ``closed_window`` (last week)."""
-    standing = ledger.rank(await ledger.open_items(session), env.calendar, at, env.policy.tz)
+    standing = await ledger.by_standing(session, env.calendar, at, env.policy.tz)
     counts = {light: sum(1 for s in standing if s.light is light) for light in Light}
+    closed = await ledger.closed_between(session, *closed_window)
     listed = [s for s in standing if s.light is not Light.GREEN][:BRIEFING_ITEM_LINES]
     room = BRIEFING_ITEM_LINES - len(listed)
     listed += [s for s in standing if s.light is Light.GREEN][: max(room, 0)]
@@ -54,9 +56,10 @@ async def items_briefing(
         amber=counts[Light.AMBER],
         green=counts[Light.GREEN],
         not_listed=len(standing) - len(listed),
-        closed=await ledger.closed_between(session, *closed_window),
-        waiting=len(await ledger.waiting_assignment(session)),
-        review=len(await ledger.awaiting_review(session)),
+        closed=closed[:BRIEFING_ITEM_LINES],
+        closed_count=len(closed),
+        waiting=await ledger.count_in(session, ItemState.RAISED),
+        review=await ledger.count_in(session, ItemState.REVIEW),
     )
 
 
@@ -86,7 +89,7 @@ async def item_reminders(
     session: AsyncSession, env: ScheduleEnv, at: datetime, *, groups: Sequence[Group] | None = None
 ) -> list[ItemReminder]:
     """One reminder per group where liaisons of lead units with red or amber items sit, naming those items."""
-    standing = ledger.rank(await ledger.open_items(session), env.calendar, at, env.policy.tz)
+    standing = await ledger.by_standing(session, env.calendar, at, env.policy.tz)
     due = [s for s in standing if s.light is not Light.GREEN and s.item.lead_unit_id is not None]
     if not due:
         return []

@@ -18,7 +18,7 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +27,7 @@ from sqlalchemy.orm import selectinload
 from storage.models import Item, ItemEvent, ItemState, Person, Role, Unit
 
 AMBER_WORKDAYS = 3
+LIT_STATES = frozenset({ItemState.ASSIGNED, ItemState.IN_PROGRESS})
 UNSIGNED_WORKDAYS = 2
 # PostgreSQL: raising two items at once must not hand out one number twice (SQLite transactions are serial).
 _NUMBER_LOCK = 0x6475_6261_6E49  # "dubanI"
@@ -85,6 +86,10 @@ class WorkdayCounter:
 
     def upto(self, day: date) -> int:
         """Working days from the counter's start to ``day`` inclusive (only differences are meaningful)."""
+        if self._start is not None:
+            offset = (day - self._start).days
+            if 0 <= offset < len(self._cumulative):
+                return self._cumulative[offset]
         self._cover(day)
         assert self._start is not None
         return self._cumulative[(day - self._start).days]
@@ -93,36 +98,39 @@ class WorkdayCounter:
         """Working days in ``(start, end]`` (zero when ``end`` is not after ``start``)."""
         if end <= start:
             return 0
-        self._cover(start)  # both ends first: extending backwards re-anchors the sums
-        self._cover(end)
-        return self.upto(end) - self.upto(start)
+        before = self.upto(start)  # may re-anchor the sums backwards; ``end`` then only extends them forwards
+        return self.upto(end) - before
 
 
-def light_of(
+def assess(
     state: ItemState, due: date | None, assigned_at: datetime | None, today: date, counter: WorkdayCounter, tz: tzinfo
-) -> Light | None:
-    """The light of an item in ``state`` due ``due`` on ``today`` (see the module docstring)."""
-    if state not in (ItemState.ASSIGNED, ItemState.IN_PROGRESS) or due is None:
+) -> tuple[Light, int] | None:
+    """The light of an item in ``state`` due ``due`` on ``today`` (see the module docstring), with the working
+    days left until it is due (0 when due today or overdue); ``None`` for an item without a light."""
+    if due is None or state not in LIT_STATES:
         return None
     if today > due:
-        return Light.RED
-    if counter.after_until(today, due) <= AMBER_WORKDAYS:
-        return Light.AMBER
-    if state is ItemState.ASSIGNED and assigned_at is not None:
-        assigned = assigned_at.astimezone(tz).date()
-        if counter.after_until(assigned, today) >= UNSIGNED_WORKDAYS:
-            return Light.AMBER
-    return Light.GREEN
+        return Light.RED, 0
+    left = counter.after_until(today, due)
+    if left <= AMBER_WORKDAYS:
+        return Light.AMBER, left
+    if (
+        state is ItemState.ASSIGNED
+        and assigned_at is not None
+        and counter.after_until(assigned_at.astimezone(tz).date(), today) >= UNSIGNED_WORKDAYS
+    ):
+        return Light.AMBER, left
+    return Light.GREEN, left
 
 
 def item_light(item: Item, calendar: Workdays, now: datetime, tz: tzinfo) -> Light | None:
     """The light of ``item`` at ``now`` on ``calendar`` in the office's zone ``tz``."""
-    return light_of(item.state, item.due, item.assigned_at, now.astimezone(tz).date(), WorkdayCounter(calendar), tz)
+    found = assess(item.state, item.due, item.assigned_at, now.astimezone(tz).date(), WorkdayCounter(calendar), tz)
+    return found[0] if found else None
 
 
-@dataclass(frozen=True)
-class ItemStanding:
-    item: Item
+class ItemStanding(NamedTuple):
+    item: ItemRow
     light: Light
     workdays_left: int  # working days in (today, due]; 0 when due today or overdue
     days_overdue: int  # calendar days past the due date
@@ -168,19 +176,58 @@ async def items_of_unit(session: AsyncSession, unit_id: int) -> list[Item]:
     return list(await session.scalars(query.options(*_loaded())))  # type: ignore[arg-type]
 
 
-def rank(items: Iterable[Item], calendar: Workdays, now: datetime, tz: tzinfo) -> list[ItemStanding]:
+@dataclass(frozen=True)
+class UnitRef:
+    id: int
+    name: str
+
+
+class ItemRow(NamedTuple):
+    """What the standing needs of an item, read without the ORM (10,000 items stay well under 100 ms)."""
+
+    id: int
+    number: int
+    title: str
+    state: ItemState
+    due: date | None
+    assigned_at: datetime | None
+    lead_unit_id: int | None
+    lead_unit: UnitRef | None
+
+    @classmethod
+    def of(cls, item: Item) -> ItemRow:
+        lead = UnitRef(item.lead_unit.id, item.lead_unit.name) if item.lead_unit is not None else None
+        return cls(item.id, item.number, item.title, item.state, item.due, item.assigned_at, item.lead_unit_id, lead)
+
+
+async def lit_rows(session: AsyncSession, *, unit_id: int | None = None) -> list[ItemRow]:
+    """Items in a state that carries a light (assigned, in progress), as plain rows."""
+    query = (
+        select(Item.id, Item.number, Item.title, Item.state, Item.due, Item.assigned_at, Item.lead_unit_id, Unit.name)
+        .outerjoin(Unit, Unit.id == Item.lead_unit_id)
+        .where(Item.state.in_(sorted(LIT_STATES)))
+    )
+    if unit_id is not None:
+        query = query.where(Item.lead_unit_id == unit_id)
+    return [
+        ItemRow(id_, number, title, state, due, assigned_at, lead_id, UnitRef(lead_id, name) if lead_id else None)
+        for id_, number, title, state, due, assigned_at, lead_id, name in await session.execute(query)
+    ]
+
+
+def rank(items: Iterable[ItemRow], calendar: Workdays, now: datetime, tz: tzinfo) -> list[ItemStanding]:
     """The lit items among ``items``: red first (longest overdue first), then amber, then green, by due date."""
     today = now.astimezone(tz).date()
     counter = WorkdayCounter(calendar)
     found = []
     for item in items:
-        light = light_of(item.state, item.due, item.assigned_at, today, counter, tz)
-        if light is None or item.due is None:
+        assessed = assess(item.state, item.due, item.assigned_at, today, counter, tz)
+        if assessed is None or item.due is None:
             continue
-        left = counter.after_until(today, item.due)
-        overdue = max((today - item.due).days, 0)
-        found.append(ItemStanding(item, light, left, overdue))
-    found.sort(key=lambda s: (s.light.rank, s.item.due, s.item.number))
+        light, left = assessed
+        found.append(ItemStanding(item, light, left, max((today - item.due).days, 0)))
+    order = {Light.RED: 0, Light.AMBER: 1, Light.GREEN: 2}
+    found.sort(key=lambda s: (order[s.light], s.item.due, s.item.number))
     return found
 
 
@@ -188,27 +235,27 @@ async def by_standing(
     session: AsyncSession, calendar: Workdays, now: datetime, tz: tzinfo, *, unit_id: int | None = None
 ) -> list[ItemStanding]:
     """Open items with a light, red first (see :func:`rank`)."""
-    return rank(await open_items(session, unit_id=unit_id), calendar, now, tz)
+    return rank(await lit_rows(session, unit_id=unit_id), calendar, now, tz)
 
 
-async def waiting_assignment(session: AsyncSession) -> list[Item]:
-    query = select(Item).where(Item.state == ItemState.RAISED).order_by(Item.number)
-    return list(await session.scalars(query.options(*_loaded())))  # type: ignore[arg-type]
+async def count_in(session: AsyncSession, state: ItemState) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Item).where(Item.state == state)) or 0)
 
 
-async def awaiting_review(session: AsyncSession) -> list[Item]:
-    query = select(Item).where(Item.state == ItemState.REVIEW).order_by(Item.number)
-    return list(await session.scalars(query.options(*_loaded())))  # type: ignore[arg-type]
+@dataclass(frozen=True)
+class ClosedItem:
+    number: int
+    title: str
 
 
-async def closed_between(session: AsyncSession, start: datetime, end: datetime) -> list[Item]:
+async def closed_between(session: AsyncSession, start: datetime, end: datetime) -> list[ClosedItem]:
     """Items closed (已办结) in ``[start, end)``, in the order they were closed."""
     query = (
-        select(Item)
+        select(Item.number, Item.title)
         .where(Item.state == ItemState.CLOSED, Item.closed_at >= start, Item.closed_at < end)
         .order_by(Item.closed_at, Item.number)
     )
-    return list(await session.scalars(query.options(*_loaded())))  # type: ignore[arg-type]
+    return [ClosedItem(number, title) for number, title in await session.execute(query)]
 
 
 @dataclass(frozen=True)

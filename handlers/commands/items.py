@@ -451,7 +451,7 @@ async def show_items(ctx: CommandContext) -> None:
     else:
         items = await ledger.open_items(ctx.session)
         heading = "在办督办事项"
-    lit = {s.item.id: s for s in ledger.rank(items, calendar, ctx.now, tz)}
+    lit = {s.item.id: s for s in ledger.rank(map(ledger.ItemRow.of, items), calendar, ctx.now, tz)}
     order = sorted(items, key=lambda i: (lit[i.id].light.rank if i.id in lit else 3, i.number))
     lines = [texts.standing_line(lit[i.id]) if i.id in lit else texts.item_line(i, None) for i in order]
     ctx.reply(texts.item_list(heading, lines))
