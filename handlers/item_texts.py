@@ -108,13 +108,15 @@ def non_working_due(due: date, reason: str) -> str:
     return f"请注意：{day(due)}为{reason}，不是工作日。"
 
 
-def assigned(item: Item, lead: str, supporting: Sequence[str], warning: str) -> str:
+def assigned(item: Item, lead: str, supporting: Sequence[str], warning: str, *, told: bool) -> str:
     also = f"，配合单位：{names(supporting)}" if supporting else ""
     note = f"\n{warning}" if warning else ""
-    return (
-        f"已交办事项{headline(item)}：牵头单位{quote(lead)}{also}，截止{day(item.due or date.min)}。"
-        f"已通知牵头单位联络员签收。{note}"
+    sent = (
+        "已在群内通知牵头单位联络员签收。"
+        if told
+        else f"{quote(lead)}的联络员未登记在任何群中，机器人无法通知，请另行告知其回复“签收 {ref(item)}”。"
     )
+    return f"已交办事项{headline(item)}：牵头单位{quote(lead)}{also}，截止{day(item.due or date.min)}。{sent}{note}"
 
 
 def assigned_notice(item: Item, lead: str, supporting: Sequence[str], office_name: str) -> str:

@@ -1,5 +1,6 @@
 """The 督办 ledger by chat: every transition, every refusal, the timeline and the audit."""
 
+import asyncio
 from datetime import date
 
 import pytest
@@ -232,3 +233,26 @@ async def test_a_report_that_begins_with_an_item_word_is_filed_as_report(db: Dat
         assert await session.scalar(select(Item.id)) is None
     (answer,) = await say(db, roster.liaison, "进展 一切顺利", MONDAY)
     assert "请写明事项编号" in answer
+
+
+async def test_assigning_to_a_unit_nobody_can_be_told_of_says_so(db: Database) -> None:
+    roster = await seed(db)
+    await say(db, roster.liaison, "问题 园区道路未通：断头路", MONDAY)
+    (answer,) = await say(db, roster.office, "交办 #1 省财政厅 截止 12月10日", MONDAY)
+    assert "已交办" in answer and "未登记在任何群中" in answer and "签收 #1" in answer
+    assert [p.target for p in await group_posts(db)] == [OFFICE_GROUP]  # only the raise notice
+
+
+async def test_items_raised_at_once_get_distinct_numbers(db: Database) -> None:
+    roster = await seed(db)
+
+    async def raise_one(title: str) -> None:
+        async with db.transaction() as session:
+            number = await ledger.next_number(session)
+            session.add(Item(number=number, title=title, raised_by_id=roster.liaison.id, state=ItemState.RAISED))
+            await asyncio.sleep(0)  # let the other transaction reach its own number
+
+    await asyncio.gather(*(raise_one(f"事项{n}") for n in range(5)))
+    async with db.sessions() as session:
+        numbers = sorted(await session.scalars(select(Item.number)))
+    assert numbers == [1, 2, 3, 4, 5]

@@ -122,16 +122,17 @@ def _due_check(ctx: CommandContext, due: date, word: str) -> str | None:
 
 async def tell_units(
     ctx: CommandContext, item: Item, body: str, *, lead: bool = True, supporting: bool = False, follow: str = ""
-) -> None:
+) -> int:
     """Tell the lead (and supporting) units' liaisons in every group where they sit, @-mentioning them.
 
-    ``follow`` is added for the supporting units when both are told."""
+    ``follow`` is added for the supporting units when both are told. Returns how many lead-unit liaisons
+    were reached (0: none of them sits in an active group)."""
     unit_ids = ([item.lead_unit_id] if lead and item.lead_unit_id else []) + (
         [unit.id for unit in item.supporting_units] if supporting else []
     )
     liaisons = await ledger.liaisons_of(ctx.session, unit_ids)
     if not liaisons:
-        return
+        return 0
     seats = await ctx.session.execute(
         select(GroupMember.group_id, GroupMember.person_id).where(
             GroupMember.person_id.in_([person.id for person in liaisons])
@@ -143,6 +144,7 @@ async def tell_units(
     groups = await ctx.session.scalars(
         select(Group).where(Group.id.in_(by_group), Group.active.is_(True)).order_by(Group.id)
     )
+    reached: set[int] = set()
     for group in groups:
         present = [person for person in liaisons if person.id in by_group[group.id]]
         present.sort(key=lambda person: person.unit_id != item.lead_unit_id)  # the lead unit's liaisons first
@@ -150,6 +152,8 @@ async def tell_units(
         text = body + (f"\n{follow}" if follow and has_support else "")
         message = OutboundMessage(body=text, mentions=[Mention.of(person) for person in present])
         enqueue_to_group(ctx.session, group, message, origin=ORIGIN)
+        reached.update(person.id for person in present if person.unit_id == item.lead_unit_id)
+    return len(reached)
 
 
 async def tell_office(ctx: CommandContext, body: str) -> None:
@@ -237,14 +241,14 @@ async def assign(ctx: CommandContext) -> None:
     ledger.add_event(
         ctx.session, item, "assign", person=ctx.person, at=ctx.now, text=detail, new_due=due, inbox_id=ctx.inbox.id
     )
-    ctx.reply(texts.assigned(item, lead.name, support_names, warning))
-    await tell_units(
+    reached = await tell_units(
         ctx,
         item,
         texts.assigned_notice(item, lead.name, support_names, ctx.policy.office_name),
         supporting=True,
         follow=texts.supporting_notice(item, lead.name),
     )
+    ctx.reply(texts.assigned(item, lead.name, support_names, warning, told=reached > 0))
     ctx.audit("交办", f"#{item.number} → {lead.name}，截止{due.isoformat()}")
 
 
