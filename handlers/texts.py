@@ -181,8 +181,16 @@ def failure_notice(sender: str, platform: str, received_at: datetime, inbox_id: 
 # ---- help ----
 
 
-def liaison_help(person: Person, unit: str, open_period: Period, rule: DeadlineRule, office_name: str) -> str:
+def liaison_help(
+    person: Person,
+    unit: str,
+    open_period: Period,
+    rule: DeadlineRule,
+    office_name: str,
+    specs: Sequence[CommandSpec] = (),
+) -> str:
     role = person.role.label
+    commands = [f"- {spec.usage}：{spec.summary}" for spec in specs]
     return "\n".join(
         [
             f"**使用说明**（{quote(unit)}·{role}）",
@@ -193,6 +201,7 @@ def liaison_help(person: Person, unit: str, open_period: Period, rule: DeadlineR
             "- 图片和文件：直接发送，附于本期最新一版。",
             f"- 报送时限：每月{rule.day}日{rule.at:%H:%M}前报送上月工作进展；{open_period.label}的截止时间为"
             f"{full_moment(rule.deadline(open_period), rule.tz)}。",
+            *(["**督办事项**", *commands] if commands else []),
             f"- 如有疑问，请联系{quote(office_name)}。",
         ]
     )

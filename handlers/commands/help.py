@@ -23,7 +23,10 @@ def help_text(person: Person, policy: Policy, now: datetime, *, lead: str = "") 
     if person.role is Role.OFFICE:
         return texts.office_help(ordered(commands()), lead=lead)
     unit = person.unit.name if person.unit is not None else ""
-    return texts.liaison_help(person, unit, policy.deadline.open_period(now), policy.deadline, policy.office_name)
+    open_to_all = [spec for spec in commands() if not spec.office_only and spec.name != "帮助"]
+    return texts.liaison_help(
+        person, unit, policy.deadline.open_period(now), policy.deadline, policy.office_name, open_to_all
+    )
 
 
 @command("帮助", "/help", usage="帮助", summary="查看可用命令和使用说明", office_only=False)
