@@ -102,13 +102,10 @@ def config_text(
     groups: Sequence[GroupSpec],
     *,
     read_timeout: float = 10.0,
-    jobs_enabled: bool = True,
+    disabled_jobs: Sequence[str] = (),
 ) -> str:
     """A complete ``duban.toml``: the 智能机器人 channel on, every platform at the fake, the given groups."""
-    jobs = "".join(
-        f"[schedules.{job}]\nenabled = {str(jobs_enabled).lower()}\n"
-        for job in ("weekly-briefing", "monthly-circular", "deadline-reminder", "overdue-notice")
-    )
+    jobs = "".join(f"[schedules.{job}]\nenabled = false\n" for job in disabled_jobs)
     return f"""office_name = "强省会工作机制办公室"
 
 [database]

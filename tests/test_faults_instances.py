@@ -56,14 +56,19 @@ def expected_groups(job: str) -> set[str]:
     return {OFFICE} if job == "overdue-notice" else {MEMBERS_1, MEMBERS_2}
 
 
-def three_instances(
-    tmp_path: Path, url: str, fakes: FakePlatforms, robots: dict[str, str] = ROBOT_KEYS
-) -> AbstractAsyncContextManager[Cluster]:
-    """Three instances whose groups (name → robot key) post to the fake WeCom."""
-    groups = [wecom_robot(name, fakes.url, key, office=name == OFFICE) for name, key in robots.items()]
-    for key in robots.values():
+def three_instances(tmp_path: Path, url: str, fakes: FakePlatforms) -> AbstractAsyncContextManager[Cluster]:
+    """Three instances whose groups post to the fake WeCom, with the reporting cycle's four timed jobs.
+
+    The daily 督办事项 reminder (``item-reminder``) is switched off: with no items it posts nothing, and its
+    twenty-odd November mornings would treble the processes this test starts (``test_items_rhythm.py``
+    covers it).
+    """
+    groups = [wecom_robot(name, fakes.url, key, office=name == OFFICE) for name, key in ROBOT_KEYS.items()]
+    for key in ROBOT_KEYS.values():
         fakes.wecom.add_robot(key)
-    return cluster(tmp_path, url, 3, lambda port: config_text(url, port, fakes.url, groups))
+    return cluster(
+        tmp_path, url, 3, lambda port: config_text(url, port, fakes.url, groups, disabled_jobs=["item-reminder"])
+    )
 
 
 async def import_roster(config: Path) -> None:
