@@ -17,7 +17,7 @@ import pytest
 
 from storage.db import Database
 from storage.models import InboxState, OutboxState
-from tests.fakes import FakePlatforms
+from tests.fakes import FakePlatforms, Stall
 from tests.faults_kit import (
     LIAISONS,
     Callback,
@@ -156,3 +156,58 @@ async def test_sigterm_drains_within_a_bound_and_loses_nothing(
         assert fake_platforms.wecom.errcodes() == []
         assert running.tracebacks() == []
         assert "did not finish within" not in instance.log()  # drained, not cancelled
+
+
+async def test_sigterm_while_the_platform_does_not_answer_leaves_nothing_sending(
+    tmp_path: Path, pg_url: str | None, fake_platforms: FakePlatforms
+) -> None:
+    """Requests that would outlast the drain are given up as uncertain (the office told) rather than left
+    ``sending`` — where they would hold back their robots' queues until the two-minute lease ran out."""
+    robots = {f"成员单位群{n:02d}": f"s{n:02d}" for n in range(1, 11)}
+    for key in robots.values():
+        fake_platforms.wecom.add_robot(key)
+        fake_platforms.wecom.script(key, Stall(deliver=True))  # posted, never answered
+    fake_platforms.wecom.add_robot("office")
+    groups = [wecom_robot(name, fake_platforms.url, key) for name, key in robots.items()]
+    groups.append(wecom_robot(OFFICE, fake_platforms.url, "office", office=True))
+    async with (
+        fresh_database(pg_url) as url,
+        cluster(
+            tmp_path, url, 1, lambda port: config_text(url, port, fake_platforms.url, groups, read_timeout=30)
+        ) as running,
+    ):
+        [instance] = running.instances
+        db = Database(url)
+        try:
+            markers = await queue_numbered(db, robots, 2, origin="announcement")
+
+            async def in_flight() -> int:
+                return sum(row.state is OutboxState.SENDING for row in await outbox(db))
+
+            await eventually(in_flight, lambda n: n == len(robots), within=30, what="a request in flight per robot")
+            code, took = await instance.terminate(within=60)
+            assert code == 0 and took < EXIT_WITHIN, (code, took)
+            left = {row.id: row for row in await outbox(db)}
+            stalled = set(list(markers.values())[::2])  # each robot's first message (queued two per robot)
+            assert {row.state for row in left.values() if row.origin == "announcement"} == {
+                OutboxState.UNCERTAIN,
+                OutboxState.PENDING,
+            }
+            uncertain = {i for i, row in left.items() if row.state is OutboxState.UNCERTAIN and row.origin != "alert"}
+            assert uncertain == stalled
+            [notice] = [row for row in left.values() if row.origin == "alert"]  # the office told, in one message
+            assert all(f"编号 {outbox_id}：" in notice.message["body"] for outbox_id in uncertain)
+
+            await instance.start()
+            final = await eventually(
+                lambda: outbox(db),
+                lambda rows: all(row.state in (OutboxState.SENT, OutboxState.UNCERTAIN) for row in rows),
+                within=60,
+                what="the rest sent after the restart",
+            )
+        finally:
+            await db.close()
+        assert {row.id for row in final if row.state is OutboxState.UNCERTAIN} == uncertain
+        assert set(deliveries_by_marker(fake_platforms.wecom.delivered(), markers).values()) == {1}
+        assert "did not finish within" not in instance.log()
+        assert running.tracebacks() == []

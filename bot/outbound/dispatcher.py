@@ -71,6 +71,9 @@ class DispatchOptions:
     claim_pause: float = 0.05  # with few slots free, claim at most this often
     sweep_interval: float = 30.0
     log_retention: timedelta = timedelta(days=30)
+    # On shutdown, requests still unanswered this long after the stop are given up as uncertain (the office is
+    # told), leaving time to record them within the service's drain (``bot.lifecycle.Workers``, 10 s).
+    stop_grace: float = 6.0
 
 
 def options_from(settings: Settings) -> DispatchOptions:
@@ -148,6 +151,7 @@ class Pump:
         self.progress = asyncio.Event()  # a send finished or outcomes were recorded: there may be work
         self.settling: asyncio.Task[None] | None = None
         self.settle_error: Exception | None = None
+        self.giving_up = False  # shutting down: in-flight requests are being cancelled and recorded as uncertain
         self._last_claim = 0.0
 
     # ---- claiming and sending ---------------------------------------------------------------------------
@@ -213,6 +217,10 @@ class Pump:
                 observe_send(claim.channel, time.perf_counter() - started)
         except Undeliverable as exc:
             outcome = exc.outcome
+        except asyncio.CancelledError:
+            if not self.giving_up:
+                raise
+            outcome = Outcome.uncertain("服务停止时请求已发出、尚未得到答复，无法确认是否送达")
         except Exception:
             log.exception("sending outbox row %s failed unexpectedly", claim.id)
             outcome = Outcome.permanent("发送时发生内部错误", "请联系系统维护人员查看服务日志。", errcode="internal")
@@ -341,6 +349,16 @@ class Pump:
         finally:
             self.progress.set()
 
+    def _give_up_in_flight(self) -> None:
+        """Shutting down and the platform is slow to answer: cancel the requests in flight; each is recorded as
+        uncertain rather than left ``sending`` until its lease runs out (which would hold back its robot's queue)."""
+        if self.giving_up or not self.in_flight:
+            return
+        self.giving_up = True
+        log.warning("stopping: %d request(s) still unanswered are given up as uncertain", len(self.in_flight))
+        for task in self.in_flight:
+            task.cancel()
+
     def _abandon(self) -> None:
         """Cancel what is still running (the loop was cancelled or failed); such rows end up uncertain."""
         for task in [*self.in_flight, *([self.settling] if self.settling else [])]:
@@ -368,10 +386,12 @@ class Pump:
             self._abandon()
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Work until ``stopping`` is set, then finish (and record) what is in flight."""
+        """Work until ``stopping`` is set, then finish (and record) what is in flight; requests still unanswered
+        ``stop_grace`` seconds after the stop are given up and recorded as uncertain."""
         loop = asyncio.get_running_loop()
         await self._guarded(self.sweep(startup=True))
         next_sweep = loop.time() + self.options.sweep_interval
+        stop_by: float | None = None
         try:
             while True:
                 self.progress.clear()
@@ -383,6 +403,9 @@ class Pump:
                 if stopping.is_set():
                     if self._idle:
                         return
+                    stop_by = stop_by or loop.time() + self.options.stop_grace
+                    if loop.time() >= stop_by:
+                        self._give_up_in_flight()
                 else:
                     if self._worth_claiming():
                         await self._guarded(self.claim_and_launch())
