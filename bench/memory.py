@@ -200,7 +200,7 @@ async def run(args: argparse.Namespace) -> None:
             raise RuntimeError(imported.stderr or imported.stdout)
         cli_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(
-            f"  名册导入（duban roster import，{len(cli_rows):,} 行）：{cli_seconds:.1f} s，"
+            f"  名册导入（duban roster import，{len(cli_rows):,} 人）：{cli_seconds:.1f} s，"
             f"命令进程峰值 {cli_peak:.0f} MB"
         )
 
@@ -214,8 +214,10 @@ async def run(args: argparse.Namespace) -> None:
             stored = time.perf_counter() - began - checked
             async with db.sessions() as session:
                 people = await session.scalar(select(func.count(Person.id)).where(Person.active.is_(True)))
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(
-                f"  全量名册 {people:,} 人（校验 {checked:.1f} s，入库 {stored:.1f} s，与导入命令同一校验与入库代码）"
+                f"  全量名册 {people:,} 人（与导入命令同一校验与入库代码）：校验 {checked:.1f} s，入库 {stored:.1f} s，"
+                f"本进程峰值 {peak:.0f} MB"
             )
             await asyncio.sleep(3)
             print(rss_line(f"{people:,} 人名册、空闲", pids))
