@@ -133,6 +133,8 @@ class WecomAppSender(Sender):
                 {"corpid": app.corp_id, "corpsecret": app.secret.get_secret_value()},
             )
             outcome = classify(answer)
+            if outcome.kind is Kind.UNCERTAIN:  # only the token request went unanswered: the message never left
+                outcome = Outcome.retry("获取企业微信访问令牌时未得到答复（消息尚未发出）", detail=outcome.detail)
             value = (answer.body or {}).get("access_token")
             if outcome.kind is not Kind.OK or not isinstance(value, str):
                 return outcome if outcome.kind is not Kind.OK else Outcome.retry("获取企业微信访问令牌失败")
