@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
+from bot.app import SchemaOutOfDate, check_schema
 from bot.config import Settings, load_settings
 from bot.errors import CliError as CliError  # re-exported for the sub-commands
 from storage.db import Database
@@ -31,6 +32,34 @@ def settings_of(args: argparse.Namespace) -> Settings:
 @asynccontextmanager
 async def open_database(settings: Settings) -> AsyncIterator[Database]:
     db = Database(settings.database.url, echo=settings.database.echo)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+SCHEMA_OUT_OF_DATE = 3  # exit code of every command that finds the schema behind the code
+SCHEMA_ADVICE = "数据库结构不是当前版本（或尚未初始化）：请先运行 `duban db upgrade`（新安装可运行 `duban init`）。"
+
+
+async def open_checked(settings: Settings) -> Database:
+    """The database, once its schema is known to be current; the caller closes it."""
+    db = Database(settings.database.url, echo=settings.database.echo)
+    try:
+        await check_schema(db)
+    except SchemaOutOfDate:
+        await db.close()
+        raise CliError(SCHEMA_ADVICE, code=SCHEMA_OUT_OF_DATE) from None
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+@asynccontextmanager
+async def checked_database(settings: Settings) -> AsyncIterator[Database]:
+    """:func:`open_checked` as a context manager that closes the database."""
+    db = await open_checked(settings)
     try:
         yield db
     finally:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from bot.app import SchemaOutOfDate, check_schema
-from bot.cli.base import CliError, SubParsers, open_database, settings_of
+from bot.cli.base import CliError, SubParsers, checked_database, settings_of
 from bot.cli.items_xlsx import build_items_workbook
 from bot.cli.ledger_xlsx import save_workbook
 from bot.config import Settings
@@ -30,17 +29,12 @@ def register(sub: SubParsers) -> None:
 
 
 async def _workbook(settings: Settings, policy: Policy, now: datetime) -> tuple[Workbook, int]:
-    async with open_database(settings) as db:
-        try:
-            await check_schema(db)
-        except SchemaOutOfDate as exc:
-            raise CliError(str(exc), code=3) from None
-        async with db.sessions() as session:
-            items = await ledger.all_items(session, with_events=True)
-            calendar = schedule_settings(policy).calendar()
-            lights = {item.id: ledger.item_light(item, calendar, now, policy.tz) for item in items}
-            workbook = build_items_workbook(items, lights, tz=policy.tz, office_name=policy.office_name, now=now)
-            return workbook, len(items)
+    async with checked_database(settings) as db, db.sessions() as session:
+        items = await ledger.all_items(session, with_events=True)
+        calendar = schedule_settings(policy).calendar()
+        lights = {item.id: ledger.item_light(item, calendar, now, policy.tz) for item in items}
+        workbook = build_items_workbook(items, lights, tz=policy.tz, office_name=policy.office_name, now=now)
+        return workbook, len(items)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -13,8 +13,7 @@ import json
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.app import SchemaOutOfDate, check_schema
-from bot.cli.base import CliError, SubParsers, open_database, settings_of
+from bot.cli.base import CliError, SubParsers, checked_database, settings_of
 from bot.config import Settings
 from bot.context import AppContext, policy_from_settings
 from bot.outbound.dispatcher import drain_once
@@ -29,7 +28,6 @@ from storage.sync import sync_groups
 
 DEFAULT_DAYS = 31
 MAX_DAYS = 400
-SCHEMA_OUT_OF_DATE = 3
 
 
 def register(sub: SubParsers) -> None:
@@ -160,13 +158,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _run(settings: Settings, job: str, at: datetime, *, dry_run: bool) -> int:
-    async with open_database(settings) as db:
-        try:
-            await check_schema(db)
-        except SchemaOutOfDate:
-            raise CliError(
-                "数据库结构不是当前版本（或尚未初始化）：请先运行 `duban db upgrade`。", code=SCHEMA_OUT_OF_DATE
-            ) from None
+    async with checked_database(settings) as db:
         await sync_groups(db, settings.groups)
         ctx = JobContext.create(db, policy_from_settings(settings), instance_id="cli")
         if not ctx.settings.job(job).enabled:

@@ -6,8 +6,7 @@ import argparse
 import asyncio
 import getpass
 
-from bot.app import SchemaOutOfDate, check_schema
-from bot.cli.base import CliError, SubParsers, open_database, settings_of
+from bot.cli.base import CliError, SubParsers, checked_database, settings_of
 from bot.cli.roster import render_table
 from bot.config import Settings
 from bot.outbound.alerts import channel_label
@@ -61,14 +60,9 @@ def outbox_table(rows: list[OutboxMessage], settings: Settings) -> str:
 
 
 async def _list(settings: Settings, states: list[OutboxState], limit: int) -> str:
-    async with open_database(settings) as db:
-        try:
-            await check_schema(db)
-        except SchemaOutOfDate as exc:
-            raise CliError(str(exc), code=3) from None
-        async with db.sessions() as session:
-            rows = await list_rows(session, states=states or None, limit=limit)
-            counts = await state_counts(session)
+    async with checked_database(settings) as db, db.sessions() as session:
+        rows = await list_rows(session, states=states or None, limit=limit)
+        counts = await state_counts(session)
     summary = "，".join(f"{STATE_LABELS[state]} {counts[state]}" for state in OutboxState if counts[state])
     lines = [f"发送队列：{summary or '空'}"]
     if rows:
@@ -89,18 +83,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 async def _resend(settings: Settings, outbox_id: int, actor: str) -> OutboxMessage:
-    async with open_database(settings) as db:
+    async with checked_database(settings) as db, db.transaction() as session:
         try:
-            await check_schema(db)
-        except SchemaOutOfDate as exc:
-            raise CliError(str(exc), code=3) from None
-        async with db.transaction() as session:
-            try:
-                return await resend(session, outbox_id, actor=actor)
-            except LookupError:
-                raise CliError(f"没有编号为 {outbox_id} 的消息。", code=2) from None
-            except ValueError as exc:
-                raise CliError(str(exc), code=2) from None
+            return await resend(session, outbox_id, actor=actor)
+        except LookupError:
+            raise CliError(f"没有编号为 {outbox_id} 的消息。", code=2) from None
+        except ValueError as exc:
+            raise CliError(str(exc), code=2) from None
 
 
 def cmd_resend(args: argparse.Namespace) -> int:

@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.app import SchemaOutOfDate, check_schema
-from bot.cli.base import CliError, SubParsers, open_database, settings_of
+from bot.cli.base import CliError, SubParsers, checked_database, settings_of
 from bot.cli.ledger_xlsx import build_workbook, save_workbook
 from bot.cli.roster import render_table
 from bot.config import Settings
@@ -44,13 +43,8 @@ def _period(text: str | None, policy: Policy) -> Period:
 
 
 async def _load_ledger(settings: Settings, period: Period) -> Ledger:
-    async with open_database(settings) as db:
-        try:
-            await check_schema(db)
-        except SchemaOutOfDate as exc:
-            raise CliError(str(exc), code=3) from None
-        async with db.sessions() as session:
-            return await period_ledger(session, period)
+    async with checked_database(settings) as db, db.sessions() as session:
+        return await period_ledger(session, period)
 
 
 def _local(moment: datetime | None, policy: Policy) -> str:

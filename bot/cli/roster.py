@@ -10,18 +10,15 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.app import SchemaOutOfDate, check_schema
-from bot.cli.base import CliError, SubParsers, settings_of
+from bot.cli.base import CliError, SubParsers, open_checked, settings_of
 from bot.config import Settings
 from bot.roster import ParsedRoster, RosterRejected, read_roster, write_roster
 from bot.roster.columns import Column, mask_mobile
-from storage.db import Database
 from storage.models import Role
 from storage.roster import Changes, ImportSummary, RosterRow, import_roster, roster_rows
 from storage.sync import sync_groups
 
 REFUSED = 1
-SCHEMA_OUT_OF_DATE = 3
 
 
 def register(sub: SubParsers) -> None:
@@ -43,29 +40,13 @@ def register(sub: SubParsers) -> None:
     show.set_defaults(func=cmd_show)
 
 
-async def _open_checked(settings: Settings) -> Database:
-    db = Database(settings.database.url, echo=settings.database.echo)
-    try:
-        await check_schema(db)
-    except SchemaOutOfDate:
-        await db.close()
-        raise CliError(
-            "数据库结构不是当前版本（或尚未初始化）：请先运行 `duban db upgrade`（新安装可运行 `duban init`）。",
-            code=SCHEMA_OUT_OF_DATE,
-        ) from None
-    except BaseException:
-        await db.close()
-        raise
-    return db
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     path = Path(args.file)
     known_groups = {group.name: group.platform for group in settings.groups}
 
     async def run() -> tuple[ParsedRoster, ImportSummary]:
-        db = await _open_checked(settings)
+        db = await open_checked(settings)
         try:
             try:
                 parsed = read_roster(path, known_groups)
@@ -148,7 +129,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 async def _rows(settings: Settings, *, include_inactive: bool) -> list[RosterRow]:
-    db = await _open_checked(settings)
+    db = await open_checked(settings)
     try:
         async with db.sessions() as session:
             return await roster_rows(session, office_name=settings.office_name, include_inactive=include_inactive)

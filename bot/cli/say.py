@@ -20,8 +20,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, or_, select
 
-from bot.app import SchemaOutOfDate, check_schema
-from bot.cli.base import CliError, SubParsers, settings_of
+from bot.cli.base import CliError, SubParsers, open_checked, settings_of
 from bot.config import Settings
 from bot.context import AppContext
 from bot.inbound.sandbox import PATH, SandboxPost, is_loopback, sandbox_message
@@ -31,7 +30,6 @@ from storage.inbox import store_inbound
 from storage.models import InboxMessage, InboxState, OutboxMessage, OutboxState, Person, SandboxMessage
 from storage.sync import sync_groups
 
-SCHEMA_OUT_OF_DATE = 3
 DEFAULT_WAIT_SECONDS = 15.0
 POLL_SECONDS = 0.2
 SERVICE_TIMEOUT_SECONDS = 5.0
@@ -69,22 +67,6 @@ class Line:
     chat: str
     speaker: str
     text: str
-
-
-async def open_checked(settings: Settings) -> Database:
-    db = Database(settings.database.url, echo=settings.database.echo)
-    try:
-        await check_schema(db)
-    except SchemaOutOfDate:
-        await db.close()
-        raise CliError(
-            "数据库结构不是当前版本（或尚未初始化）：请先运行 `duban db upgrade`（新安装可运行 `duban init`）。",
-            code=SCHEMA_OUT_OF_DATE,
-        ) from None
-    except BaseException:
-        await db.close()
-        raise
-    return db
 
 
 async def resolve_person(db: Database, who: str) -> Person:
