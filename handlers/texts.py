@@ -201,8 +201,8 @@ def liaison_help(
             "- 图片和文件：直接发送，附于本期最新一版。",
             f"- 报送时限：每月{rule.day}日{rule.at:%H:%M}前报送上月工作进展；{open_period.label}的截止时间为"
             f"{full_moment(rule.deadline(open_period), rule.tz)}。",
-            *(["**督办事项**", *commands] if commands else []),
             f"- 如有疑问，请联系{quote(office_name)}。",
+            *(["**督办事项**", *commands] if commands else []),
         ]
     )
 
