@@ -11,7 +11,7 @@ from openpyxl import Workbook
 
 from bot.cli.base import CliError, SubParsers, checked_database, settings_of
 from bot.cli.items_xlsx import build_items_workbook
-from bot.cli.ledger_xlsx import save_workbook
+from bot.cli.xlsx_sheet import save_workbook
 from bot.config import Settings
 from bot.context import policy_from_settings
 from schedules.settings import schedule_settings

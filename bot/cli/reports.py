@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.base import CliError, SubParsers, checked_database, settings_of
-from bot.cli.ledger_xlsx import build_workbook, save_workbook
+from bot.cli.ledger_xlsx import build_workbook
 from bot.cli.roster import render_table
+from bot.cli.xlsx_sheet import save_workbook
 from bot.config import Settings
 from bot.context import policy_from_settings
 from storage.periods import Period
