@@ -13,13 +13,11 @@ from typing import Any
 from xml.parsers.expat import ExpatError
 
 import xmltodict
-from aiohttp import web
 
 from bot.app import Channel
 from bot.config import Settings
-from bot.inbound.edge import Inbox, bad_request, decode_utf8, guarded, read_body, text_of
-from bot.inbound.wecom_callback import answer_url_verification, open_payload, signed_query
-from bot.inbound.wecom_crypto import WecomCallbackCrypto
+from bot.inbound.edge import Inbox, bad_request, text_of
+from bot.inbound.wecom_callback import callback_crypto, wecom_channel
 from storage.inbox import InboundMessage, ReplyRoute
 
 CHANNEL = "wecom_app"
@@ -104,41 +102,18 @@ def _content(msgtype: str, data: dict[str, Any]) -> tuple[str, list[dict[str, An
     return "", []
 
 
-class WecomAppEndpoint:
-    def __init__(self, crypto: WecomCallbackCrypto, inbox: Inbox) -> None:
-        self.crypto = crypto
-        self.inbox = inbox
-
-    async def verify_url(self, request: web.Request) -> web.Response:
-        return await answer_url_verification(request, self.crypto)
-
-    async def receive(self, request: web.Request) -> web.Response:
-        query = signed_query(request)
-        envelope = parse_xml(decode_utf8(await read_body(request)), "body")
-        payload = text_of(envelope.get("Encrypt"))
-        if not payload:
-            raise bad_request("no Encrypt element")
-        message = parse_app_message(open_payload(self.crypto, query, payload))
-        await self.inbox.accept(request, message)
-        return web.Response(status=200)
+def _ciphertext(body: str) -> str:
+    payload = text_of(parse_xml(body, "body").get("Encrypt"))
+    if not payload:
+        raise bad_request("no Encrypt element")
+    return payload
 
 
 def wecom_app_channel(settings: Settings, inbox: Inbox) -> Channel:
     config = settings.wecom.app
     if not config.enabled:
         return Channel(CHANNEL, False, [], off_reason=OFF_REASON)
-    crypto = WecomCallbackCrypto(
-        token=config.token.get_secret_value(),
-        encoding_aes_key=config.encoding_aes_key.get_secret_value(),
-        receive_id=config.corp_id,
-        window=settings.wecom.timestamp_window,
+    crypto = callback_crypto(
+        settings, token=config.token, encoding_aes_key=config.encoding_aes_key, receive_id=config.corp_id
     )
-    endpoint = WecomAppEndpoint(crypto, inbox)
-    return Channel(
-        CHANNEL,
-        True,
-        [
-            web.get(PATH, guarded(CHANNEL, endpoint.verify_url), allow_head=False),
-            web.post(PATH, guarded(CHANNEL, endpoint.receive)),
-        ],
-    )
+    return wecom_channel(CHANNEL, PATH, crypto, inbox, ciphertext_of=_ciphertext, message_of=parse_app_message)

@@ -7,31 +7,14 @@ the content under the type's name). Answers go out later through ``response_url`
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any
 
-from aiohttp import web
-
 from bot.app import Channel
 from bot.config import Settings
-from bot.inbound.edge import (
-    Inbox,
-    bad_request,
-    decode_utf8,
-    digest_id,
-    guarded,
-    note_result,
-    parse_json_object,
-    read_body,
-    text_of,
-)
-from bot.inbound.wecom_callback import answer_url_verification, open_payload, signed_query
-from bot.inbound.wecom_crypto import WecomCallbackCrypto
-from bot.metrics import CallbackResult
+from bot.inbound.edge import Inbox, bad_request, digest_id, parse_json_object, text_of
+from bot.inbound.wecom_callback import callback_crypto, wecom_channel
 from storage.inbox import InboundMessage, ReplyRoute
-
-log = logging.getLogger(__name__)
 
 CHANNEL = "wecom_bot"
 PATH = "/wecom/bot"
@@ -115,45 +98,16 @@ def _content(msgtype: str, data: dict[str, Any]) -> tuple[str, list[dict[str, An
     return "", []
 
 
-class WecomBotEndpoint:
-    def __init__(self, crypto: WecomCallbackCrypto, inbox: Inbox) -> None:
-        self.crypto = crypto
-        self.inbox = inbox
-
-    async def verify_url(self, request: web.Request) -> web.Response:
-        return await answer_url_verification(request, self.crypto)
-
-    async def receive(self, request: web.Request) -> web.Response:
-        query = signed_query(request)
-        envelope = parse_json_object(decode_utf8(await read_body(request)))
-        payload = text_of(envelope.get("encrypt"))
-        if not payload:
-            raise bad_request("no encrypt field")
-        message = parse_bot_message(open_payload(self.crypto, query, payload))
-        if message is None:
-            log.debug("%s: stream refresh acknowledged", CHANNEL)
-            note_result(request, CallbackResult.IGNORED)
-        else:
-            await self.inbox.accept(request, message)
-        return web.Response(status=200)
+def _ciphertext(body: str) -> str:
+    payload = text_of(parse_json_object(body).get("encrypt"))
+    if not payload:
+        raise bad_request("no encrypt field")
+    return payload
 
 
 def wecom_bot_channel(settings: Settings, inbox: Inbox) -> Channel:
     config = settings.wecom.bot
     if not config.enabled:
         return Channel(CHANNEL, False, [], off_reason=OFF_REASON)
-    crypto = WecomCallbackCrypto(
-        token=config.token.get_secret_value(),
-        encoding_aes_key=config.encoding_aes_key.get_secret_value(),
-        receive_id="",
-        window=settings.wecom.timestamp_window,
-    )
-    endpoint = WecomBotEndpoint(crypto, inbox)
-    return Channel(
-        CHANNEL,
-        True,
-        [
-            web.get(PATH, guarded(CHANNEL, endpoint.verify_url), allow_head=False),
-            web.post(PATH, guarded(CHANNEL, endpoint.receive)),
-        ],
-    )
+    crypto = callback_crypto(settings, token=config.token, encoding_aes_key=config.encoding_aes_key, receive_id="")
+    return wecom_channel(CHANNEL, PATH, crypto, inbox, ciphertext_of=_ciphertext, message_of=parse_bot_message)
