@@ -186,6 +186,26 @@ def transport_outcome(answer: Answer, platform: str) -> Outcome | None:
     return None
 
 
+BUSY = -1  # "system busy, try again" on DingTalk and WeCom
+
+
+def remaining_outcome(
+    answer: Answer, platform: str, *, fix: str, unrecognised_fix: str, field: str = "errcode", busy: bool = True
+) -> Outcome:
+    """The tail of every ``classify``, once the channel has read its own errcodes.
+
+    ``busy`` (the platform's -1) is retried; an answer without ``field`` does not come from the platform
+    (``unrecognised_fix`` says where to look); any other code is permanent, with ``fix`` pointing to the
+    platform's errcode reference.
+    """
+    code, message = answer.errcode, answer.errmsg
+    if busy and code == BUSY:
+        return Outcome.retry(f"{platform}系统繁忙", errcode=code, detail=message)
+    if code is None:
+        return Outcome.permanent(f"答复中没有 {field}，不像{platform}的答复", unrecognised_fix, detail=message)
+    return Outcome.permanent(f"{platform}返回错误 {code}", fix, errcode=code, detail=message)
+
+
 class Sender(ABC):
     """One outbound channel: how a row becomes payloads, and how one payload is delivered."""
 

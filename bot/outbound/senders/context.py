@@ -1,16 +1,18 @@
-"""What senders need from the running service, and the lookups several of them share."""
+"""What senders need from the running service, the lookups several of them share, and their common shapes."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass, field
+from typing import ClassVar
 from urllib.parse import quote
 
 import aiohttp
 from pydantic import ValidationError
 
 from bot.config import GroupConfig, Settings
-from bot.outbound.render import combine
-from bot.outbound.senders.base import Outcome, Undeliverable
+from bot.outbound.render import Payload, combine, render
+from bot.outbound.senders.base import Answer, Outcome, Sender, Undeliverable, post_json
 from storage.db import Database
 from storage.outbound import OutboundMessage
 from storage.outbox_claim import Claim
@@ -76,3 +78,42 @@ def webhook_url(webhook: str, api_base: str, path: str) -> str:
     if webhook.startswith(("http://", "https://")):
         return webhook
     return api_base.rstrip("/") + path.format(token=quote(webhook, safe=""))
+
+
+class ContextSender(Sender):
+    """A sender built on the running service; its payloads are the row's message rendered for its channel."""
+
+    def __init__(self, ctx: SendContext) -> None:
+        self.ctx = ctx
+
+    def payloads(self, claim: Claim) -> list[Payload]:
+        return render(message_of(claim), self.channel)
+
+
+class GroupRobotSender(ContextSender):
+    """A configured group's robot webhook: one POST per payload, signed if the robot wants it."""
+
+    platform: ClassVar[str]  # the group's ``platform`` in the configuration
+    hook_path: ClassVar[str]  # built onto ``api_base`` when the webhook is a bare key (see :func:`webhook_url`)
+
+    @abstractmethod
+    def api_base(self) -> str:
+        """The platform's configured ``api_base``."""
+
+    @abstractmethod
+    def classify(self, answer: Answer) -> Outcome:
+        """The channel's classifier."""
+
+    def signed(self, url: str, payload: Payload, secret: str) -> tuple[str, Payload]:
+        """The request as the robot's signature check wants it (``secret`` may be empty: no signing)."""
+        return url, payload
+
+    def payloads(self, claim: Claim) -> list[Payload]:
+        group = group_of(self.ctx, claim, self.platform)
+        return render(message_of(claim), self.channel, keywords=group.keywords)
+
+    async def send(self, claim: Claim, payload: Payload) -> Outcome:
+        group = group_of(self.ctx, claim, self.platform)
+        url = webhook_url(group.webhook, self.api_base(), self.hook_path)
+        url, payload = self.signed(url, payload, group.secret.get_secret_value())
+        return self.classify(await post_json(self.ctx.http, url, payload))

@@ -6,11 +6,10 @@ import re
 import time
 from typing import ClassVar
 
-from bot.outbound.render import Payload, render
-from bot.outbound.senders.base import Answer, Outcome, Sender, post_json, transport_outcome
-from bot.outbound.senders.context import SendContext, group_of, message_of, webhook_url
+from bot.outbound.render import Payload
+from bot.outbound.senders.base import Answer, Outcome, remaining_outcome, transport_outcome
+from bot.outbound.senders.context import GroupRobotSender
 from bot.outbound.signing import dingtalk_signed_url
-from storage.outbox_claim import Claim
 
 PLATFORM = "钉钉"
 BLOCK_WAIT = 600.0 + 15.0  # a robot over 20/min is throttled for 10 minutes (errcode 130101)
@@ -50,8 +49,6 @@ def classify(answer: Answer) -> Outcome:
         return Outcome.ok()
     if code == 130101:
         return Outcome.retry("发送过快，钉钉已将该机器人限流 10 分钟", errcode=code, detail=message, wait=BLOCK_WAIT)
-    if code == -1:
-        return Outcome.retry("钉钉系统繁忙", errcode=code, detail=message)
     if code == 310000:
         cause, fix = _security(message)
         return Outcome.permanent(cause, fix, errcode=code, detail=message)
@@ -62,29 +59,26 @@ def classify(answer: Answer) -> Outcome:
             errcode=code,
             detail=message,
         )
-    if code is None:
-        return Outcome.permanent(
-            "答复中没有 errcode，不像钉钉的答复", "请核对配置中该群的 webhook 地址是否正确。", detail=message
-        )
-    return Outcome.permanent(
-        f"钉钉返回错误 {code}", "请对照钉钉开放平台错误码说明处理后再重发。", errcode=code, detail=message
+    return remaining_outcome(
+        answer,
+        PLATFORM,
+        fix="请对照钉钉开放平台错误码说明处理后再重发。",
+        unrecognised_fix="请核对配置中该群的 webhook 地址是否正确。",
     )
 
 
-class DingtalkRobotSender(Sender):
+class DingtalkRobotSender(GroupRobotSender):
     channel: ClassVar[str] = "dingtalk_robot"
+    platform: ClassVar[str] = "dingtalk"
+    hook_path: ClassVar[str] = "/robot/send?access_token={token}"
 
-    def __init__(self, ctx: SendContext) -> None:
-        self.ctx = ctx
+    def api_base(self) -> str:
+        return self.ctx.settings.dingtalk.api_base
 
-    def payloads(self, claim: Claim) -> list[Payload]:
-        group = group_of(self.ctx, claim, "dingtalk")
-        return render(message_of(claim), self.channel, keywords=group.keywords)
+    def classify(self, answer: Answer) -> Outcome:
+        return classify(answer)
 
-    async def send(self, claim: Claim, payload: Payload) -> Outcome:
-        group = group_of(self.ctx, claim, "dingtalk")
-        url = webhook_url(group.webhook, self.ctx.settings.dingtalk.api_base, "/robot/send?access_token={token}")
-        secret = group.secret.get_secret_value()
+    def signed(self, url: str, payload: Payload, secret: str) -> tuple[str, Payload]:
         if secret:
             url = dingtalk_signed_url(url, secret, int(time.time() * 1000))
-        return classify(await post_json(self.ctx.http, url, payload))
+        return url, payload

@@ -5,9 +5,17 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
-from bot.outbound.render import Payload, render
-from bot.outbound.senders.base import Answer, Outcome, Sender, Undeliverable, post_json, transport_outcome
-from bot.outbound.senders.context import SendContext, message_of
+from bot.outbound.render import Payload
+from bot.outbound.senders.base import (
+    BUSY,
+    Answer,
+    Outcome,
+    Undeliverable,
+    post_json,
+    remaining_outcome,
+    transport_outcome,
+)
+from bot.outbound.senders.context import ContextSender
 from storage.outbox_claim import Claim
 
 PLATFORM = "钉钉"
@@ -34,25 +42,17 @@ def classify(answer: Answer) -> Outcome:
         return Outcome.ok()
     if code == 130101:
         return Outcome.retry("发送过快，钉钉已限流", errcode=code, detail=message, wait=BLOCK_WAIT)
-    if code == -1:
-        return Outcome.retry("钉钉系统繁忙", errcode=code, detail=message)
     lowered = message.lower()
-    if code == 300001 or "session" in lowered or "expire" in lowered or "过期" in message:
+    if code == 300001 or (code != BUSY and ("session" in lowered or "expire" in lowered or "过期" in message)):
         outcome = _expired()
         return Outcome.permanent(outcome.cause, outcome.fix, errcode=code, detail=message, alert=False)
-    if code is None:
-        return Outcome.permanent("答复中没有 errcode，不像钉钉的答复", "请联系系统维护人员。", detail=message)
-    return Outcome.permanent(f"钉钉返回错误 {code}", "请对照钉钉开放平台错误码说明处理。", errcode=code, detail=message)
+    return remaining_outcome(
+        answer, PLATFORM, fix="请对照钉钉开放平台错误码说明处理。", unrecognised_fix="请联系系统维护人员。"
+    )
 
 
-class DingtalkSessionSender(Sender):
+class DingtalkSessionSender(ContextSender):
     channel: ClassVar[str] = "dingtalk_session"
-
-    def __init__(self, ctx: SendContext) -> None:
-        self.ctx = ctx
-
-    def payloads(self, claim: Claim) -> list[Payload]:
-        return render(message_of(claim), self.channel)
 
     async def send(self, claim: Claim, payload: Payload) -> Outcome:
         url = claim.address.get("url")

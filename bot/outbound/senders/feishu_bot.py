@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
-from bot.outbound.render import Payload, render
-from bot.outbound.senders.base import Answer, Outcome, Sender, post_json, transport_outcome
-from bot.outbound.senders.context import SendContext, group_of, message_of, webhook_url
+from bot.outbound.render import Payload
+from bot.outbound.senders.base import Answer, Outcome, remaining_outcome, transport_outcome
+from bot.outbound.senders.context import GroupRobotSender
 from bot.outbound.signing import feishu_sign
-from storage.outbox_claim import Claim
 
 PLATFORM = "飞书"
 RATE_LIMIT_WAIT = 2.0
@@ -58,30 +57,29 @@ def classify(answer: Answer) -> Outcome:
             errcode=code,
             detail=message,
         )
-    if code is None:
-        return Outcome.permanent(
-            "答复中没有 code，不像飞书的答复", "请核对配置中该群的 webhook 地址是否正确。", detail=message
-        )
-    return Outcome.permanent(
-        f"飞书返回错误 {code}", "请对照飞书开放平台错误码说明处理后再重发。", errcode=code, detail=message
+    return remaining_outcome(
+        answer,
+        PLATFORM,
+        fix="请对照飞书开放平台错误码说明处理后再重发。",
+        unrecognised_fix="请核对配置中该群的 webhook 地址是否正确。",
+        field="code",
+        busy=False,  # Feishu has no "busy, try again" code
     )
 
 
-class FeishuBotSender(Sender):
+class FeishuBotSender(GroupRobotSender):
     channel: ClassVar[str] = "feishu_bot"
+    platform: ClassVar[str] = "feishu"
+    hook_path: ClassVar[str] = "/open-apis/bot/v2/hook/{token}"
 
-    def __init__(self, ctx: SendContext) -> None:
-        self.ctx = ctx
+    def api_base(self) -> str:
+        return self.ctx.settings.feishu.api_base
 
-    def payloads(self, claim: Claim) -> list[Payload]:
-        group = group_of(self.ctx, claim, "feishu")
-        return render(message_of(claim), self.channel, keywords=group.keywords)
+    def classify(self, answer: Answer) -> Outcome:
+        return classify(answer)
 
-    async def send(self, claim: Claim, payload: Payload) -> Outcome:
-        group = group_of(self.ctx, claim, "feishu")
-        url = webhook_url(group.webhook, self.ctx.settings.feishu.api_base, "/open-apis/bot/v2/hook/{token}")
-        secret = group.secret.get_secret_value()
+    def signed(self, url: str, payload: Payload, secret: str) -> tuple[str, Payload]:
         if secret:
             timestamp = int(time.time())
             payload = {"timestamp": str(timestamp), "sign": feishu_sign(secret, timestamp), **payload}
-        return classify(await post_json(self.ctx.http, url, payload))
+        return url, payload

@@ -11,18 +11,18 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar
 
-from bot.outbound.render import Payload, render
+from bot.outbound.render import Payload
 from bot.outbound.senders.base import (
     Answer,
     Kind,
     Outcome,
-    Sender,
     Undeliverable,
     get_json,
     post_json,
+    remaining_outcome,
     transport_outcome,
 )
-from bot.outbound.senders.context import SendContext, message_of
+from bot.outbound.senders.context import ContextSender, SendContext
 from storage.outbox_claim import Claim
 
 PLATFORM = "企业微信"
@@ -52,8 +52,6 @@ def classify(answer: Answer) -> Outcome:
         return Outcome.retry(
             "发送频率超过企业微信应用消息的限制（每人每分钟 30 条）", errcode=code, detail=message, wait=RATE_LIMIT_WAIT
         )
-    if code == -1:
-        return Outcome.retry("企业微信系统繁忙", errcode=code, detail=message)
     if code == 40001:
         return Outcome.permanent(
             "企业微信自建应用的 Secret 无效",
@@ -82,12 +80,11 @@ def classify(answer: Answer) -> Outcome:
             errcode=code,
             detail=message,
         )
-    if code is None:
-        return Outcome.permanent(
-            "答复中没有 errcode，不像企业微信的答复", "请核对配置 [wecom] api_base 是否正确。", detail=message
-        )
-    return Outcome.permanent(
-        f"企业微信返回错误 {code}", "请对照企业微信全局错误码说明处理后再重发。", errcode=code, detail=message
+    return remaining_outcome(
+        answer,
+        PLATFORM,
+        fix="请对照企业微信全局错误码说明处理后再重发。",
+        unrecognised_fix="请核对配置 [wecom] api_base 是否正确。",
     )
 
 
@@ -97,11 +94,11 @@ class _Token:
     expires_at: float  # time.time() seconds
 
 
-class WecomAppSender(Sender):
+class WecomAppSender(ContextSender):
     channel: ClassVar[str] = "wecom_app"
 
     def __init__(self, ctx: SendContext) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self._token: _Token | None = None
         self._lock = asyncio.Lock()
 
@@ -118,7 +115,7 @@ class WecomAppSender(Sender):
 
     def payloads(self, claim: Claim) -> list[Payload]:
         self._check_configured()
-        return render(message_of(claim), self.channel)
+        return super().payloads(claim)
 
     async def _access_token(self, *, stale: str | None = None) -> str | Outcome:
         """A valid token, fetched once for all concurrent senders; ``stale`` is a token WeCom just refused."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
-from bot.outbound.render import Payload, render
-from bot.outbound.senders.base import Answer, Outcome, Sender, Undeliverable, post_json, transport_outcome
-from bot.outbound.senders.context import SendContext, message_of
+from bot.outbound.render import Payload
+from bot.outbound.senders.base import BUSY, Answer, Outcome, Undeliverable, post_json, transport_outcome
+from bot.outbound.senders.context import ContextSender
 from storage.outbox_claim import Claim
 
 PLATFORM = "企业微信"
@@ -30,7 +30,7 @@ def classify(answer: Answer) -> Outcome:
     code, message = answer.errcode, answer.errmsg
     if code == 0:
         return Outcome.ok()
-    if code in (-1, 45009):
+    if code in (BUSY, 45009):
         return Outcome.retry("企业微信暂时无法受理回复", errcode=code, detail=message, wait=5.0)
     return Outcome.permanent(
         "回复地址已失效或已被使用，企业微信未受理",
@@ -41,14 +41,8 @@ def classify(answer: Answer) -> Outcome:
     )
 
 
-class WecomResponseUrlSender(Sender):
+class WecomResponseUrlSender(ContextSender):
     channel: ClassVar[str] = "wecom_response_url"
-
-    def __init__(self, ctx: SendContext) -> None:
-        self.ctx = ctx
-
-    def payloads(self, claim: Claim) -> list[Payload]:
-        return render(message_of(claim), self.channel)
 
     async def send(self, claim: Claim, payload: Payload) -> Outcome:
         url = claim.address.get("url")
