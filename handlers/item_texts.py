@@ -61,8 +61,7 @@ def reason_usage(word: str, what: str, example: str) -> str:
 
 def raised(item: Item) -> str:
     return (
-        f"已登记问题{headline(item)}，状态：待交办。"
-        f"办公室交办后将通知牵头单位；可发送“事项 {ref(item)}”查看办理情况。"
+        f"已登记问题{headline(item)}，状态：待交办。办公室交办后将通知牵头单位；可发送“事项 {ref(item)}”查看办理情况。"
     )
 
 
