@@ -12,8 +12,12 @@ its dispatcher has requests in flight; it is restarted at once, and the platform
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,6 +54,18 @@ BURST = 1000
 KILL_AFTER = 300  # callbacks acknowledged before the kill
 SENDERS = 32  # the platform's concurrent connections
 UNCERTAIN = "消息可能未送达，请核实"  # the title of the office's notice
+
+
+@contextmanager
+def paused(instances: list[Instance]) -> Iterator[None]:
+    """Stop ``instances`` with SIGSTOP for the block (they hold no transaction while idle), then resume them."""
+    for instance in instances:
+        os.kill(instance.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for instance in instances:
+            os.kill(instance.pid, signal.SIGCONT)
 
 
 def told(notice: str) -> int:
@@ -97,14 +113,17 @@ async def test_sigkill_during_a_burst_and_in_mid_dispatch(
                 )
                 for n in range(BURST)
             ]
-            markers = await queue_numbered(db, MEMBER_GROUPS, 6, origin="announcement")
             pid = victim.pid
 
             async def held_by_victim() -> set[int]:
                 rows = await outbox(db)
                 return {r.id for r in rows if r.state is OutboxState.SENDING and f":{pid}:" in (r.sending_by or "")}
 
-            await eventually(held_by_victim, lambda held: len(held) >= 3, within=30, what="the victim sending")
+            # Only one row per robot is in flight at a time, so the two others could take every robot's head
+            # before the victim polls: they are paused while the victim picks up its share.
+            with paused(others):
+                markers = await queue_numbered(db, MEMBER_GROUPS, 6, origin="announcement")
+                await eventually(held_by_victim, lambda held: len(held) >= 3, within=30, what="the victim sending")
             acked: set[str] = set()
             sending = asyncio.create_task(burst(victim, callbacks, acked))
 
