@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from schedules.reminders import enqueue_reminders
-
 from handlers import texts
 from handlers.commands.arguments import period_argument
 from handlers.commands.registry import CommandContext, command
+from schedules.reminders import enqueue_reminders
 from storage.standing import period_standing
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from storage.outbox_ops import resend as resend_row
-
 from handlers import texts
 from handlers.commands.registry import CommandContext, command
+from storage.outbox_ops import resend as resend_row
 
 _ID = re.compile(r"^#?(\d{1,18})$")
 
