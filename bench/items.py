@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -26,7 +25,16 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import insert, text
 
-from bench.standing import SHANGHAI, SHANGHAI_POLICY, Samples, percentile, postgres_database, sqlite_database, timed
+from bench.standing import (
+    SHANGHAI,
+    SHANGHAI_POLICY,
+    Samples,
+    percentile,
+    postgres_database,
+    sqlite_database,
+    summary_line,
+    timed,
+)
 from schedules.compose import compose_weekly
 from schedules.context import ScheduleEnv
 from schedules.settings import ScheduleSettings, with_schedules
@@ -50,17 +58,6 @@ class Figures:
     listing: Samples
     briefing: Samples
 
-    @staticmethod
-    def line(name: str, samples: Samples) -> str:
-        wall = samples.wall_ms
-        median, p90, worst = statistics.median(wall), percentile(wall, 0.9), max(wall)
-        verdict = "met" if p90 < TARGET_MS else "MISSED"
-        cpu = statistics.median(samples.cpu_ms)
-        return (
-            f"  {name:<26} median {median:6.1f} ms   p90 {p90:6.1f} ms   max {worst:6.1f} ms"
-            f"   cpu median {cpu:6.1f} ms   (target < {TARGET_MS:.0f} ms at p90: {verdict})"
-        )
-
     def missed(self) -> bool:
         return max(percentile(self.listing.wall_ms, 0.9), percentile(self.briefing.wall_ms, 0.9)) >= TARGET_MS
 
@@ -70,8 +67,8 @@ class Figures:
             [
                 f"{self.backend}: {self.items:,} items ({self.open_items:,} open: {lights}) "
                 f"loaded in {self.load_seconds:.1f} s",
-                self.line("list by standing", self.listing),
-                self.line("compose weekly briefing", self.briefing),
+                summary_line("list by standing", self.listing),
+                summary_line("compose weekly briefing", self.briefing),
             ]
         )
 
