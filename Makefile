@@ -7,7 +7,7 @@ CONFIG ?= duban.toml
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint typecheck check bench clean
+.PHONY: run test system-packages lint typecheck check bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,12 @@ run: $(STAMP)
 	$(BIN)/duban --config $(CONFIG) init --demo --if-missing
 	$(BIN)/duban --config $(CONFIG) serve --host $(HOST) --port $(PORT)
 
+## system-packages: the Debian packages the tests drive for real (browser, office suite, proxy, CJK font)
+system-packages:
+	deploy/install-system-packages
+
 ## test: set up and run the whole test suite (PostgreSQL cases run where a server answers)
-test: $(STAMP)
+test: $(STAMP) system-packages
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
