@@ -8,7 +8,6 @@ import socket
 from dataclasses import dataclass, field
 
 from bot.config import Settings
-from bot.schedule_config import schedule_settings_of
 from schedules.settings import with_schedules
 from storage.db import Database
 from storage.periods import DeadlineRule
@@ -38,4 +37,4 @@ def policy_from_settings(settings: Settings) -> Policy:
         deadline=DeadlineRule(tz=settings.tz, day=settings.reporting.deadline_day, at=settings.reporting.deadline_time),
     )
     # The schedule settings ride along, and the deadline moves by the office's deadline policy.
-    return with_schedules(policy, schedule_settings_of(settings))
+    return with_schedules(policy, settings.schedules)

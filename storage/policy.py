@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from storage.periods import DeadlineRule
+
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
+
+
+def _default_schedules() -> ScheduleSettings:
+    # Imported here: the settings model belongs to ``schedules``, which imports storage, not the other way round.
+    from schedules.settings import ScheduleSettings
+
+    return ScheduleSettings()
 
 
 @dataclass(frozen=True)
@@ -13,6 +24,5 @@ class Policy:
     tz: ZoneInfo
     office_name: str
     deadline: DeadlineRule
-    # The timed jobs' settings (``schedules.settings.ScheduleSettings``), typed loosely because storage does not
-    # import schedules; ``schedules.settings.schedule_settings(policy)`` reads it back, with defaults when unset.
-    schedules: object = field(default=None, compare=False)
+    # The timed jobs' settings, read typed by handlers and jobs; the defaults when nothing was configured.
+    schedules: ScheduleSettings = field(default_factory=_default_schedules, compare=False)

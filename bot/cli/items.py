@@ -14,7 +14,6 @@ from bot.cli.items_xlsx import build_items_workbook
 from bot.cli.xlsx_sheet import save_workbook
 from bot.config import Settings
 from bot.context import policy_from_settings
-from schedules.settings import schedule_settings
 from storage import items as ledger
 from storage.policy import Policy
 
@@ -31,7 +30,7 @@ def register(sub: SubParsers) -> None:
 async def _workbook(settings: Settings, policy: Policy, now: datetime) -> tuple[Workbook, int]:
     async with checked_database(settings) as db, db.sessions() as session:
         items = await ledger.all_items(session, with_events=True)
-        calendar = schedule_settings(policy).calendar()
+        calendar = policy.schedules.calendar()
         lights = {item.id: ledger.item_light(item, calendar, now, policy.tz) for item in items}
         workbook = build_items_workbook(items, lights, tz=policy.tz, office_name=policy.office_name, now=now)
         return workbook, len(items)

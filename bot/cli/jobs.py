@@ -22,7 +22,7 @@ from schedules.context import JobContext, ScheduleEnv
 from schedules.dates import day_label, moment_label
 from schedules.jobs import JobOutcome, preview, run_job
 from schedules.occurrences import Occurrence
-from schedules.settings import JOB_NAMES, JOB_TITLES
+from schedules.registry import JOB_NAMES, JOB_TITLES, JOBS, job_named
 from storage.periods import Period
 from storage.sync import sync_groups
 
@@ -110,7 +110,7 @@ def list_lines(
             f"注意：尚未收录国务院办公厅公布的{year}年节假日安排，该年按法定节假日规则推算，不含调休上班日；"
             "可升级 chinesecalendar，或在配置 [schedules] extra_workdays / extra_holidays 中列出。"
         )
-    disabled = [JOB_TITLES[name] for name in JOB_NAMES if not env.settings.job(name).enabled]
+    disabled = [job.title for job in JOBS if not job.settings_of(env.settings).enabled]
     if disabled:
         lines.append(f"已停用：{'、'.join(disabled)}")
     special = special_days(env.calendar, start, end)
@@ -161,7 +161,7 @@ async def _run(settings: Settings, job: str, at: datetime, *, dry_run: bool) -> 
     async with checked_database(settings) as db:
         await sync_groups(db, settings.groups)
         ctx = JobContext.create(db, policy_from_settings(settings), instance_id="cli")
-        if not ctx.settings.job(job).enabled:
+        if not job_named(job).settings_of(ctx.settings).enabled:
             print(f"提示：{JOB_TITLES[job]}已在配置中停用，本次为手动执行。")
         when = moment_label(at, settings.tz, year=True)
         if dry_run:

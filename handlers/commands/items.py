@@ -26,7 +26,6 @@ from handlers.commands.registry import CommandContext, command
 from handlers.identity import strip_mention
 from handlers.reports import file_report
 from handlers.texts import command_word_as_report
-from schedules.settings import schedule_settings
 from storage import items as ledger
 from storage.models import Group, GroupMember, Item, ItemState, Person, Role, Unit
 from storage.outbound import Mention, OutboundMessage, enqueue_to_group, quote
@@ -116,7 +115,7 @@ def _due_check(ctx: CommandContext, due: date, word: str) -> str | None:
         ctx.reply(texts.past_due(due, today))
         ctx.audit(word, ctx.args, "past_due")
         return None
-    info = schedule_settings(ctx.policy).calendar().explain(due)
+    info = ctx.policy.schedules.calendar().explain(due)
     return "" if info.workday else texts.non_working_due(due, info.reason)
 
 
@@ -427,7 +426,7 @@ async def stop(ctx: CommandContext) -> None:
     office_only=False,
 )
 async def show_items(ctx: CommandContext) -> None:
-    calendar = schedule_settings(ctx.policy).calendar()
+    calendar = ctx.policy.schedules.calendar()
     tz = ctx.policy.tz
     args = ctx.args.strip()
     number, _ = item_reference(args)
