@@ -135,7 +135,7 @@ async def check(db: Database, reports: int) -> None:
         if [version for version, _ in rows] != list(range(1, len(rows) + 1)):
             problems.append(f"unit {key}: versions {[v for v, _ in rows]}")
         if [inbox_id for _, inbox_id in rows] != sorted(inbox_id for _, inbox_id in rows):
-            problems.append(f"unit {key}: versions out of arrival order")
+            problems.append(f"unit {key}: versions out of arrival order {rows}")
     if confirmations != reports or outbox_rows != reports:
         problems.append(f"{outbox_rows} outbox rows confirming {confirmations} of {reports} reports")
     if problems:
