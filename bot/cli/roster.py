@@ -12,11 +12,11 @@ from pathlib import Path
 
 from bot.cli.base import CliError, SubParsers, open_checked, settings_of
 from bot.config import Settings
-from bot.roster import ParsedRoster, RosterRejected, read_roster, write_roster
+from bot.roster import ParsedRoster, RosterRejected, write_roster
 from bot.roster.columns import Column, mask_mobile
+from bot.roster.service import RosterImport, import_roster_file
 from storage.models import Role
-from storage.roster import Changes, ImportSummary, RosterRow, import_roster, roster_rows
-from storage.sync import sync_groups
+from storage.roster import Changes, ImportSummary, RosterRow, roster_rows
 
 REFUSED = 1
 
@@ -43,24 +43,18 @@ def register(sub: SubParsers) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     path = Path(args.file)
-    known_groups = {group.name: group.platform for group in settings.groups}
 
-    async def run() -> tuple[ParsedRoster, ImportSummary]:
+    async def run() -> RosterImport:
         db = await open_checked(settings)
         try:
-            try:
-                parsed = read_roster(path, known_groups)
-            except RosterRejected as exc:
-                raise CliError(exc.render(), code=REFUSED) from None
-            await sync_groups(db, settings.groups)
-            summary = await import_roster(
-                db, parsed.entries, actor=_actor(), source=f"导入名册 {path.name}", dry_run=args.dry_run
-            )
-            return parsed, summary
+            return await import_roster_file(db, settings, path, actor=_actor(), via="cli", dry_run=args.dry_run)
+        except RosterRejected as exc:
+            raise CliError(exc.render(), code=REFUSED) from None
         finally:
             await db.close()
 
-    parsed, summary = asyncio.run(run())
+    done = asyncio.run(run())
+    parsed, summary = done.parsed, done.summary
     print(_describe_file(path, parsed))
     if parsed.ignored_columns:
         print(f"已忽略的列：{'、'.join(parsed.ignored_columns)}")
