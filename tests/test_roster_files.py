@@ -447,7 +447,11 @@ def _good_xlsx(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     "sheet",
-    [b"<worksheet><sheetData><row r='1'><c r='A1' t='s'><v>0", b"\x00\x01garbage", b"<worksheet><sheetData><row r='x'>"],
+    [
+        b"<worksheet><sheetData><row r='1'><c r='A1' t='s'><v>0",
+        b"\x00\x01garbage",
+        b"<worksheet><sheetData><row r='x'>",
+    ],
 )
 def test_damaged_sheet_is_refused_in_chinese(tmp_path: Path, sheet: bytes) -> None:
     damaged = tmp_path / "damaged.xlsx"

@@ -10,10 +10,10 @@ from pathlib import Path
 from openpyxl import Workbook
 
 from bot.cli.base import CliError, SubParsers, checked_database, settings_of
-from bot.cli.items_xlsx import build_items_workbook
-from bot.cli.xlsx_sheet import save_workbook
 from bot.config import Settings
 from bot.context import policy_from_settings
+from bot.workbooks.items import build_items_workbook
+from bot.workbooks.sheet import save_workbook
 from schedules.settings import schedule_settings
 from storage import items as ledger
 from storage.policy import Policy

@@ -17,12 +17,12 @@ from bot.cli.base import CliError, SubParsers, checked_database, settings_of
 from bot.config import Settings
 from bot.context import AppContext, policy_from_settings
 from bot.outbound.dispatcher import drain_once
-from schedules.calendar import DayInfo, WorkCalendar
 from schedules.context import JobContext, ScheduleEnv
 from schedules.dates import day_label, moment_label
 from schedules.jobs import JobOutcome, preview, run_job
 from schedules.occurrences import Occurrence
 from schedules.settings import JOB_NAMES, JOB_TITLES
+from schedules.special_days import special_days
 from storage.periods import Period
 from storage.sync import sync_groups
 
@@ -127,25 +127,6 @@ def list_lines(
             )
         lines.append(head + (f"  —— {occurrence.note}" if occurrence.note else ""))
     return lines
-
-
-def special_days(calendar: WorkCalendar, start: date, end: date) -> list[str]:
-    """Holidays (runs of days with one reason) and make-up workdays between ``start`` and ``end``."""
-    runs: list[tuple[date, date, DayInfo]] = []
-    day = start
-    while day <= end:
-        info = calendar.explain(day)
-        if info.source != "weekday":
-            if runs and runs[-1][2].reason == info.reason and runs[-1][1] + timedelta(days=1) == day:
-                runs[-1] = (runs[-1][0], day, info)
-            else:
-                runs.append((day, day, info))
-        day += timedelta(days=1)
-    texts = []
-    for first, last, info in runs:
-        span = day_label(first) if first == last else f"{day_label(first)}至{day_label(last)}"
-        texts.append(f"{span}  {info.reason}")
-    return texts
 
 
 # --- run ----------------------------------------------------------------------------------------------

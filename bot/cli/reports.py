@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.base import CliError, SubParsers, checked_database, settings_of
-from bot.cli.ledger_xlsx import build_workbook
 from bot.cli.roster import render_table
-from bot.cli.xlsx_sheet import save_workbook
 from bot.config import Settings
 from bot.context import policy_from_settings
+from bot.workbooks.ledger import build_workbook
+from bot.workbooks.sheet import save_workbook
 from storage.periods import Period
 from storage.policy import Policy
 from storage.reports import Ledger, period_ledger

@@ -17,12 +17,11 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from python_calamine import CalamineWorkbook
-
 from openpyxl import load_workbook
 from openpyxl.utils.cell import range_boundaries
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.xml.functions import iterparse
+from python_calamine import CalamineWorkbook
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_EXPANDED_BYTES = 200 * 1024 * 1024  # what the .xlsx's parts may expand to (a zip bomb expands far beyond)
@@ -72,7 +71,9 @@ def read_sheets(path: Path) -> list[Sheet]:
     except UnreadableFile:
         raise
     except Exception as exc:  # a damaged or hostile workbook: whatever the parser raised, the answer is the same
-        raise UnreadableFile(f"无法读取 Excel 文件：文件已损坏或不是有效的 {suffix} 文件（{type(exc).__name__}）") from None
+        raise UnreadableFile(
+            f"无法读取 Excel 文件：文件已损坏或不是有效的 {suffix} 文件（{type(exc).__name__}）"
+        ) from None
 
 
 def decode_csv(data: bytes) -> str:
