@@ -470,5 +470,5 @@ def test_zip_that_expands_beyond_reason_is_refused(tmp_path: Path) -> None:
 def test_damaged_xls_is_refused_in_chinese(tmp_path: Path) -> None:
     damaged = tmp_path / "damaged.xls"
     damaged.write_bytes(DEMO_XLS.read_bytes()[:3000])
-    [(rows, message)] = rejected(damaged)
+    [(_rows, message)] = rejected(damaged)
     assert message.startswith("无法读取 Excel 文件")

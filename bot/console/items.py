@@ -130,7 +130,7 @@ async def act(request: web.Request) -> web.Response:
         try:
             message = await _apply(session, actor, item, action, form, text)
         except Refused as refusal:
-            failure = refusal  # committed: the refusal's audit entry stays
+            failure: Refused | None = refusal  # committed: the refusal's audit entry stays
         else:
             failure = None
     if failure is not None:

@@ -86,7 +86,7 @@ async def resend_row(request: web.Request) -> web.Response:
         try:
             copy = await resend(actor_for(request, session), row.id)
         except Refused as refusal:
-            failure = refusal
+            failure: Refused | None = refusal  # committed: the refusal's audit entry stays
         else:
             failure = None
     if failure is not None:

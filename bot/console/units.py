@@ -59,10 +59,10 @@ async def unit_page(request: web.Request) -> web.Response:
                 select(Person).where(Person.unit_id == unit_id, Person.active.is_(True)).order_by(Person.role)
             )
         )
-        [row] = await report_matrix(session, periods, ctx.policy.deadline, now, unit_id=unit_id) or [None]
+        found = await report_matrix(session, periods, ctx.policy.deadline, now, unit_id=unit_id)
         items = await ledger.items_of_unit(session, unit_id)
     lights = {item.id: ledger.item_light(item, calendar, now, ctx.policy.tz) for item in items}
-    months = list(zip(periods, row.cells, strict=True))[::-1] if row else []
+    months = list(zip(periods, found[0].cells, strict=True))[::-1] if found else []
     return render(
         request, "unit.html.j2", unit=unit, people=people, months=months, labels=LABELS, items=items, lights=lights
     )
