@@ -18,8 +18,16 @@ from bot.app import create_app
 from storage.db import Database
 from storage.models import AuditEntry, ConsoleSession, Item, ItemState, OutboxMessage, OutboxState, Person
 
-OFFICE_PAGES = ("/console/", "/console/matrix", "/console/outbox", "/console/roster", "/console/documents",
-                "/console/jobs", "/console/audit", "/console/sessions")
+OFFICE_PAGES = (
+    "/console/",
+    "/console/matrix",
+    "/console/outbox",
+    "/console/roster",
+    "/console/documents",
+    "/console/jobs",
+    "/console/audit",
+    "/console/sessions",
+)
 
 
 async def client_for(aiohttp_client: Any, db: Database, **console: Any) -> TestClient:
@@ -187,8 +195,13 @@ async def test_a_liaison_sees_only_their_own_unit(aiohttp_client: Any, db: Datab
     own = await client.get(f"/console/units/{roster.commerce.id}/reports/{office.periods[-2]}")
     assert own.status == 200
     other, period = roster.reform.id, office.periods[-2]
-    for path in (f"/console/units/{other}", f"/console/units/{other}/reports/{period}", "/console/items/2",
-                 "/console/units/999999", "/console/items/999"):
+    for path in (
+        f"/console/units/{other}",
+        f"/console/units/{other}/reports/{period}",
+        "/console/items/2",
+        "/console/units/999999",
+        "/console/items/999",
+    ):
         assert (await client.get(path)).status == 404, path
     for path in OFFICE_PAGES[1:] + ("/console/documents/items.xlsx", "/console/roster/export.xlsx"):
         assert (await client.get(path)).status == 403, path

@@ -48,8 +48,8 @@ def upgrade() -> None:
         batch_op.create_index("ix_console_session_person_id", ["person_id"], unique=False)
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.add_column(sa.Column("via", sa.String(length=16), server_default="chat", nullable=False))
-    # Entries written before the console existed: the command line signed its own as 命令行.
-    op.execute("UPDATE audit_log SET via = 'cli' WHERE inbox_id IS NULL AND actor LIKE '命令行%'")
+    # Before the console, every entry not tied to a chat message came from the command line (roster imports).
+    op.execute("UPDATE audit_log SET via = 'cli' WHERE inbox_id IS NULL")
 
 
 def downgrade() -> None:
