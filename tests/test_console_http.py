@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
-from console_kit import Office, console_settings, csrf_of, link_token, seed_office
+from console_kit import console_settings, csrf_of, link_token, seed_office
 from handlers_kit import MEMBER_GROUP, OFFICE_GROUP
 from openpyxl import load_workbook
 from sqlalchemy import select, update
@@ -203,7 +203,7 @@ async def test_a_liaison_sees_only_their_own_unit(aiohttp_client: Any, db: Datab
         "/console/items/999",
     ):
         assert (await client.get(path)).status == 404, path
-    for path in OFFICE_PAGES[1:] + ("/console/documents/items.xlsx", "/console/roster/export.xlsx"):
+    for path in (*OFFICE_PAGES[1:], "/console/documents/items.xlsx", "/console/roster/export.xlsx"):
         assert (await client.get(path)).status == 403, path
     listing = await (await client.get("/console/items")).text()
     assert "外贸企业用地审批慢" in listing and "别的单位的事项" not in listing

@@ -1,4 +1,4 @@
-"""Getting into the console: ``登录`` in chat, ``duban console link``, the migration, and credentials kept out of logs."""
+"""Getting into the console: ``登录`` in chat, ``duban console link``; the migration; credentials kept out of logs."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ async def test_login_in_a_group_goes_one_to_one_where_the_platform_allows(db: Da
 
 
 async def test_login_in_a_group_elsewhere_asks_to_write_one_to_one(db: Database) -> None:
-    roster = await seed(db)
+    await seed(db)
     [answer] = await say(db, "lina-staff", "登录", AT, policy=CONSOLE, platform="dingtalk")
     assert "请与我单聊发送“登录”" in answer
     assert await logins(db) == []
