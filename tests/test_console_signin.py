@@ -1,4 +1,4 @@
-"""Getting into the console: ``登录`` in chat, ``duban console link``; the migration; credentials kept out of logs."""
+"""Into the console: ``登录`` in chat, ``duban console link``; the migration; no credentials in logs."""
 
 from __future__ import annotations
 

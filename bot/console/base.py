@@ -164,6 +164,8 @@ async def form_of(request: web.Request) -> Mapping[str, Any]:
 async def headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)
+    except web.HTTPNotFound:
+        response = refuse(request, 404, "页面不存在，或您无权查看。")
     except web.HTTPException as exc:
         response = exc
     response.headers["Content-Security-Policy"] = CSP

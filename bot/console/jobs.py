@@ -74,7 +74,8 @@ async def jobs(request: web.Request) -> web.Response:
     env = ScheduleEnv.of(policy)
     today = now.astimezone(policy.tz).date()
     start, end = today - timedelta(days=PAST_DAYS), today + timedelta(days=AHEAD_DAYS)
-    occurrences = env.planner.occurrences(start, end)
+    job = request.query.get("job", "")
+    occurrences = env.planner.occurrences(start, end, jobs=[job] if job in JOB_NAMES else None)
     first = datetime.combine(start, datetime.min.time(), tzinfo=policy.tz)
     async with ctx.db.sessions() as session:
         rows = await session.scalars(select(JobClaim).where(JobClaim.occurrence >= first, JobClaim.job.in_(JOB_NAMES)))
@@ -96,5 +97,6 @@ async def jobs(request: web.Request) -> web.Response:
         disabled=disabled,
         start=start,
         end=end,
-        today=today,
+        job=job,
+        titles=JOB_TITLES,
     )
