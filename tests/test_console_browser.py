@@ -8,6 +8,7 @@ and signs out; a liaison sees only their unit; a form stripped of its CSRF token
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -88,9 +89,8 @@ async def test_an_office_month_in_the_browser(
     last_closed = office.periods[-2]
     cell = page.locator(f'a[href="/console/units/{roster.commerce.id}/reports/{last_closed}"]')
     assert await cell.inner_text() == "按时"
-    assert (
-        await page.locator(f'a[href="/console/units/{roster.reform.id}/reports/{last_closed}"]').inner_text() == "逾期"
-    )
+    reform_cell = page.locator(f'a[href="/console/units/{roster.reform.id}/reports/{last_closed}"]')
+    assert await reform_cell.inner_text() == "逾期"
     await page.screenshot(path=shots / "02-matrix-1366.png", full_page=True)
 
     await cell.click()
@@ -187,7 +187,7 @@ async def saved(download: Any, folder: Path, name: str) -> Path:
 
 
 async def upload(page: Any, path: Path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")
+    await asyncio.to_thread(path.write_text, text, encoding="utf-8")
     await page.locator("input[type=file]").set_input_files(str(path))
     await page.get_by_role("button", name="校验", exact=True).click()
     await page.wait_for_load_state()

@@ -130,3 +130,10 @@ async def _check_head(url: str) -> None:
         assert (await migrate.schema_state(db)).up_to_date
     finally:
         await db.close()
+
+
+async def test_help_offers_login_only_where_the_console_runs(db: Database) -> None:
+    roster = await seed(db)
+    [with_console] = await say(db, roster.liaison, "帮助", AT, policy=CONSOLE)
+    [without] = await say(db, roster.liaison, "帮助", AT)
+    assert "登录" in with_console and "登录" not in without
