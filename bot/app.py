@@ -18,14 +18,11 @@ from bot.context import AppContext
 from bot.lifecycle import Worker, Workers
 from bot.logs import trace_id
 from storage.db import Database
-from storage.migrate import schema_state
+from storage.migrate import SchemaOutOfDate as SchemaOutOfDate  # re-exported: the service checks at start
+from storage.migrate import check_schema as check_schema
 from storage.sync import sync_groups
 
 log = logging.getLogger(__name__)
-
-
-class SchemaOutOfDate(RuntimeError):
-    """The database is behind the code: the operator must run ``duban db upgrade`` first."""
 
 
 @dataclass(frozen=True)
@@ -36,15 +33,6 @@ class Channel:
     enabled: bool
     routes: Sequence[web.RouteDef]
     off_reason: str = ""
-
-
-async def check_schema(db: Database) -> None:
-    state = await schema_state(db)
-    if not state.up_to_date:
-        current = state.current or "（空库）"
-        raise SchemaOutOfDate(
-            f"数据库结构版本为 {current}，程序需要 {state.head}。请先运行 `duban db upgrade`，再启动服务。"
-        )
 
 
 @web.middleware

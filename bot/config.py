@@ -30,6 +30,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.errors import ConfigError as ConfigError  # re-exported: callers catch it from here
+
 DEFAULT_CONFIG_PATH = Path("duban.toml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/duban.db"
 
@@ -368,20 +370,6 @@ def _webhook_key(url: str) -> str:
 
 
 _config_path: ContextVar[Path | None] = ContextVar("duban_config_path", default=None)
-
-
-class ConfigError(Exception):
-    """A configuration that cannot be used, described for the operator (no traceback)."""
-
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        self.path = path
-        self.problems = problems
-        super().__init__(self.render())
-
-    def render(self) -> str:
-        lines = [f"配置文件 {self.path} 有误，duban 未启动："]
-        lines += [f"  - {problem}" for problem in self.problems]
-        return "\n".join(lines)
 
 
 def resolve_config_path(explicit: str | Path | None = None) -> Path:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-from schedules.calendar import DayInfo, WorkCalendar
 from schedules.dates import day_label
+
+if TYPE_CHECKING:
+    from schedules.calendar import DayInfo, WorkCalendar
 
 
 def special_days(calendar: WorkCalendar, start: date, end: date) -> list[str]:

@@ -7,8 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.cli import backup, console, items, jobs, outbox, reports, roster, say, serve, setup
-from bot.cli.base import CliError
-from bot.config import ConfigError
+from bot.errors import CliError, ConfigError
 from bot.logs import configure_logging
 
 MODULES = (setup, serve, roster, say, reports, items, jobs, backup, outbox, console)
