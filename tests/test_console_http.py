@@ -290,3 +290,67 @@ async def test_malformed_addresses_are_404_not_500(aiohttp_client: Any, db: Data
     client = await client_for(aiohttp_client, db)
     await sign_in(client, db, office.roster.office)
     assert (await client.get(path)).status == 404
+
+
+async def test_assigning_an_item_from_the_console_tells_the_units(aiohttp_client: Any, db: Database) -> None:
+    office = await seed_office(db)
+    roster = office.roster
+    async with db.transaction() as session:
+        session.add(Item(number=3, title="园区道路改造", raised_by_id=roster.office.id, state=ItemState.RAISED))
+    client = await client_for(aiohttp_client, db)
+    csrf = await sign_in(client, db, roster.office)
+    form = FormData()
+    for name, value in (("csrf", csrf), ("lead", str(roster.commerce.id)), ("supporting", str(roster.reform.id))):
+        form.add_field(name, value)
+    form.add_field("due", (datetime.now(UTC) + timedelta(days=20)).date().isoformat())
+    page = await (await client.post("/console/items/3/assign", data=form)).text()
+    assert "msg ok" in page and "省商务厅" in page
+    async with db.sessions() as session:
+        posts = list(await session.scalars(select(OutboxMessage).where(OutboxMessage.origin == "item")))
+        item = await session.scalar(select(Item).where(Item.number == 3))
+    assert item is not None and item.state is ItemState.ASSIGNED
+    assert len(posts) == 1 and posts[0].target == MEMBER_GROUP
+    assert {m["name"] for m in posts[0].message["mentions"]} == {"张伟", "李娜", "王强"}
+    past = await client.post("/console/items/3/extend", data={"csrf": csrf, "due": "2020-01-01", "text": "x"})
+    assert "msg err" in await past.text()
+    async with db.sessions() as session:
+        unchanged = await session.scalar(select(Item).where(Item.number == 3))
+    assert unchanged is not None and unchanged.due == item.due
+
+
+async def test_the_audit_log_filters_by_channel_and_person(aiohttp_client: Any, db: Database) -> None:
+    office = await seed_office(db)
+    client = await client_for(aiohttp_client, db)
+    csrf = await sign_in(client, db, office.roster.office)
+    await client.post(f"/console/outbox/{office.failed_id}/resend", data={"csrf": csrf})
+    async with db.transaction() as session:
+        session.add(AuditEntry(actor="命令行（root）", action="roster.import", detail="导入名册 x.csv", via="cli"))
+    console_only = await (await client.get("/console/audit?via=console")).text()
+    assert "重发" in console_only and "roster.import" not in console_only
+    cli_only = await (await client.get("/console/audit?via=cli&actor=命令行")).text()
+    assert "roster.import" in cli_only and "重发" not in cli_only.split("<table")[1]
+    assert (await client.get("/console/audit?from=2026-13-01")).status == 400
+
+
+async def test_forms_posted_from_another_site_are_refused(aiohttp_client: Any, db: Database) -> None:
+    office = await seed_office(db)
+    client = await client_for(aiohttp_client, db)
+    token = await link_token(db, office.roster.office)
+    evil = {"Origin": "https://evil.example"}
+    forced = await client.post("/console/login", data={"token": token}, headers=evil, allow_redirects=False)
+    assert forced.status == 403  # no login CSRF: nobody is signed in as someone else by a foreign page
+    csrf = await sign_in(client, db, office.roster.office)
+    response = await client.post(f"/console/outbox/{office.failed_id}/resend", data={"csrf": csrf}, headers=evil)
+    assert response.status == 403
+    same = {"Origin": str(client.make_url("/")).rstrip("/")}
+    assert (
+        await client.post(f"/console/outbox/{office.failed_id}/resend", data={"csrf": csrf}, headers=same)
+    ).status == 200
+
+
+async def test_a_hidden_origin_cannot_sign_anyone_in(aiohttp_client: Any, db: Database) -> None:
+    office = await seed_office(db)
+    client = await client_for(aiohttp_client, db)
+    token = await link_token(db, office.roster.office)
+    hidden = await client.post("/console/login", data={"token": token}, headers={"Origin": "null"})
+    assert hidden.status == 403

@@ -21,6 +21,7 @@ from urllib.parse import quote
 import jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from yarl import URL
 
 from bot.appkeys import CONTEXT
 from bot.console import filters
@@ -37,6 +38,7 @@ CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
+CSRF_REFUSED = "表单已失效或来源不明（缺少安全校验码），未执行任何操作。请返回页面刷新后重试。"
 PUBLIC = frozenset({"login", "login_confirm", "static"})  # route names reachable without a session
 
 
@@ -171,7 +173,8 @@ async def headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"  # a sign-in link's token never leaves in a Referer
+    # A sign-in link's token never leaves for another site in a Referer; our own POSTs keep a real Origin.
+    response.headers["Referrer-Policy"] = "same-origin"
     if request.match_info.route.name != "static":
         response.headers["Cache-Control"] = "no-store"
     if isinstance(response, web.HTTPException):
@@ -179,9 +182,27 @@ async def headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     return response
 
 
+def foreign_origin(request: web.Request) -> bool:
+    """A POST whose ``Origin`` names another host, or hides it (``null``, as a page with ``no-referrer`` sends):
+    a page elsewhere submitting a form here. Browsers send ``Origin`` with every form POST; a client that sends
+    none is left to the CSRF token."""
+    origin = request.headers.get("Origin")
+    if not origin or request.method != "POST":
+        return False
+    if origin == "null":
+        return True
+    try:
+        return URL(origin).host != URL(f"//{request.host}").host
+    except ValueError:
+        return True
+
+
 @web.middleware
 async def signed_in(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Pages need a live session; POSTs need its CSRF token as well."""
+    """Pages need a live session; POSTs need its CSRF token as well, and must come from our own pages."""
+    if foreign_origin(request):
+        log.warning("console form refused: posted from another site to %s", request.path)
+        return refuse(request, 403, CSRF_REFUSED)
     if request.match_info.route.name in PUBLIC:
         return await handler(request)
     ctx = context_of(request)
@@ -198,7 +219,5 @@ async def signed_in(request: web.Request, handler: Handler) -> web.StreamRespons
         token = form.get("csrf")
         if not isinstance(token, str) or not hmac.compare_digest(token, row.csrf_token):
             log.warning("console form refused: missing or wrong CSRF token on %s", request.path)
-            return refuse(
-                request, 403, "表单已失效或来源不明（缺少安全校验码），未执行任何操作。请返回页面刷新后重试。"
-            )
+            return refuse(request, 403, CSRF_REFUSED)
     return await handler(request)
