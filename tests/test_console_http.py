@@ -106,6 +106,7 @@ async def test_every_office_page_renders_with_its_security_headers(aiohttp_clien
     assert "省商务厅" not in grouped  # no unit's liaison sits in the office group
     overview = await (await client.get("/console/")).text()
     assert "省财政厅" in overview  # never reported: among the missing
+    assert "发送失败 1 条" in overview
 
 
 async def test_a_report_shows_every_version_and_their_difference(aiohttp_client: Any, db: Database) -> None:

@@ -137,3 +137,24 @@ async def test_help_offers_login_only_where_the_console_runs(db: Database) -> No
     [with_console] = await say(db, roster.liaison, "帮助", AT, policy=CONSOLE)
     [without] = await say(db, roster.liaison, "帮助", AT)
     assert "登录" in with_console and "登录" not in without
+
+
+async def test_a_link_opens_one_session_even_when_used_twice_at_once(db: Database) -> None:
+    from storage.console_auth import LinkRefused, issue_link_token, redeem_link
+    from storage.models import ConsoleSession, utcnow
+
+    roster = await seed(db)
+    async with db.transaction() as session:
+        token = await issue_link_token(session, roster.office, now=utcnow(), via="cli")
+
+    async def redeem() -> bool:
+        try:
+            async with db.transaction() as session:
+                await redeem_link(session, token, now=utcnow())
+        except LinkRefused:
+            return False
+        return True
+
+    assert sorted(await asyncio.gather(redeem(), redeem(), redeem())) == [False, False, True]
+    async with db.sessions() as session:
+        assert len(list(await session.scalars(select(ConsoleSession)))) == 1

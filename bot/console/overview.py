@@ -13,7 +13,8 @@ from schedules.context import ScheduleEnv
 from storage import items as ledger
 from storage.items import Light
 from storage.matrix import LABELS, MatrixRow, months_ending, report_matrix
-from storage.models import Group, utcnow
+from storage.models import Group, OutboxState, utcnow
+from storage.outbox_ops import state_counts
 from storage.periods import Period
 from storage.standing import period_standing
 
@@ -37,6 +38,7 @@ async def overview(request: web.Request) -> web.StreamResponse:
     async with ctx.db.sessions() as session:
         standing = await period_standing(session, period)
         lit = await ledger.by_standing(session, env.calendar, now, policy.tz)
+        queue = await state_counts(session)
     today = now.astimezone(policy.tz).date()
     upcoming = [
         occurrence
@@ -53,6 +55,8 @@ async def overview(request: web.Request) -> web.StreamResponse:
         amber=sum(1 for row in lit if row.light is Light.AMBER),
         upcoming=upcoming,
         past_due=policy.deadline.deadline(period) < now,
+        failed=queue[OutboxState.FAILED],
+        uncertain=queue[OutboxState.UNCERTAIN],
     )
 
 
