@@ -9,7 +9,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEntry, Person
+from storage.models import AuditEntry, Person, Role
 from storage.policy import Policy
 
 Via = Literal["chat", "cli", "console"]
@@ -56,7 +56,7 @@ class Actor:
     @property
     def is_office(self) -> bool:
         """Office members act for the office; so does whoever runs the command line on the server."""
-        return self.via == "cli" or (self.person is not None and self.person.role.value == "office")
+        return self.via == "cli" or (self.person is not None and self.person.role is Role.OFFICE)
 
     @property
     def today(self) -> date:
