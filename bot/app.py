@@ -13,6 +13,7 @@ from aiohttp.typedefs import Handler
 from bot import health, metrics
 from bot.appkeys import CONTEXT, WORKERS
 from bot.config import Settings
+from bot.console import mount_console
 from bot.context import AppContext
 from bot.lifecycle import Worker, Workers
 from bot.logs import trace_id
@@ -67,6 +68,10 @@ def create_app(
             for name, worker in workers:
                 running.start(name, worker)
             log.info("duban started as %s", ctx.instance_id)
+            if settings.console_url:
+                log.info("console on at %s", settings.console_url)
+            else:
+                log.info("console is off ([console] enabled = false)")
             yield
             await running.stop()
         finally:
@@ -76,6 +81,8 @@ def create_app(
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/metrics", metrics.metrics)
+    if settings.console.enabled:
+        mount_console(app, settings)
     for channel in channels:
         if channel.enabled:
             app.router.add_routes(channel.routes)

@@ -143,6 +143,25 @@ class GroupConfig(Section):
         return self
 
 
+class ConsoleConfig(Section):
+    """``[console]``: the office's web console under ``/console/`` on the same service.
+
+    ``public_url`` is the address people open (``https://duban.example.gov.cn``, as the reverse proxy serves it);
+    sign-in links are built on it. Empty: ``http://HOST:PORT`` of ``[server]``.
+    """
+
+    enabled: bool = True
+    public_url: str = ""
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=64 * 1024, le=20 * 1024 * 1024)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("应以 http:// 或 https:// 开头")
+        return value.rstrip("/")
+
+
 class HealthConfig(Section):
     """``[health]``: how long work may wait before ``/healthz`` answers 503 (0 turns that check off)."""
 
@@ -270,6 +289,7 @@ class Settings(BaseSettings):
     schedules: SchedulesConfig = SchedulesConfig()
     health: HealthConfig = HealthConfig()
     outbound: OutboundConfig = OutboundConfig()
+    console: ConsoleConfig = ConsoleConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -301,6 +321,14 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def console_url(self) -> str:
+        """Where the console is opened (``…/console/``), or ``""`` when it is switched off."""
+        if not self.console.enabled:
+            return ""
+        base = self.console.public_url or f"http://{self.server.host}:{self.server.port}"
+        return f"{base}/console/"
 
     def secret_values(self) -> list[str]:
         """Every secret in the configuration, for the log filter that masks them."""

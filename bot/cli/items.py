@@ -27,7 +27,7 @@ def register(sub: SubParsers) -> None:
 
 
 async def _workbook(settings: Settings, policy: Policy, now: datetime) -> tuple[Workbook, int]:
-    from bot.cli.items_xlsx import build_items_workbook
+    from bot.workbooks.items import build_items_workbook
     from schedules.settings import schedule_settings
     from storage import items as ledger
 
@@ -40,8 +40,8 @@ async def _workbook(settings: Settings, policy: Policy, now: datetime) -> tuple[
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bot.cli.xlsx_sheet import save_workbook
     from bot.context import policy_from_settings
+    from bot.workbooks.sheet import save_workbook
 
     settings = settings_of(args)
     policy = policy_from_settings(settings)

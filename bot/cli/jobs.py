@@ -20,7 +20,6 @@ from schedules.settings import JOB_NAMES, JOB_TITLES
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from schedules.calendar import DayInfo, WorkCalendar
     from schedules.context import ScheduleEnv
     from schedules.jobs import JobOutcome
     from schedules.occurrences import Occurrence
@@ -107,6 +106,8 @@ def _subject(occurrence: Occurrence) -> str:
 def list_lines(
     env: ScheduleEnv, settings: Settings, start: date, end: date, occurrences: list[Occurrence]
 ) -> list[str]:
+    from schedules.special_days import special_days
+
     tz = env.policy.tz
     lines = [f"定时任务计划：{day_label(start, year=True)}至{day_label(end, year=True)}（时区 {settings.timezone}）"]
     for year in env.calendar.unofficial_years(start, end):
@@ -131,25 +132,6 @@ def list_lines(
             )
         lines.append(head + (f"  —— {occurrence.note}" if occurrence.note else ""))
     return lines
-
-
-def special_days(calendar: WorkCalendar, start: date, end: date) -> list[str]:
-    """Holidays (runs of days with one reason) and make-up workdays between ``start`` and ``end``."""
-    runs: list[tuple[date, date, DayInfo]] = []
-    day = start
-    while day <= end:
-        info = calendar.explain(day)
-        if info.source != "weekday":
-            if runs and runs[-1][2].reason == info.reason and runs[-1][1] + timedelta(days=1) == day:
-                runs[-1] = (runs[-1][0], day, info)
-            else:
-                runs.append((day, day, info))
-        day += timedelta(days=1)
-    texts = []
-    for first, last, info in runs:
-        span = day_label(first) if first == last else f"{day_label(first)}至{day_label(last)}"
-        texts.append(f"{span}  {info.reason}")
-    return texts
 
 
 # --- run ----------------------------------------------------------------------------------------------

@@ -92,15 +92,20 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 async def _resend(settings: Settings, outbox_id: int, actor: str) -> OutboxMessage:
-    from storage.outbox_ops import resend
+    from bot.context import policy_from_settings
+    from handlers.services.actor import Actor, Refused
+    from handlers.services.outbox import resend
+    from storage.models import utcnow
 
     async with checked_database(settings) as db, db.transaction() as session:
+        who = Actor(session, None, policy_from_settings(settings), utcnow(), "cli", name=actor)
         try:
-            return await resend(session, outbox_id, actor=actor)
-        except LookupError:
-            raise CliError(f"没有编号为 {outbox_id} 的消息。", code=2) from None
-        except ValueError as exc:
-            raise CliError(str(exc), code=2) from None
+            return await resend(who, outbox_id)
+        except Refused as exc:
+            refusal = exc  # committed with its audit entry
+    if refusal.outcome == "not_found":
+        raise CliError(f"没有编号为 {outbox_id} 的消息。", code=2)
+    raise CliError(refusal.message, code=2)
 
 
 def cmd_resend(args: argparse.Namespace) -> int:

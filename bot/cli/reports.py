@@ -131,9 +131,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bot.cli.ledger_xlsx import build_workbook
-    from bot.cli.xlsx_sheet import save_workbook
     from bot.context import policy_from_settings
+    from bot.workbooks.ledger import build_workbook
+    from bot.workbooks.sheet import save_workbook
 
     settings = settings_of(args)
     policy = policy_from_settings(settings)

@@ -16,6 +16,7 @@ from bot.cli.base import CliError, SubParsers, open_checked, settings_of
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.roster import ParsedRoster
+    from bot.roster.service import RosterImport
     from storage.roster import Changes, ImportSummary, RosterRow
 
 REFUSED = 1
@@ -41,30 +42,23 @@ def register(sub: SubParsers) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from bot.roster import RosterRejected, read_roster
-    from storage.roster import import_roster
-    from storage.sync import sync_groups
+    from bot.roster import RosterRejected
+    from bot.roster.service import import_roster_file
 
     settings = settings_of(args)
     path = Path(args.file)
-    known_groups = {group.name: group.platform for group in settings.groups}
 
-    async def run() -> tuple[ParsedRoster, ImportSummary]:
+    async def run() -> RosterImport:
         db = await open_checked(settings)
         try:
-            try:
-                parsed = read_roster(path, known_groups)
-            except RosterRejected as exc:
-                raise CliError(exc.render(), code=REFUSED) from None
-            await sync_groups(db, settings.groups)
-            summary = await import_roster(
-                db, parsed.entries, actor=_actor(), source=f"导入名册 {path.name}", dry_run=args.dry_run
-            )
-            return parsed, summary
+            return await import_roster_file(db, settings, path, actor=_actor(), via="cli", dry_run=args.dry_run)
+        except RosterRejected as exc:
+            raise CliError(exc.render(), code=REFUSED) from None
         finally:
             await db.close()
 
-    parsed, summary = asyncio.run(run())
+    done = asyncio.run(run())
+    parsed, summary = done.parsed, done.summary
     print(_describe_file(path, parsed))
     if parsed.ignored_columns:
         print(f"已忽略的列：{'、'.join(parsed.ignored_columns)}")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from bot.cli.base import CliError, SubParsers, display_url, open_database, settings_of
 
 if TYPE_CHECKING:
+    from bot.config import Settings
     from storage.migrate import SchemaState
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "templates" / "duban.example.toml"
@@ -68,7 +69,22 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         f"{settings.reporting.deadline_time:%H:%M}"
     )
     print(f"  群：{len(settings.groups)} 个" + "".join(f"\n    - {g.name}（{g.platform}）" for g in settings.groups))
+    print(f"  网页控制台：{settings.console_url or '未开启'}")
+    for warning in config_warnings(settings):
+        print(f"注意：{warning}")
     return 0
+
+
+def config_warnings(settings: Settings) -> list[str]:
+    """What is allowed but probably not meant (printed by ``duban config check``; the service still starts)."""
+    warnings = []
+    if not any(group.office for group in settings.groups):
+        where = "网页控制台的“发送队列”和服务日志" if settings.console.enabled else "服务日志（网页控制台未开启）"
+        warnings.append(
+            "没有配置办公室群（[[groups]] 中 office = true）：消息发送失败、待核实等情况无法在群里提醒办公室，"
+            f"只能在{where}中看到。"
+        )
+    return warnings
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
