@@ -1,7 +1,7 @@
 """inbox: partial index on each sender's unsettled rows (the worker's per-sender order)
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0004
 Create Date: 2026-12-04 19:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0001"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
