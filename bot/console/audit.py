@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.console.base import context_of, refuse, render, require_office
+from bot.console.base import as_id, context_of, refuse, render, require_office
 from handlers.services.actor import VIA_LABELS
 from storage.models import AuditEntry
 
@@ -25,7 +25,10 @@ async def audit(request: web.Request) -> web.Response:
     statement = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(PAGE + 1)
     try:
         if query.get("before"):
-            statement = statement.where(AuditEntry.id < int(query["before"]))
+            before = as_id(query["before"])
+            if before is None:
+                raise ValueError(query["before"])
+            statement = statement.where(AuditEntry.id < before)
         if query.get("from"):
             start = datetime.combine(date.fromisoformat(query["from"]), time(), tzinfo=ctx.settings.tz)
             statement = statement.where(AuditEntry.at >= start)
@@ -34,6 +37,8 @@ async def audit(request: web.Request) -> web.Response:
             statement = statement.where(AuditEntry.at < end + timedelta(days=1))
     except ValueError:
         return refuse(request, 400, "筛选条件有误：日期应写作 YYYY-MM-DD。")
+    except OverflowError:
+        return refuse(request, 400, "筛选条件有误：日期超出范围。")
     if via in VIA_LABELS:
         statement = statement.where(AuditEntry.via == via)
     if action:

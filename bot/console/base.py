@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,6 +79,38 @@ def environment() -> jinja2.Environment:
 
 
 TEMPLATES = web.AppKey("duban_console_templates", jinja2.Environment)
+
+
+MAX_ID = 2**31 - 1  # ids and numbers in addresses: beyond this no row exists (and the database would refuse it)
+
+
+def as_id(text: object) -> int | None:
+    """``text`` as a row id or number, or ``None`` if it cannot be one (letters, signs, absurd sizes)."""
+    value = str(text)
+    if not (value.isascii() and value.isdigit()) or len(value) > 10 or int(value) > MAX_ID:
+        return None
+    return int(value)
+
+
+def path_id(request: web.Request, name: str) -> int:
+    """The id in the address, or 404."""
+    found = as_id(request.match_info[name])
+    if found is None:
+        raise web.HTTPNotFound()
+    return found
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+TEXT_LIMIT = 5000
+
+
+def form_text(form: Mapping[str, Any], name: str, limit: int = TEXT_LIMIT) -> str:
+    """A text field as it may be stored: control characters removed (PostgreSQL refuses NUL), lines as ``\n``,
+    cut at ``limit`` characters."""
+    value = form.get(name)
+    if not isinstance(value, str):
+        return ""
+    return _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))[:limit]
 
 
 def context_of(request: web.Request) -> AppContext:
@@ -203,6 +236,11 @@ async def signed_in(request: web.Request, handler: Handler) -> web.StreamRespons
     if foreign_origin(request):
         log.warning("console form refused: posted from another site to %s", request.path)
         return refuse(request, 403, CSRF_REFUSED)
+    if request.method == "POST":
+        try:
+            await request.post()  # parsed once here; handlers read the cached form
+        except (ValueError, UnicodeDecodeError):
+            return refuse(request, 400, "提交的内容无法识别（编码或格式有误），未执行任何操作。")
     if request.match_info.route.name in PUBLIC:
         return await handler(request)
     ctx = context_of(request)

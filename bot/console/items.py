@@ -15,7 +15,7 @@ from multidict import MultiDictProxy
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.console.base import actor_for, context_of, render, viewer_of
+from bot.console.base import actor_for, as_id, context_of, form_text, path_id, render, viewer_of
 from handlers.item_texts import ACTIONS
 from handlers.services import items as rules
 from handlers.services.actor import Actor, Refused
@@ -44,8 +44,8 @@ async def item_list(request: web.Request) -> web.Response:
     async with ctx.db.sessions() as session:
         if viewer.unit_id is not None:
             items = await ledger.items_of_unit(session, viewer.unit_id)
-        elif unit_filter.isdigit():
-            items = await ledger.items_of_unit(session, int(unit_filter))
+        elif (unit_id := as_id(unit_filter)) is not None:
+            items = await ledger.items_of_unit(session, unit_id)
         else:
             items = await ledger.all_items(session)
         units = list(await session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.id)))
@@ -71,11 +71,7 @@ async def item_list(request: web.Request) -> web.Response:
 
 
 async def _item(request: web.Request, session: AsyncSession) -> Item:
-    try:
-        number = int(request.match_info["number"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
-    item = await ledger.by_number(session, number)
+    item = await ledger.by_number(session, path_id(request, "number"))
     if item is None or not _visible(item, viewer_of(request).unit_id):
         raise web.HTTPNotFound()
     return item
@@ -122,7 +118,7 @@ def _date(text: object) -> date:
 async def act(request: web.Request) -> web.Response:
     form = await request.post()
     action = request.match_info["action"]
-    text = str(form.get("text", ""))
+    text = form_text(form, "text")
     ctx = context_of(request)
     async with ctx.db.transaction() as session:
         item = await _item(request, session)
@@ -165,7 +161,8 @@ async def _apply(
 
 
 async def _unit(session: AsyncSession, value: object) -> Unit:
-    unit = await session.get(Unit, int(str(value))) if str(value).isdigit() else None
+    unit_id = as_id(value)
+    unit = await session.get(Unit, unit_id) if unit_id is not None else None
     if unit is None or not unit.active:
         raise Refused("请从列表中选择在册的成员单位。")
     return unit

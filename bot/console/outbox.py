@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.console.base import actor_for, context_of, refuse, render, require_office
+from bot.console.base import actor_for, context_of, path_id, refuse, render, require_office
 from bot.outbound.alerts import channel_label
 from handlers.services.actor import Refused
 from handlers.services.outbox import resend
@@ -51,10 +51,7 @@ async def outbox(request: web.Request) -> web.Response:
 
 
 async def _row(request: web.Request) -> OutboxMessage:
-    try:
-        outbox_id = int(request.match_info["outbox_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    outbox_id = path_id(request, "outbox_id")
     async with context_of(request).db.sessions() as session:
         row = await session.get(OutboxMessage, outbox_id)
     if row is None:

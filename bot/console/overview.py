@@ -8,7 +8,7 @@ from aiohttp import web
 from markupsafe import Markup
 from sqlalchemy import select
 
-from bot.console.base import context_of, refuse, render, require_office, viewer_of
+from bot.console.base import as_id, context_of, refuse, render, require_office, viewer_of
 from schedules.context import ScheduleEnv
 from storage import items as ledger
 from storage.items import Light
@@ -82,7 +82,9 @@ async def matrix(request: web.Request) -> web.Response:
     try:
         months = int(request.query.get("months", "12"))
         last = Period.parse(request.query["to"]) if request.query.get("to") else ctx.policy.deadline.open_period(now)
-        group_id = int(request.query["group"]) if request.query.get("group") else None
+        group_id = as_id(request.query["group"]) if request.query.get("group") else None
+        if request.query.get("group") and group_id is None:
+            raise ValueError(request.query["group"])
     except (ValueError, KeyError):
         return refuse(request, 400, "筛选条件有误：期别应写作 YYYY-MM，月数与群应从列表中选择。")
     if months not in MONTH_CHOICES:

@@ -15,7 +15,7 @@ from pathlib import Path, PurePath
 from aiohttp import web
 from aiohttp.web_request import FileField
 
-from bot.console.base import XLSX, attachment, context_of, refuse, render, require_office, viewer_of
+from bot.console.base import XLSX, attachment, context_of, form_text, refuse, render, require_office, viewer_of
 from bot.roster import RosterRejected
 from bot.roster.export import roster_xlsx_bytes
 from bot.roster.service import RosterImport, import_roster_file
@@ -74,7 +74,7 @@ async def check(request: web.Request) -> web.Response:
     if not isinstance(upload, FileField) or not upload.filename:
         return refuse(request, 400, "请选择要上传的名册文件（.xlsx、.xls 或 .csv）。")
     data = upload.file.read()
-    name = upload.filename
+    name = form_text({"name": upload.filename}, "name", 200)
     if PurePath(name).suffix.lower() not in SUFFIXES:
         problems = ["不支持的文件类型：请上传 .xlsx、.xls 或 .csv 文件。"]
         return render(request, "roster_check.html.j2", name=name, problems=problems, result=None, payload="")
@@ -92,7 +92,7 @@ async def confirm(request: web.Request) -> web.Response:
     if (refused := require_office(request)) is not None:
         return refused
     form = await request.post()
-    name = str(form.get("name", ""))
+    name = form_text(form, "name", 200)
     try:
         data = base64.b64decode(str(form.get("payload", "")), validate=True)
     except (binascii.Error, ValueError):

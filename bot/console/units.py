@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.console.base import context_of, render, viewer_of
+from bot.console.base import as_id, context_of, path_id, render, viewer_of
 from schedules.settings import schedule_settings
 from storage import items as ledger
 from storage.matrix import LABELS, months_ending, report_matrix
@@ -25,10 +25,7 @@ MONTHS = 24
 
 def visible_unit_id(request: web.Request) -> int:
     """The unit in the address, if the viewer may see it; else 404 (never telling whether it exists)."""
-    try:
-        unit_id = int(request.match_info["unit_id"])
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    unit_id = path_id(request, "unit_id")
     viewer = viewer_of(request)
     if not viewer.is_office and viewer.unit_id != unit_id:
         raise web.HTTPNotFound()
@@ -117,11 +114,8 @@ async def report_page(request: web.Request) -> web.Response:
     diff: list[DiffRow] = []
     left = right = None
     if len(found) >= 2:
-        try:
-            left = by_number.get(int(request.query.get("a", found[-2].version)))
-            right = by_number.get(int(request.query.get("b", found[-1].version)))
-        except ValueError:
-            left, right = found[-2], found[-1]
+        left = by_number.get(as_id(request.query.get("a", found[-2].version)) or 0, found[-2])
+        right = by_number.get(as_id(request.query.get("b", found[-1].version)) or 0, found[-1])
         if left is not None and right is not None:
             diff = line_diff(left.text, right.text)
     return render(
