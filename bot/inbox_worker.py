@@ -133,17 +133,27 @@ async def claim_next(ctx: AppContext, *, now: datetime, lease: timedelta = LEASE
 async def claim_batch(ctx: AppContext, *, now: datetime, lease: timedelta = LEASE, limit: int = BATCH) -> list[int]:
     """Claim a run of the oldest claimable rows for this instance, ending before any sender's second row;
     their ids, oldest first."""
-    oldest = (
-        select(InboxMessage.id, InboxMessage.platform, InboxMessage.sender_id)
-        .where(claimable(now), no_earlier_row_held(now))
-        .order_by(InboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite serialises writers instead
-    )
     async with ctx.db.transaction() as session:
+        found: list[tuple[int, str, str]] = []
+        # Pending rows, and rows whose holder's lease ran out, each read in index order (ix_inbox_state_id) so
+        # that the scan stops after ``limit`` rows however long the backlog: no sort of every pending row.
+        for state, condition in (
+            (InboxState.PENDING, None),
+            (InboxState.PROCESSING, InboxMessage.locked_until < now),
+        ):
+            query = (
+                select(InboxMessage.id, InboxMessage.platform, InboxMessage.sender_id)
+                .where(InboxMessage.state == state, no_earlier_row_held(now))
+                .order_by(InboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)  # PostgreSQL; SQLite serialises writers instead
+            )
+            if condition is not None:
+                query = query.where(condition)
+            found += [(row_id, platform, sender) for row_id, platform, sender in await session.execute(query)]
         row_ids: list[int] = []
         senders: set[tuple[str, str]] = set()
-        for row_id, platform, sender_id in await session.execute(oldest):
+        for row_id, platform, sender_id in sorted(found)[:limit]:
             if (platform, sender_id) in senders:
                 break
             senders.add((platform, sender_id))
