@@ -372,7 +372,9 @@ async def drain(
     while stopping is None or not stopping.is_set():
         if signal is not None:
             await signal.give_way(within=GIVE_WAY_SECONDS)
-        row_ids = await claim_batch(ctx, now=datetime.now(UTC), lease=lease)
+        # During a burst of callbacks the worker keeps to one row per pace (inbox_signal): the edge goes first.
+        limit = 1 if signal is not None and signal.in_burst else BATCH
+        row_ids = await claim_batch(ctx, now=datetime.now(UTC), lease=lease, limit=limit)
         if not row_ids:
             break
         settled += await handle_batch(ctx, row_ids, handle=handle, apologize=apologize, signal=signal)
