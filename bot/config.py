@@ -156,6 +156,24 @@ class OutboundConfig(Section):
     give_up_hours: float = Field(default=6.0, ge=0.5, le=168.0)
 
 
+class NetworkConfig(Section):
+    """``[network]``: how duban reaches the platforms from a network that only lets it out through a proxy.
+
+    ``proxy`` (``http://host:port``, credentials allowed in the URL) carries every request and websocket to a
+    platform; empty means the standard ``HTTPS_PROXY`` / ``HTTP_PROXY`` environment variables, if any. Hosts
+    in ``NO_PROXY`` are reached directly either way (a private platform deployment inside the intranet).
+    """
+
+    proxy: str = ""
+
+    @field_validator("proxy")
+    @classmethod
+    def _http_proxy(cls, value: str) -> str:
+        if value and not value.startswith("http://"):
+            raise ValueError("应以 http:// 开头，例如 http://10.1.2.3:3128（HTTPS 目标经 CONNECT 隧道转发）")
+        return value
+
+
 class ReportingConfig(Section):
     deadline_day: int = Field(default=25, ge=1, le=28)
     deadline_time: time = time(23, 59, 59)
@@ -268,6 +286,7 @@ class Settings(BaseSettings):
     schedules: SchedulesConfig = SchedulesConfig()
     health: HealthConfig = HealthConfig()
     outbound: OutboundConfig = OutboundConfig()
+    network: NetworkConfig = NetworkConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -313,6 +332,7 @@ class Settings(BaseSettings):
         ]
         values = [secret.get_secret_value() for secret in found]
         values += [_webhook_key(group.webhook) for group in self.groups]
+        values.append(_proxy_password(self.network.proxy))
         return [value for value in values if value]
 
     @classmethod
@@ -337,6 +357,13 @@ def _webhook_key(url: str) -> str:
         if marker in url:
             return url.split(marker, 1)[1].split("&", 1)[0]
     return ""
+
+
+def _proxy_password(url: str) -> str:
+    """The password in a proxy URL (``http://user:password@host:port``), masked in logs like any secret."""
+    authority = url.partition("://")[2].partition("/")[0]
+    credentials = authority.rpartition("@")[0]
+    return credentials.partition(":")[2]
 
 
 _config_path: ContextVar[Path | None] = ContextVar("duban_config_path", default=None)

@@ -70,14 +70,14 @@ def test_a_traceback_carries_neither_secret_nor_report_text(capsys: pytest.Captu
 def test_a_newline_cannot_forge_a_log_line(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging()
     forged = '你好\n2026-12-04 10:00:00,000 level=INFO logger=bot.app trace=- msg="duban started as evil"'
-    token = trace_id.set('x y\nlevel=ERROR')  # a caller's X-Request-Id
+    token = trace_id.set("x y\nlevel=ERROR")  # a caller's X-Request-Id
     try:
         logging.getLogger("duban.test").info("sandbox message from %s", forged)
     finally:
         trace_id.reset(token)
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
-    assert '\\n2026-12-04 10:00:00,000 level=INFO' in err
+    assert "\\n2026-12-04 10:00:00,000 level=INFO" in err
     assert '\\"duban started as evil\\"' in err  # the quote is escaped: no msg= of its own
     assert 'trace="x y\\nlevel=ERROR"' in err
 
