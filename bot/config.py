@@ -67,6 +67,12 @@ def _check_aes_key(value: SecretStr) -> SecretStr:
     return value
 
 
+def _check_ca_file(value: str) -> str:
+    if value and not Path(value).is_file():
+        raise ValueError("证书文件不存在")
+    return value
+
+
 class WecomAppConfig(Section):
     corp_id: str = ""
     agent_id: int | None = None
@@ -100,13 +106,31 @@ class WecomConfig(Section):
 
 
 class DingtalkConfig(Section):
+    """``[dingtalk]``: ``api_base`` is the old-style ``oapi`` host (robots, session webhooks), ``openapi_base`` the
+    host of the new-style OpenAPI (tokens, Stream mode's open-connection call).
+
+    ``transport``: ``"http"`` receives the enterprise robot's callbacks on ``POST /dingtalk/bot`` (a public
+    address needed); ``"stream"`` opens an outbound long connection instead (Stream mode: no inbound port).
+    """
+
     api_base: str = "https://oapi.dingtalk.com"
+    openapi_base: str = "https://api.dingtalk.com"
     app_key: str = ""
     app_secret: SecretStr = SecretStr("")
+    transport: Literal["http", "stream"] = "http"
+    ca_file: str = ""
+
+    _ca_file = field_validator("ca_file")(_check_ca_file)
 
     @property
     def enabled(self) -> bool:
         return bool(self.app_secret.get_secret_value())
+
+    @model_validator(mode="after")
+    def _stream_needs_key(self) -> DingtalkConfig:
+        if self.transport == "stream" and not (self.app_key and self.app_secret.get_secret_value()):
+            raise ValueError('transport = "stream" 须同时填写 app_key 与 app_secret（钉钉开发者后台“凭证与基础信息”）')
+        return self
 
 
 class FeishuConfig(Section):

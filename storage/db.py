@@ -68,9 +68,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         )
         _sqlite_events(engine.sync_engine)
         return engine
-    return create_async_engine(
-        url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=10
-    )
+    return create_async_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -180,7 +178,9 @@ class Database:
         if self._thread_engine is None:
             url = make_url(self.url).set(drivername="sqlite")
             engine = create_sync_engine(
-                url, hide_parameters=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+                url,
+                hide_parameters=True,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             )
             _sqlite_events(engine)
             self._thread_engine = engine

@@ -39,13 +39,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@asynccontextmanager
-async def tinyproxy(workdir: Path) -> AsyncIterator[Proxy]:
-    binary = shutil.which("tinyproxy") or ("/usr/bin/tinyproxy" if Path("/usr/bin/tinyproxy").exists() else None)
-    if binary is None:
-        pytest.skip(
-            "tinyproxy is not installed (deploy/system-packages.txt lists it; run deploy/install-system-packages)"
-        )
+def _configure(workdir: Path) -> tuple[int, Path, Path]:
     port = _free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "tinyproxy.log"
@@ -56,6 +50,17 @@ async def tinyproxy(workdir: Path) -> AsyncIterator[Proxy]:
         f"MaxClients 100\nAllow {HOST}\nDisableViaHeader Yes\n",
         encoding="utf-8",
     )
+    return port, log_path, config
+
+
+@asynccontextmanager
+async def tinyproxy(workdir: Path) -> AsyncIterator[Proxy]:
+    binary = shutil.which("tinyproxy")
+    if binary is None:
+        pytest.skip(
+            "tinyproxy is not installed (deploy/system-packages.txt lists it; run deploy/install-system-packages)"
+        )
+    port, log_path, config = _configure(workdir)
     process = await asyncio.create_subprocess_exec(
         binary, "-d", "-c", str(config), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
     )
@@ -68,9 +73,7 @@ async def tinyproxy(workdir: Path) -> AsyncIterator[Proxy]:
                 break
             except OSError:
                 if process.returncode is not None or time.monotonic() > deadline:
-                    raise AssertionError(
-                        f"tinyproxy did not start:\n{log_path.read_text() if log_path.exists() else ''}"
-                    )
+                    raise AssertionError(f"tinyproxy did not start (see {log_path})") from None
                 await asyncio.sleep(0.05)
         yield Proxy(f"http://{HOST}:{port}", log_path)
     finally:
