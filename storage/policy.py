@@ -16,3 +16,5 @@ class Policy:
     # The timed jobs' settings (``schedules.settings.ScheduleSettings``), typed loosely because storage does not
     # import schedules; ``schedules.settings.schedule_settings(policy)`` reads it back, with defaults when unset.
     schedules: object = field(default=None, compare=False)
+    # The documents' settings (``schedules.documents.settings.DocumentSettings``), typed loosely for the same reason.
+    documents: object = field(default=None, compare=False)
