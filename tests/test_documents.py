@@ -8,10 +8,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from documents_kit import NOW, PERIODS, TODAY, History, document_policy, load_history, open_docx, table_rows, texts
 from docx.document import Document as DocxDocument
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
-from documents_kit import NOW, PERIODS, TODAY, History, document_policy, load_history, open_docx, table_rows, texts
 from handlers_kit import say
 from schedules_kit import policy
 

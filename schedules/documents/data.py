@@ -21,7 +21,7 @@ from schedules.context import ScheduleEnv
 from schedules.documents.spans import Span
 from storage import items as ledger_items
 from storage.items import ItemStanding, Light, MonthFigures
-from storage.models import Submission
+from storage.models import Item, Submission
 from storage.periods import Period
 from storage.reports import Ledger, period_ledger
 from storage.standing import PeriodStanding, UnitStanding
@@ -156,6 +156,10 @@ async def figures_between(session: AsyncSession, env: ScheduleEnv, first: date, 
     return await ledger_items.month_figures(session, _midnight(first, env), _midnight(next_first, env), env.policy.tz)
 
 
+def _figures(items: list[Item], env: ScheduleEnv, first: date, next_first: date) -> MonthFigures:
+    return ledger_items.figures_of(items, _midnight(first, env), _midnight(next_first, env), env.policy.tz)
+
+
 @dataclass(frozen=True)
 class CircularData:
     """月度通报: the standing of one period's reports, the items, and next month's arrangements."""
@@ -269,12 +273,13 @@ async def span_data(session: AsyncSession, env: ScheduleEnv, span: Span, now: da
         leads = tuple(split_lead(row.latest_text)[0] if row is not None else "" for row in rows)
         units.append(UnitAcross(standing.unit_id, standing.unit_name, standing.division, months, leads))
     firsts = [period.first_day for period in span.periods] + [span.last.next().first_day]
-    monthly = [await figures_between(session, env, firsts[i], firsts[i + 1]) for i in range(len(span.periods))]
+    every_item = await ledger_items.all_items(session)  # read once for the span and each of its months
+    monthly = [_figures(every_item, env, firsts[i], firsts[i + 1]) for i in range(len(span.periods))]
     return SpanData(
         span=span,
         standings=standings,
         units=units,
-        figures=await figures_between(session, env, firsts[0], firsts[-1]),
+        figures=_figures(every_item, env, firsts[0], firsts[-1]),
         monthly=monthly,
         items=await items_now(session, env, now),
     )

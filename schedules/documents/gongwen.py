@@ -13,6 +13,7 @@ Fonts are named on every style (East Asian and Latin alike), never embedded: the
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from datetime import date
 from io import BytesIO
@@ -347,10 +348,13 @@ class GongwenWriter:
     def __init__(self, target: Any, styles_from: DocxDocument) -> None:
         self.target = target
         self.styles = styles_from.styles
+        # Style ids looked up once: python-docx's ``paragraph.style = …`` scans every style on each call, which
+        # is most of the time of a 500-unit report.
+        self.style_ids = {name: self.styles[name].style_id for name in GONGWEN_STYLES}
 
     def _paragraph(self, text: str, style: str) -> Paragraph:
         paragraph: Paragraph = self.target.add_paragraph(text)
-        paragraph.style = self.styles[style]
+        paragraph._p.style = self.style_ids[style]
         return paragraph
 
     def title(self, text: str) -> None:
@@ -404,7 +408,7 @@ class GongwenWriter:
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
         table.autofit = False
         _borders(table)
-        style = self.styles[STYLE_TABLE]
+        style = self.style_ids[STYLE_TABLE]
         widths = [Mm(width) for width in widths_mm]
         for column, width in zip(table.columns, widths, strict=True):
             column.width = width  # the grid LibreOffice lays out by
@@ -413,16 +417,26 @@ class GongwenWriter:
         for cell, text, width in zip(header.cells, headers, widths, strict=True):
             cell.width = width
             paragraph = cell.paragraphs[0]
-            paragraph.style = style
+            paragraph._p.style = style
             run = paragraph.add_run(text)
             set_fonts(run._r, HEADING_FONT)
+        pattern = None
         for values in rows:
-            row = table.add_row()  # type: ignore[no-untyped-call]
-            for cell, text, width in zip(row.cells, values, widths, strict=True):
-                cell.width = width
-                paragraph = cell.paragraphs[0]
-                paragraph.style = style
-                paragraph.add_run(text)
+            if pattern is None:
+                row = table.add_row()  # type: ignore[no-untyped-call]
+                for cell, width in zip(row.cells, widths, strict=True):
+                    cell.width = width
+                    paragraph = cell.paragraphs[0]
+                    paragraph._p.style = style
+                    paragraph.add_run("-")  # a w:t for each cell, its text set below
+                pattern = row._tr
+            # Further rows are copies of the first with their texts set: a 500-unit table in a tenth of the time.
+            tr = copy.deepcopy(pattern)
+            for node, text in zip(tr.iter(qn("w:t")), values, strict=True):
+                node.text = text
+            table._tbl.append(tr)
+        if pattern is not None:
+            table._tbl.remove(pattern)
         self.blank()
 
     def picture(self, png: bytes, caption: str, width_mm: float = 150) -> None:

@@ -177,7 +177,7 @@ class Chart(enum.StrEnum):
 
 
 async def chart_images(session: AsyncSession, policy: Policy, chart: Chart, span: Span, now: datetime) -> list[bytes]:
-    """The PNG images of ``chart`` over ``span`` (the heat map: one per 40 units), as the documents embed them."""
+    """The PNG images of ``chart`` over ``span`` (the heat map: one per 50 units), as the documents embed them."""
     env = ScheduleEnv.of(policy)
     if chart is Chart.LIGHTS:
         items = await data.items_now(session, env, now)
