@@ -143,7 +143,16 @@ def _items(units: list[Unit], office: Person) -> list[Item]:
         item(6, reform, ItemState.IN_PROGRESS, date(2027, 1, 15), **signed),
         item(7, reform, ItemState.CLOSED, date(2026, 10, 30), closed_at=local(2026, 10, 20), **signed),
         item(8, reform, ItemState.CLOSED, date(2026, 11, 30), closed_at=local(2026, 11, 12), **signed),
-        item(9, commerce, ItemState.CLOSED, date(2026, 9, 30), closed_at=local(2026, 9, 25), **signed),
+        item(
+            9,
+            commerce,
+            ItemState.CLOSED,
+            date(2026, 9, 30),
+            created_at=local(2026, 8, 31),
+            assigned_at=local(2026, 9, 1),
+            signed_at=local(2026, 9, 2),
+            closed_at=local(2026, 9, 25),
+        ),
         item(10, None, ItemState.RAISED, None, created_at=local(2026, 12, 2)),
     ]
 

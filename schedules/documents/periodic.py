@@ -40,12 +40,12 @@ def _month_summaries(writer: GongwenWriter, data: SpanData) -> None:
 
 def _months_table(writer: GongwenWriter, data: SpanData, unit_width: float) -> None:
     months = [_month_label(data, i) for i in range(len(data.span.periods))]
-    month_width = (156 - 12 - unit_width - 22) / len(months)
+    month_width = (156 - 12 - unit_width - 18) / len(months)
     rows = [
         [str(n), clean(unit.name), *(STATUS_SHORT[status] for status in unit.statuses), percent(unit.rate)]
         for n, unit in enumerate(data.units, start=1)
     ]
-    writer.table(["序号", "单位", *months, "按时率"], rows, [12, unit_width, *[month_width] * len(months), 22])
+    writer.table(["序号", "单位", *months, "按时率"], rows, [12, unit_width, *[month_width] * len(months), 18])
 
 
 def ranking(data: SpanData) -> list[tuple[int, UnitAcross, UnitFigures]]:
@@ -82,7 +82,7 @@ def write_quarterly(writer: GongwenWriter, data: SpanData, day: date) -> None:
             for n, f in enumerate(data.figures.by_unit, start=1)
         ]
         writer.text("本季度各牵头单位事项办理情况如下表。")
-        writer.table(["序号", "牵头单位", "交办（项）", "办结（项）", "季末逾期（项）"], rows, [14, 64, 26, 26, 26])
+        writer.table(["序号", "牵头单位", "交办（项）", "办结（项）", "季末逾期（项）"], rows, [14, 58, 26, 26, 32])
     writer.heading("三、综合排名")
     writer.text("按本季度按时报送月数、牵头办结事项数（多者在前）和季末逾期事项数（少者在前）排列，相同者并列。")
     months = len(span.periods)
@@ -114,7 +114,7 @@ def write_evaluation(writer: GongwenWriter, data: SpanData, day: date, addressee
     rates = [charts.MonthRate(months[i], standing.on_time_rate) for i, standing in enumerate(data.standings)]
     writer.picture(charts.on_time_chart(rates, f"{span.label}各月按时报送率"), "图1 各月按时报送率")
     writer.text("各成员单位逐月报送情况见下表和图2（绿色为按时报送，黄色为逾期报送，红色为未报送）。")
-    _months_table(writer, data, unit_width=46)
+    _months_table(writer, data, unit_width=40)
     images = charts.heatmap_charts([unit.name for unit in data.units], months, [u.statuses for u in data.units])
     for number, image in enumerate(images, start=1):
         suffix = f"（{number}/{len(images)}）" if len(images) > 1 else ""
