@@ -235,7 +235,7 @@ async def test_evaluation_has_charts_heat_map_unit_sections_and_room_for_the_off
     months = table_rows(document, "月份|新提出（项）")
     assert [row[0] for row in months] == ["7月", "8月", "9月", "10月", "11月", "12月"]
     assert months[3][1:4] == ["8", "8", "1"]  # October: #1–#8 raised and assigned, #7 closed
-    assert months[2][1:4] == ["1", "1", "1"]  # September: #9 raised, assigned and closed
+    assert months[2][1:4] == ["0", "1", "1"]  # September: #9 (raised 31 August) assigned and closed
     assert any("平均办结用时" in text for text in paragraphs)
 
 
