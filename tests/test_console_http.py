@@ -355,3 +355,22 @@ async def test_a_hidden_origin_cannot_sign_anyone_in(aiohttp_client: Any, db: Da
     token = await link_token(db, office.roster.office)
     hidden = await client.post("/console/login", data={"token": token}, headers={"Origin": "null"})
     assert hidden.status == 403
+
+
+async def test_a_period_archive_holds_the_ledgers_and_every_report(aiohttp_client: Any, db: Database) -> None:
+    import zipfile
+
+    office = await seed_office(db)
+    client = await client_for(aiohttp_client, db)
+    await sign_in(client, db, office.roster.office)
+    period = office.periods[-2]
+    response = await client.get(f"/console/documents/archive/{period}.zip")
+    assert response.status == 200 and response.headers["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(await response.read())) as archive:
+        names = archive.namelist()
+        assert f"台账-{period}.xlsx" in names and "督办事项台账.xlsx" in names
+        reports = sorted(name for name in names if name.startswith("报送原文/"))
+        assert reports == ["报送原文/001-省商务厅.txt", "报送原文/002-省发展改革委.txt"]
+        text = archive.read(reports[0]).decode("utf-8-sig")
+        assert "共2版" in text and "另有2个项目完成落地。" in text
+        load_workbook(io.BytesIO(archive.read(f"台账-{period}.xlsx")))
