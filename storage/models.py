@@ -26,6 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -177,6 +178,15 @@ class InboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("platform", "message_id", name="uq_inbox_platform_message"),
         Index("ix_inbox_state_id", "state", "id"),
+        # The worker's per-sender order: "is an earlier row of this sender unsettled?" (bot/inbox_worker.py).
+        Index(
+            "ix_inbox_sender_unsettled",
+            "platform",
+            "sender_id",
+            "id",
+            postgresql_where=sql_text("state IN ('pending', 'processing')"),
+            sqlite_where=sql_text("state IN ('pending', 'processing')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
