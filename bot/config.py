@@ -30,6 +30,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.errors import ConfigError as ConfigError  # re-exported: callers catch it from here
+
 DEFAULT_CONFIG_PATH = Path("duban.toml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/duban.db"
 
@@ -139,6 +141,25 @@ class GroupConfig(Section):
         if self.platform != "sandbox" and not self.webhook:
             raise ValueError(f"群「{self.name}」的平台为 {self.platform}，须填写 webhook")
         return self
+
+
+class ConsoleConfig(Section):
+    """``[console]``: the office's web console under ``/console/`` on the same service.
+
+    ``public_url`` is the address people open (``https://duban.example.gov.cn``, as the reverse proxy serves it);
+    sign-in links are built on it. Empty: ``http://HOST:PORT`` of ``[server]``.
+    """
+
+    enabled: bool = True
+    public_url: str = ""
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=64 * 1024, le=20 * 1024 * 1024)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("应以 http:// 或 https:// 开头")
+        return value.rstrip("/")
 
 
 class HealthConfig(Section):
@@ -302,6 +323,7 @@ class Settings(BaseSettings):
     schedules: SchedulesConfig = SchedulesConfig()
     health: HealthConfig = HealthConfig()
     outbound: OutboundConfig = OutboundConfig()
+    console: ConsoleConfig = ConsoleConfig()
     documents: DocumentsConfig = DocumentsConfig()
 
     @field_validator("timezone")
@@ -334,6 +356,14 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def console_url(self) -> str:
+        """Where the console is opened (``…/console/``), or ``""`` when it is switched off."""
+        if not self.console.enabled:
+            return ""
+        base = self.console.public_url or f"http://{self.server.host}:{self.server.port}"
+        return f"{base}/console/"
 
     def secret_values(self) -> list[str]:
         """Every secret in the configuration, for the log filter that masks them."""
@@ -375,20 +405,6 @@ def _webhook_key(url: str) -> str:
 
 
 _config_path: ContextVar[Path | None] = ContextVar("duban_config_path", default=None)
-
-
-class ConfigError(Exception):
-    """A configuration that cannot be used, described for the operator (no traceback)."""
-
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        self.path = path
-        self.problems = problems
-        super().__init__(self.render())
-
-    def render(self) -> str:
-        lines = [f"配置文件 {self.path} 有误，duban 未启动："]
-        lines += [f"  - {problem}" for problem in self.problems]
-        return "\n".join(lines)
 
 
 def resolve_config_path(explicit: str | Path | None = None) -> Path:

@@ -52,6 +52,14 @@ def policy_from_settings(settings: Settings) -> Policy:
         office_name=settings.office_name,
         deadline=DeadlineRule(tz=settings.tz, day=settings.reporting.deadline_day, at=settings.reporting.deadline_time),
         documents=document_settings_of(settings),
+        console_url=settings.console_url,
+        direct_platforms=frozenset({"sandbox"} | ({"wecom"} if _wecom_app_can_send(settings) else set())),
     )
     # The schedule settings ride along, and the deadline moves by the office's deadline policy.
     return with_schedules(policy, schedule_settings_of(settings))
+
+
+def _wecom_app_can_send(settings: Settings) -> bool:
+    """The WeCom self-built app can write to a person 1:1 (sign-in links asked for in a group go that way)."""
+    app = settings.wecom.app
+    return bool(app.corp_id and app.agent_id and app.secret.get_secret_value())

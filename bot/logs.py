@@ -7,6 +7,7 @@ must still never log tokens, keys or report bodies.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from contextvars import ContextVar
@@ -20,16 +21,22 @@ class _TraceFilter(logging.Filter):
         return True
 
 
+# Console sign-in links and session cookies are credentials too, whatever logs them (an access log, an error).
+_CONSOLE_CREDENTIALS = re.compile(r"(/console/login/|duban_console=)[A-Za-z0-9_\-]+")
+
+
+def mask_console_credentials(text: str) -> str:
+    return _CONSOLE_CREDENTIALS.sub(r"\1***", text)
+
+
 class _RedactFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
         message = record.getMessage()
-        redacted = message
+        redacted = mask_console_credentials(message)
         for secret in self.secrets:
             redacted = redacted.replace(secret, "***")
         if redacted != message:
