@@ -374,3 +374,18 @@ async def test_a_period_archive_holds_the_ledgers_and_every_report(aiohttp_clien
         text = archive.read(reports[0]).decode("utf-8-sig")
         assert "共2版" in text and "另有2个项目完成落地。" in text
         load_workbook(io.BytesIO(archive.read(f"台账-{period}.xlsx")))
+
+
+async def test_the_console_is_announced_at_start(
+    aiohttp_client: Any, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    await seed_office(db)
+    with caplog.at_level(logging.INFO, logger="bot.app"):
+        await client_for(aiohttp_client, db, public_url="https://duban.example.gov.cn")
+    assert "console on at https://duban.example.gov.cn/console/" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bot.app"):
+        await client_for(aiohttp_client, db, enabled=False)
+    assert "console is off" in caplog.text
