@@ -193,3 +193,27 @@ async def test_the_console_gets_each_chart_as_png_bytes(db: Database, history: H
         for chart in service.Chart:
             images = await service.chart_images(session, document_policy(), chart, parse_half("2026H2"), NOW)
             assert len(images) == 1 and images[0].startswith(b"\x89PNG"), chart
+
+
+def test_a_fresh_demo_writes_all_four_documents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``duban init --demo`` on a new machine, then ``duban doc …``: every demo unit in every document."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DUBAN_CONFIG", raising=False)
+    assert main(["init", "--demo"]) == 0
+    roster = (Path(__file__).resolve().parent.parent / "bot" / "demo" / "roster.csv").read_text(encoding="utf-8-sig")
+    units = sorted({line.split(",")[0] for line in roster.splitlines()[1:]} - {"工作机制办公室"})
+    for kind, span in (
+        ("circular", []),
+        ("flash", []),
+        ("quarterly", ["--quarter", "2026Q4"]),
+        ("evaluation", ["--half", "2026H2"]),
+    ):
+        assert main(["doc", kind, *span, "-o", f"{kind}.docx"]) == 0
+        document = open_docx((tmp_path / f"{kind}.docx").read_bytes())
+        written = "\n".join(p.text for p in document.paragraphs) + "\n".join(
+            cell.text for table in document.tables for row in table.rows for cell in row.cells
+        )
+        assert all(unit in written for unit in units), kind
+    assert "已生成半年评估报告" in capsys.readouterr().out

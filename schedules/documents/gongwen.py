@@ -14,6 +14,7 @@ Fonts are named on every style (East Asian and Latin alike), never embedded: the
 from __future__ import annotations
 
 import copy
+import struct
 from collections.abc import Sequence
 from datetime import date
 from io import BytesIO
@@ -48,6 +49,7 @@ TABLE_SIZE = Pt(10.5)  # 5号: a table of eight columns still fits the 156 mm te
 CAPTION_SIZE = Pt(14)
 
 TEXT_WIDTH = Mm(210 - 28 - 26)
+PICTURE_MAX_HEIGHT_MM = 190  # of the 225 mm text block: room left for the caption
 LINES_PER_PAGE = 22
 CHARS_PER_LINE = 28
 # 225 mm of text block over 22 lines: 28.95 pt a line (579 twips, the document's line grid). 156 mm over 28
@@ -440,7 +442,10 @@ class GongwenWriter:
         self.blank()
 
     def picture(self, png: bytes, caption: str, width_mm: float = 150) -> None:
-        """A chart, its caption under it (图题 below the figure), kept on one page together."""
+        """A chart, its caption under it (图题 below the figure), kept on one page together; a tall chart is
+        scaled down to fit the text block's height with its caption."""
+        width, height = struct.unpack(">II", png[16:24])  # the PNG's IHDR
+        width_mm = min(width_mm, PICTURE_MAX_HEIGHT_MM * width / height)
         paragraph = self._paragraph("", STYLE_TABLE)
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
         paragraph.paragraph_format.keep_with_next = True
