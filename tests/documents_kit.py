@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import random
+import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from io import BytesIO
 
 from docx import Document
 from docx.document import Document as DocxDocument
+from docx.oxml.ns import qn
 from handlers_kit import SHANGHAI, local
+from lxml import etree
 from schedules_kit import policy
 
 from schedules.documents.settings import DocumentSettings
@@ -181,3 +184,35 @@ def table_rows(document: DocxDocument, header: str) -> list[list[str]]:
 
 def local_text(moment: datetime | None) -> str:
     return moment.astimezone(SHANGHAI).strftime("%m-%d %H:%M") if moment else "—"
+
+
+# ECMA-376 element sequences: Word refuses ("unreadable content") a file whose properties are out of order.
+SEQUENCES = {
+    "pPr": "pStyle keepNext keepLines pageBreakBefore framePr widowControl numPr suppressLineNumbers pBdr shd tabs "
+    "suppressAutoHyphens kinsoku wordWrap overflowPunct topLinePunct autoSpaceDE autoSpaceDN bidi adjustRightInd "
+    "snapToGrid spacing ind contextualSpacing mirrorIndents suppressOverlap jc textDirection textAlignment "
+    "textboxTightWrap outlineLvl divId cnfStyle rPr sectPr pPrChange",
+    "rPr": "rStyle rFonts b bCs i iCs caps smallCaps strike dstrike outline shadow emboss imprint noProof snapToGrid "
+    "vanish webHidden color spacing w kern position sz szCs highlight u effect bdr shd fitText vertAlign rtl cs em "
+    "lang eastAsianLayout specVanish oMath",
+    "tblPr": "tblStyle tblpPr tblOverlap bidiVisual tblStyleRowBandSize tblStyleColBandSize tblW jc tblCellSpacing "
+    "tblInd tblBorders shd tblLayout tblCellMar tblLook tblCaption tblDescription tblPrChange",
+}
+
+
+def out_of_order(content: bytes) -> list[str]:
+    """Property elements in the document's parts that break the schema's order."""
+    found = []
+    with zipfile.ZipFile(BytesIO(content)) as archive:
+        for name in archive.namelist():
+            if not name.endswith(".xml"):
+                continue
+            root = etree.fromstring(archive.read(name))
+            for tag, sequence in SEQUENCES.items():
+                order = sequence.split()
+                for element in root.iter(qn(f"w:{tag}")):
+                    children = [etree.QName(child).localname for child in element]
+                    positions = [order.index(child) for child in children if child in order]
+                    if positions != sorted(positions):
+                        found.append(f"{name} {tag}: {children}")
+    return found

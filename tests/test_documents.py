@@ -8,7 +8,18 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from documents_kit import NOW, PERIODS, TODAY, History, document_policy, load_history, open_docx, table_rows, texts
+from documents_kit import (
+    NOW,
+    PERIODS,
+    TODAY,
+    History,
+    document_policy,
+    load_history,
+    open_docx,
+    out_of_order,
+    table_rows,
+    texts,
+)
 from docx.document import Document as DocxDocument
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
@@ -54,7 +65,9 @@ async def build(
 ) -> BuiltDocument:
     request = DocumentRequest(kind, service.parse_span(kind, span), TODAY, number)
     async with db.sessions() as session:
-        return await service.build_document(session, policy or document_policy(), request, NOW)
+        built = await service.build_document(session, policy or document_policy(), request, NOW)
+    assert out_of_order(built.content) == []  # Word would refuse the file
+    return built
 
 
 def east_asian_font(document: DocxDocument, style: str) -> str:

@@ -86,6 +86,25 @@ GONGWEN_STYLES = (
 )
 
 
+# What may follow an element in its parent (ECMA-376 sequences): Word refuses a file whose elements are out of
+# order, so everything added here goes in its place.
+_RPR_AFTER_FONTS = ("w:b", "w:bCs", "w:i", "w:iCs", "w:caps", "w:smallCaps", "w:strike", "w:dstrike", "w:outline",
+                    "w:shadow", "w:emboss", "w:imprint", "w:noProof", "w:snapToGrid", "w:vanish", "w:webHidden",
+                    "w:color", "w:spacing")  # fmt: skip
+_RPR_AFTER_SPACING = ("w:w", "w:kern", "w:position", "w:sz", "w:szCs", "w:highlight", "w:u", "w:effect", "w:bdr",
+                      "w:shd", "w:fitText", "w:vertAlign", "w:rtl", "w:cs", "w:em", "w:lang", "w:eastAsianLayout",
+                      "w:specVanish", "w:oMath")  # fmt: skip
+_PPR_AFTER_OUTLINE = ("w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange")
+_PPR_AFTER_SNAP = ("w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap", "w:jc",
+                   "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl",
+                   *_PPR_AFTER_OUTLINE)  # fmt: skip
+PPR_AFTER_BORDER = ("w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap", "w:overflowPunct",
+                    "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd", "w:snapToGrid",
+                    *_PPR_AFTER_SNAP)  # fmt: skip
+_TBLPR_AFTER_BORDERS = ("w:shd", "w:tblLayout", "w:tblCellMar", "w:tblLook", "w:tblCaption", "w:tblDescription",
+                        "w:tblPrChange")  # fmt: skip
+
+
 def set_fonts(rpr_owner: Any, east_asian: str, latin: str = LATIN_FONT) -> None:
     """Name ``east_asian`` for Chinese text and ``latin`` for digits and letters on a style or a run."""
     if hasattr(rpr_owner, "element"):  # a style
@@ -97,7 +116,7 @@ def set_fonts(rpr_owner: Any, east_asian: str, latin: str = LATIN_FONT) -> None:
     fonts = rpr.find(qn("w:rFonts"))
     if fonts is None:
         fonts = OxmlElement("w:rFonts")
-        rpr.insert(0, fonts)
+        rpr.insert_element_before(fonts, *_RPR_AFTER_FONTS, *_RPR_AFTER_SPACING)
     for theme in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
         fonts.attrib.pop(qn(theme), None)  # a theme font would win over the named one
     fonts.set(qn("w:ascii"), latin)
@@ -143,7 +162,7 @@ def set_page(section: Section) -> None:
     grid = section._sectPr.find(qn("w:docGrid"))
     if grid is None:
         grid = OxmlElement("w:docGrid")
-        section._sectPr.append(grid)
+        section._sectPr.insert_element_before(grid, "w:printerSettings", "w:sectPrChange")
     grid.set(qn("w:type"), "lines")
     grid.set(qn("w:linePitch"), str(LINE_PITCH_TWIPS))
     grid.attrib.pop(qn("w:charSpace"), None)
@@ -178,7 +197,7 @@ def _style(
     if condensed:  # 28 characters to the line
         spacing = OxmlElement("w:spacing")
         spacing.set(qn("w:val"), str(CONDENSE_TWENTIETHS))
-        style.element.get_or_add_rPr().append(spacing)
+        style.element.get_or_add_rPr().insert_element_before(spacing, *_RPR_AFTER_SPACING)
     paragraph = style.paragraph_format
     paragraph.space_before = Pt(0)
     paragraph.space_after = Pt(0)
@@ -195,12 +214,12 @@ def _style(
     if not grid:  # off the character grid: a 5号 table or a 2号 title keeps its own width per character
         snap = OxmlElement("w:snapToGrid")
         snap.set(qn("w:val"), "0")
-        style.element.get_or_add_pPr().insert(0, snap)
+        style.element.get_or_add_pPr().insert_element_before(snap, *_PPR_AFTER_SNAP)
     if outline is not None:
         paragraph.keep_with_next = True  # a heading never ends a page
         level = OxmlElement("w:outlineLvl")
         level.set(qn("w:val"), str(outline))
-        style.element.get_or_add_pPr().append(level)
+        style.element.get_or_add_pPr().insert_element_before(level, *_PPR_AFTER_OUTLINE)
 
 
 def set_defaults(document: DocxDocument) -> None:
@@ -215,7 +234,8 @@ def set_defaults(document: DocxDocument) -> None:
         size = rpr.find(qn(tag))
         if size is None:
             size = OxmlElement(tag)
-            rpr.append(size)
+            following = _RPR_AFTER_SPACING[_RPR_AFTER_SPACING.index(tag) + 1 :]
+            rpr.insert_element_before(size, *following)
         size.set(qn("w:val"), str(int(BODY_SIZE.pt * 2)))
     language = rpr.find(qn("w:lang"))
     if language is not None:
@@ -334,7 +354,7 @@ def _borders(table: Table) -> None:
         line.set(qn("w:space"), "0")
         line.set(qn("w:color"), "000000")
         borders.append(line)
-    properties.append(borders)
+    properties.insert_element_before(borders, *_TBLPR_AFTER_BORDERS)
 
 
 def _repeat_header(row: Any) -> None:

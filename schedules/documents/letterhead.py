@@ -28,6 +28,7 @@ from docx.shared import Pt, RGBColor
 from docxtpl import DocxTemplate
 
 from schedules.documents.gongwen import (
+    PPR_AFTER_BORDER,
     STYLE_BODY,
     STYLE_NUMBER,
     GongwenWriter,
@@ -90,7 +91,7 @@ def _red_line(paragraph: object) -> None:
     bottom.set(qn("w:space"), "1")
     bottom.set(qn("w:color"), "E60012")
     border.append(bottom)
-    properties.append(border)
+    properties.insert_element_before(border, *PPR_AFTER_BORDER)
 
 
 def example_letterhead(office_name: str) -> bytes:
