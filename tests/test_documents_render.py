@@ -106,6 +106,19 @@ def test_charts_render_every_chinese_glyph() -> None:
     assert all(image.startswith(b"\x89PNG") and len(image) > 5_000 for image in images)
 
 
+def test_a_cjk_font_installed_after_matplotlib_cached_its_list_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib import font_manager
+
+    family = charts.cjk_font().family
+    without = [entry for entry in font_manager.fontManager.ttflist if entry.name != family]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", without)
+    charts.cjk_font.cache_clear()
+    try:
+        assert charts.cjk_font().family == family
+    finally:
+        charts.cjk_font.cache_clear()
+
+
 def test_a_missing_cjk_font_is_named_not_drawn_as_boxes(monkeypatch: pytest.MonkeyPatch) -> None:
     charts.cjk_font.cache_clear()
     monkeypatch.setattr(charts, "CJK_FONTS", ("No Such Font SC",))

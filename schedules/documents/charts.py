@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -52,14 +53,31 @@ class CjkFont:
     weight: int | str  # WenQuanYi Zen Hei has only one, 500: asking for another makes matplotlib complain
 
 
-@functools.lru_cache(maxsize=1)
-def cjk_font() -> CjkFont:
-    """The first CJK font found (see :data:`CJK_FONTS`)."""
+_CJK_FILE_HINTS = ("wqy", "cjk", "sourcehan", "simhei", "msyh", "pingfang")
+
+
+def _known_cjk() -> CjkFont | None:
     installed = {entry.name: entry for entry in font_manager.fontManager.ttflist}
     for family in CJK_FONTS:
         if family in installed:
             entry = installed[family]
             return CjkFont(family, entry.fname, entry.weight)
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font() -> CjkFont:
+    """The first CJK font found (see :data:`CJK_FONTS`), also one installed after matplotlib cached its font list."""
+    found = _known_cjk()
+    if found is not None:
+        return found
+    known = {entry.fname for entry in font_manager.fontManager.ttflist}
+    for path in font_manager.findSystemFonts():
+        if path not in known and any(hint in Path(path).name.lower() for hint in _CJK_FILE_HINTS):
+            font_manager.fontManager.addfont(path)
+    found = _known_cjk()
+    if found is not None:
+        return found
     raise ChartFontMissing(
         "图表需要中文字体，本机未找到（可安装 Debian 软件包 fonts-wqy-zenhei，"
         f"或 {'、'.join(CJK_FONTS[1:])} 之一），否则图中的中文将显示为方框。"
