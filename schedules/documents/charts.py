@@ -71,9 +71,8 @@ def cjk_font() -> CjkFont:
     found = _known_cjk()
     if found is not None:
         return found
-    known = {entry.fname for entry in font_manager.fontManager.ttflist}
     for path in font_manager.findSystemFonts():
-        if path not in known and any(hint in Path(path).name.lower() for hint in _CJK_FILE_HINTS):
+        if any(hint in Path(path).name.lower() for hint in _CJK_FILE_HINTS):
             font_manager.fontManager.addfont(path)
     found = _known_cjk()
     if found is not None:
