@@ -30,6 +30,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.errors import ConfigError as ConfigError  # re-exported: callers catch it from here
+
 DEFAULT_CONFIG_PATH = Path("duban.toml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/duban.db"
 
@@ -165,6 +167,25 @@ class GroupConfig(Section):
         return self
 
 
+class ConsoleConfig(Section):
+    """``[console]``: the office's web console under ``/console/`` on the same service.
+
+    ``public_url`` is the address people open (``https://duban.example.gov.cn``, as the reverse proxy serves it);
+    sign-in links are built on it. Empty: ``http://HOST:PORT`` of ``[server]``.
+    """
+
+    enabled: bool = True
+    public_url: str = ""
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=64 * 1024, le=20 * 1024 * 1024)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("应以 http:// 或 https:// 开头")
+        return value.rstrip("/")
+
+
 class HealthConfig(Section):
     """``[health]``: how long work may wait before ``/healthz`` answers 503 (0 turns that check off)."""
 
@@ -204,6 +225,40 @@ class ReportingConfig(Section):
 
 
 HolidayPolicy = Literal["shift", "skip", "keep"]
+
+
+class DocumentsConfig(Section):
+    """``[documents]``: the Word documents (月度通报, 快报, 季度通报, 半年评估报告) and the chat circular's lists."""
+
+    issuer: str = ""  # 发文机关署名; empty: office_name
+    number_prefix: str = ""  # 发文机关代字, e.g. 强省会办
+    number_pattern: str = "{prefix}〔{year}〕{number}号"
+    template: str = ""  # the office's .docx with its letterhead
+    report_to: str = ""  # 主送机关 of the 半年评估报告
+    output_dir: str = "var/documents"
+    on_time_names_up_to: int = Field(default=40, ge=0, le=100_000)
+
+    @field_validator("number_pattern")
+    @classmethod
+    def _number_fields(cls, value: str) -> str:
+        try:
+            value.format(prefix="", year=2026, number=1)
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                "只能使用 {prefix}、{year}、{number} 三个字段，例如 {prefix}〔{year}〕{number}号"
+            ) from None
+        if "{number}" not in value:
+            raise ValueError("应包含 {number}（文号中的序号）")
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _template_exists(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError("文件不存在")
+        if value and not value.lower().endswith(".docx"):
+            raise ValueError("应为 Word .docx 文件")
+        return value
 
 
 class JobConfig(Section):
@@ -310,6 +365,8 @@ class Settings(BaseSettings):
     schedules: SchedulesConfig = SchedulesConfig()
     health: HealthConfig = HealthConfig()
     outbound: OutboundConfig = OutboundConfig()
+    console: ConsoleConfig = ConsoleConfig()
+    documents: DocumentsConfig = DocumentsConfig()
     network: NetworkConfig = NetworkConfig()
 
     @field_validator("timezone")
@@ -342,6 +399,14 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def console_url(self) -> str:
+        """Where the console is opened (``…/console/``), or ``""`` when it is switched off."""
+        if not self.console.enabled:
+            return ""
+        base = self.console.public_url or f"http://{self.server.host}:{self.server.port}"
+        return f"{base}/console/"
 
     def secret_values(self) -> list[str]:
         """Every secret in the configuration, for the log filter that masks them."""
@@ -391,20 +456,6 @@ def _proxy_password(url: str) -> str:
 
 
 _config_path: ContextVar[Path | None] = ContextVar("duban_config_path", default=None)
-
-
-class ConfigError(Exception):
-    """A configuration that cannot be used, described for the operator (no traceback)."""
-
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        self.path = path
-        self.problems = problems
-        super().__init__(self.render())
-
-    def render(self) -> str:
-        lines = [f"配置文件 {self.path} 有误，duban 未启动："]
-        lines += [f"  - {problem}" for problem in self.problems]
-        return "\n".join(lines)
 
 
 def resolve_config_path(explicit: str | Path | None = None) -> Path:

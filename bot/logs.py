@@ -28,7 +28,14 @@ _BARE = re.compile(r"[\w.:@/+-]{1,128}")
 # Frames of one exception shown at most (the innermost ones, where it was raised).
 MAX_FRAMES = 12
 
+# Console sign-in links and session cookies are credentials too, whatever logs them (an access log, an error).
+_CONSOLE_CREDENTIALS = re.compile(r"(/console/login/|duban_console=)[A-Za-z0-9_\-]+")
+
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+def mask_console_credentials(text: str) -> str:
+    return _CONSOLE_CREDENTIALS.sub(r"\1***", text)
 
 
 def quoted(value: str) -> str:
@@ -76,6 +83,7 @@ class StructuredFormatter(logging.Formatter):
         self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
     def mask(self, text: str) -> str:
+        text = mask_console_credentials(text)
         for secret in self.secrets:
             text = text.replace(secret, "***")
         return text
