@@ -6,9 +6,11 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot.config import Settings
 from bot.schedule_config import schedule_settings_of
+from schedules.documents.settings import DocumentSettings
 from schedules.settings import with_schedules
 from storage.db import Database
 from storage.periods import DeadlineRule
@@ -30,12 +32,26 @@ class AppContext:
         return policy_from_settings(self.settings)
 
 
+def document_settings_of(settings: Settings) -> DocumentSettings:
+    config = settings.documents
+    return DocumentSettings(
+        issuer=config.issuer,
+        number_prefix=config.number_prefix,
+        number_pattern=config.number_pattern,
+        template=Path(config.template) if config.template else None,
+        report_to=config.report_to,
+        output_dir=Path(config.output_dir),
+        on_time_names_up_to=config.on_time_names_up_to,
+    )
+
+
 def policy_from_settings(settings: Settings) -> Policy:
     """The slice of the configuration that handlers and jobs see (they never import ``bot``)."""
     policy = Policy(
         tz=settings.tz,
         office_name=settings.office_name,
         deadline=DeadlineRule(tz=settings.tz, day=settings.reporting.deadline_day, at=settings.reporting.deadline_time),
+        documents=document_settings_of(settings),
         console_url=settings.console_url,
         direct_platforms=frozenset({"sandbox"} | ({"wecom"} if _wecom_app_can_send(settings) else set())),
     )

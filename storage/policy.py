@@ -18,3 +18,5 @@ class Policy:
     schedules: object = field(default=None, compare=False)
     console_url: str = ""  # where the office's console is opened ("" when it is off): sign-in links start here
     direct_platforms: frozenset[str] = frozenset({"sandbox"})  # platforms the bot can write to a person 1:1 on
+    # The documents' settings (``schedules.documents.settings.DocumentSettings``), typed loosely for the same reason.
+    documents: object = field(default=None, compare=False)

@@ -158,3 +158,15 @@ async def test_a_link_opens_one_session_even_when_used_twice_at_once(db: Databas
     assert sorted(await asyncio.gather(redeem(), redeem(), redeem())) == [False, False, True]
     async with db.sessions() as session:
         assert len(list(await session.scalars(select(ConsoleSession)))) == 1
+
+
+async def test_login_in_a_wecom_group_goes_through_the_self_built_app(db: Database) -> None:
+    await seed(db)
+    policy = dataclasses.replace(CONSOLE, direct_platforms=frozenset({"sandbox", "wecom"}))
+    await say(db, "zhangwei", "登录", AT, policy=policy, platform="wecom")
+    async with db.sessions() as session:
+        rows = list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    direct = [row for row in rows if row.channel == "wecom_app"]
+    assert len(direct) == 1 and direct[0].address == {"touser": "zhangwei"}
+    assert "/console/login/" in direct[0].message["body"]
+    assert all("/console/login/" not in row.message["body"] for row in rows if row.channel != "wecom_app")
