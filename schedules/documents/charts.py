@@ -8,6 +8,7 @@ common Chinese fonts. Without one, :class:`ChartFontMissing` says what to instal
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ class CjkFont:
     weight: int | str  # WenQuanYi Zen Hei has only one, 500: asking for another makes matplotlib complain
 
 
+_DRAWING = threading.RLock()
 _CJK_FILE_HINTS = ("wqy", "cjk", "sourcehan", "simhei", "msyh", "pingfang")
 
 
@@ -94,7 +96,9 @@ def _cjk() -> Iterator[None]:
         "axes.labelweight": font.weight,
         "axes.unicode_minus": False,
     }
-    with rc_context(settings):  # type: ignore[arg-type]
+    # rc_context changes matplotlib's global settings: one chart at a time, or a chart drawn in another thread
+    # could find the defaults (and no Chinese glyphs) restored under it.
+    with _DRAWING, rc_context(settings):  # type: ignore[arg-type]
         yield
 
 
