@@ -277,7 +277,7 @@ async def test_an_office_letterhead_template_is_honoured(db: Database, history: 
     paragraphs = [p.text for p in document.paragraphs]
     assert paragraphs[0] == "强省会工作机制办公室文件"
     mark = document.paragraphs[0].runs[0]
-    assert str(mark.font.color.rgb) == "E60012" and mark.font.size == Pt(42)
+    assert str(mark.font.color.rgb) == "E60012" and mark.font.size == Pt(35)  # 12 characters on one line
     assert paragraphs[1] == "强省会办〔2026〕7号"
     assert document.paragraphs[1]._p.pPr.find(qn("w:pBdr")) is not None  # the red line under the number
     assert paragraphs.index("关于2026年10月工作进展报送情况的通报") > 1
