@@ -69,6 +69,12 @@ def _check_aes_key(value: SecretStr) -> SecretStr:
     return value
 
 
+def _check_ca_file(value: str) -> str:
+    if value and not Path(value).is_file():
+        raise ValueError("证书文件不存在")
+    return value
+
+
 class WecomAppConfig(Section):
     corp_id: str = ""
     agent_id: int | None = None
@@ -102,13 +108,31 @@ class WecomConfig(Section):
 
 
 class DingtalkConfig(Section):
+    """``[dingtalk]``: ``api_base`` is the old-style ``oapi`` host (robots, session webhooks), ``openapi_base`` the
+    host of the new-style OpenAPI (tokens, Stream mode's open-connection call).
+
+    ``transport``: ``"http"`` receives the enterprise robot's callbacks on ``POST /dingtalk/bot`` (a public
+    address needed); ``"stream"`` opens an outbound long connection instead (Stream mode: no inbound port).
+    """
+
     api_base: str = "https://oapi.dingtalk.com"
+    openapi_base: str = "https://api.dingtalk.com"
     app_key: str = ""
     app_secret: SecretStr = SecretStr("")
+    transport: Literal["http", "stream"] = "http"
+    ca_file: str = ""
+
+    _ca_file = field_validator("ca_file")(_check_ca_file)
 
     @property
     def enabled(self) -> bool:
         return bool(self.app_secret.get_secret_value())
+
+    @model_validator(mode="after")
+    def _stream_needs_key(self) -> DingtalkConfig:
+        if self.transport == "stream" and not (self.app_key and self.app_secret.get_secret_value()):
+            raise ValueError('transport = "stream" 须同时填写 app_key 与 app_secret（钉钉开发者后台“凭证与基础信息”）')
+        return self
 
 
 class FeishuConfig(Section):
@@ -175,6 +199,24 @@ class OutboundConfig(Section):
     concurrency: int = Field(default=128, ge=1, le=1000)
     read_timeout_seconds: float = Field(default=10.0, ge=1.0, le=120.0)
     give_up_hours: float = Field(default=6.0, ge=0.5, le=168.0)
+
+
+class NetworkConfig(Section):
+    """``[network]``: how duban reaches the platforms from a network that only lets it out through a proxy.
+
+    ``proxy`` (``http://host:port``, credentials allowed in the URL) carries every request and websocket to a
+    platform; empty means the standard ``HTTPS_PROXY`` / ``HTTP_PROXY`` environment variables, if any. Hosts
+    in ``NO_PROXY`` are reached directly either way (a private platform deployment inside the intranet).
+    """
+
+    proxy: str = ""
+
+    @field_validator("proxy")
+    @classmethod
+    def _http_proxy(cls, value: str) -> str:
+        if value and not value.startswith("http://"):
+            raise ValueError("应以 http:// 开头，例如 http://10.1.2.3:3128（HTTPS 目标经 CONNECT 隧道转发）")
+        return value
 
 
 class ReportingConfig(Section):
@@ -325,6 +367,7 @@ class Settings(BaseSettings):
     outbound: OutboundConfig = OutboundConfig()
     console: ConsoleConfig = ConsoleConfig()
     documents: DocumentsConfig = DocumentsConfig()
+    network: NetworkConfig = NetworkConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -378,6 +421,7 @@ class Settings(BaseSettings):
         ]
         values = [secret.get_secret_value() for secret in found]
         values += [_webhook_key(group.webhook) for group in self.groups]
+        values.append(_proxy_password(self.network.proxy))
         return [value for value in values if value]
 
     @classmethod
@@ -402,6 +446,13 @@ def _webhook_key(url: str) -> str:
         if marker in url:
             return url.split(marker, 1)[1].split("&", 1)[0]
     return ""
+
+
+def _proxy_password(url: str) -> str:
+    """The password in a proxy URL (``http://user:password@host:port``), masked in logs like any secret."""
+    authority = url.partition("://")[2].partition("/")[0]
+    credentials = authority.rpartition("@")[0]
+    return credentials.partition(":")[2]
 
 
 _config_path: ContextVar[Path | None] = ContextVar("duban_config_path", default=None)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from console_kit import Office, console_settings, link_token, seed_office
+from docx import Document
 from handlers_kit import MEMBER_GROUP, OFFICE_GROUP
 from openpyxl import load_workbook
 from sqlalchemy import select
@@ -107,6 +108,11 @@ async def test_an_office_month_in_the_browser(
         await page.get_by_role("link", name=f"报送归档-{last_closed}.zip", exact=True).click()
     with zipfile.ZipFile(await saved(await waiting.value, tmp_path, f"报送归档-{last_closed}.zip")) as archive:
         assert "报送原文/001-省商务厅.txt" in archive.namelist()
+    async with page.expect_download() as waiting:
+        await page.get_by_role("link", name=f"月度通报-{last_closed}.docx", exact=True).click()
+    circular = Document(str(await saved(await waiting.value, tmp_path, f"月度通报-{last_closed}.docx")))
+    assert any("工作进展报送情况的通报" in paragraph.text for paragraph in circular.paragraphs)
+    await page.screenshot(path=shots / "09-documents-1366.png", full_page=True)
     async with page.expect_download() as waiting:
         await page.get_by_role("link", name="下载当前名册（.xlsx）", exact=True).click()
     exported = load_workbook(await saved(await waiting.value, tmp_path, "名册.xlsx")).active

@@ -389,3 +389,40 @@ async def test_the_console_is_announced_at_start(
     with caplog.at_level(logging.INFO, logger="bot.app"):
         await client_for(aiohttp_client, db, enabled=False)
     assert "console is off" in caplog.text
+
+
+async def test_word_documents_and_charts_come_from_the_documents_service(aiohttp_client: Any, db: Database) -> None:
+    import zipfile
+
+    from docx import Document
+
+    from bot.console.gongwen import recent_quarters
+
+    office = await seed_office(db)
+    client = await client_for(aiohttp_client, db)
+    await sign_in(client, db, office.roster.office)
+    period = office.periods[-2]
+    response = await client.get(f"/console/documents/doc/circular/{period}.docx")
+    assert response.status == 200, await response.text()
+    assert "attachment" in response.headers["Content-Disposition"]
+    document = Document(io.BytesIO(await response.read()))
+    text = "\n".join(paragraph.text for paragraph in document.paragraphs)
+    assert f"关于{period.label}工作进展报送情况的通报" in text and "省商务厅" in text
+    quarter = recent_quarters(office.periods[-1], 1)[0]
+    for chart in ("on_time", "heatmap", "lights"):
+        image = await client.get(f"/console/documents/chart/{chart}/{quarter}.png")
+        assert image.status == 200 and (await image.read()).startswith(b"\x89PNG"), chart
+    for path in (
+        "/console/documents/doc/nonsense/2026-10.docx",
+        "/console/documents/doc/quarterly/2026-10.docx",
+        f"/console/documents/chart/heatmap/{quarter}.png?part=99",
+    ):
+        assert (await client.get(path)).status == 404, path
+    entries = [(e.action, e.via) for e in await audit(db)]
+    assert ("文档", "console") in entries and ("下载图表", "console") in entries
+    archive = await client.get(f"/console/documents/archive/{period}.zip")
+    with zipfile.ZipFile(io.BytesIO(await archive.read())) as bundle:
+        assert {f"月度通报-{period}.docx", f"快报-{period}.docx"} <= set(bundle.namelist())
+    liaison = await client_for(aiohttp_client, db)
+    await sign_in(liaison, db, office.roster.liaison)
+    assert (await liaison.get(f"/console/documents/doc/circular/{period}.docx")).status == 403

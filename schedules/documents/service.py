@@ -201,6 +201,24 @@ def audit_detail(built: BuiltDocument) -> str:
     return f"{built.request.kind.label} {built.summary}（{built.size_kb} KB）"
 
 
-def record_made(session: AsyncSession, built: BuiltDocument, *, actor: str, now: datetime) -> None:
+def record_made(
+    session: AsyncSession,
+    built: BuiltDocument,
+    *,
+    actor: str,
+    now: datetime,
+    via: str = "cli",
+    person_id: int | None = None,
+) -> None:
     """Audit a document made outside the chat (the chat command audits through its context)."""
-    session.add(AuditEntry(actor=actor[:128], action=AUDIT_ACTION, detail=audit_detail(built), outcome="ok", at=now))
+    session.add(
+        AuditEntry(
+            person_id=person_id,
+            actor=actor[:128],
+            action=AUDIT_ACTION,
+            detail=audit_detail(built),
+            outcome="ok",
+            at=now,
+            via=via,
+        )
+    )
