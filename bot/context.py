@@ -6,6 +6,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot.config import Settings
 from bot.schedule_config import schedule_settings_of
@@ -36,6 +37,8 @@ def policy_from_settings(settings: Settings) -> Policy:
         tz=settings.tz,
         office_name=settings.office_name,
         deadline=DeadlineRule(tz=settings.tz, day=settings.reporting.deadline_day, at=settings.reporting.deadline_time),
+        file_join_window=timedelta(minutes=settings.files.join_window_minutes),
+        max_file_bytes=settings.files.max_bytes,
     )
     # The schedule settings ride along, and the deadline moves by the office's deadline policy.
     return with_schedules(policy, schedule_settings_of(settings))

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot.app import create_app
 from bot.config import Settings
+from bot.files.worker import fetch_worker
 from bot.inbound import inbound_channels
 from bot.inbox_signal import InboxSignal
 from bot.inbox_worker import inbox_worker
@@ -33,6 +34,7 @@ def build_app(settings: Settings) -> web.Application:
             ("inbox", partial(inbox_worker, signal=inbox_signal)),
             ("scheduler", scheduler_worker),
             ("outbound", dispatcher),
+            ("files", fetch_worker),
         ],
     )
     app.on_startup.append(freeze_startup_heap)
