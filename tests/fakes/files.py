@@ -144,7 +144,8 @@ class FakeFiles:
             self._served("wecom_bot", code)
             self.wecom.record("bot_file", code, {}, 0, delivered=True)
             body = encrypt_for_bot(served.data, served.aes_key)
-            return web.Response(body=body, headers={"Content-Type": "application/octet-stream"})
+            headers = {"Content-Type": "application/octet-stream", "Content-Disposition": disposition(served.name)}
+            return web.Response(body=body, headers=headers)
 
         return await self.wecom.behave("bot_file", code, {}, handle, request=request)
 
