@@ -30,6 +30,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.errors import ConfigError as ConfigError  # re-exported: callers catch it from here
+
 DEFAULT_CONFIG_PATH = Path("duban.toml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/duban.db"
 
@@ -67,6 +69,12 @@ def _check_aes_key(value: SecretStr) -> SecretStr:
     return value
 
 
+def _check_ca_file(value: str) -> str:
+    if value and not Path(value).is_file():
+        raise ValueError("证书文件不存在")
+    return value
+
+
 class WecomAppConfig(Section):
     corp_id: str = ""
     agent_id: int | None = None
@@ -100,14 +108,31 @@ class WecomConfig(Section):
 
 
 class DingtalkConfig(Section):
+    """``[dingtalk]``: ``api_base`` is the old-style ``oapi`` host (robots, session webhooks), ``openapi_base`` the
+    host of the new-style OpenAPI (tokens, Stream mode's open-connection call).
+
+    ``transport``: ``"http"`` receives the enterprise robot's callbacks on ``POST /dingtalk/bot`` (a public
+    address needed); ``"stream"`` opens an outbound long connection instead (Stream mode: no inbound port).
+    """
+
     api_base: str = "https://oapi.dingtalk.com"
-    openapi_base: str = "https://api.dingtalk.com"  # the new-style OpenAPI (access token, file download)
+    openapi_base: str = "https://api.dingtalk.com"
     app_key: str = ""
     app_secret: SecretStr = SecretStr("")
+    transport: Literal["http", "stream"] = "http"
+    ca_file: str = ""
+
+    _ca_file = field_validator("ca_file")(_check_ca_file)
 
     @property
     def enabled(self) -> bool:
         return bool(self.app_secret.get_secret_value())
+
+    @model_validator(mode="after")
+    def _stream_needs_key(self) -> DingtalkConfig:
+        if self.transport == "stream" and not (self.app_key and self.app_secret.get_secret_value()):
+            raise ValueError('transport = "stream" 须同时填写 app_key 与 app_secret（钉钉开发者后台“凭证与基础信息”）')
+        return self
 
 
 class FeishuConfig(Section):
@@ -142,6 +167,25 @@ class GroupConfig(Section):
         return self
 
 
+class ConsoleConfig(Section):
+    """``[console]``: the office's web console under ``/console/`` on the same service.
+
+    ``public_url`` is the address people open (``https://duban.example.gov.cn``, as the reverse proxy serves it);
+    sign-in links are built on it. Empty: ``http://HOST:PORT`` of ``[server]``.
+    """
+
+    enabled: bool = True
+    public_url: str = ""
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=64 * 1024, le=20 * 1024 * 1024)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("应以 http:// 或 https:// 开头")
+        return value.rstrip("/")
+
+
 class HealthConfig(Section):
     """``[health]``: how long work may wait before ``/healthz`` answers 503 (0 turns that check off)."""
 
@@ -172,12 +216,64 @@ class FilesConfig(Section):
         return int(self.max_megabytes * 1024 * 1024)
 
 
+class NetworkConfig(Section):
+    """``[network]``: how duban reaches the platforms from a network that only lets it out through a proxy.
+
+    ``proxy`` (``http://host:port``, credentials allowed in the URL) carries every request and websocket to a
+    platform; empty means the standard ``HTTPS_PROXY`` / ``HTTP_PROXY`` environment variables, if any. Hosts
+    in ``NO_PROXY`` are reached directly either way (a private platform deployment inside the intranet).
+    """
+
+    proxy: str = ""
+
+    @field_validator("proxy")
+    @classmethod
+    def _http_proxy(cls, value: str) -> str:
+        if value and not value.startswith("http://"):
+            raise ValueError("应以 http:// 开头，例如 http://10.1.2.3:3128（HTTPS 目标经 CONNECT 隧道转发）")
+        return value
+
+
 class ReportingConfig(Section):
     deadline_day: int = Field(default=25, ge=1, le=28)
     deadline_time: time = time(23, 59, 59)
 
 
 HolidayPolicy = Literal["shift", "skip", "keep"]
+
+
+class DocumentsConfig(Section):
+    """``[documents]``: the Word documents (月度通报, 快报, 季度通报, 半年评估报告) and the chat circular's lists."""
+
+    issuer: str = ""  # 发文机关署名; empty: office_name
+    number_prefix: str = ""  # 发文机关代字, e.g. 强省会办
+    number_pattern: str = "{prefix}〔{year}〕{number}号"
+    template: str = ""  # the office's .docx with its letterhead
+    report_to: str = ""  # 主送机关 of the 半年评估报告
+    output_dir: str = "var/documents"
+    on_time_names_up_to: int = Field(default=40, ge=0, le=100_000)
+
+    @field_validator("number_pattern")
+    @classmethod
+    def _number_fields(cls, value: str) -> str:
+        try:
+            value.format(prefix="", year=2026, number=1)
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                "只能使用 {prefix}、{year}、{number} 三个字段，例如 {prefix}〔{year}〕{number}号"
+            ) from None
+        if "{number}" not in value:
+            raise ValueError("应包含 {number}（文号中的序号）")
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _template_exists(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError("文件不存在")
+        if value and not value.lower().endswith(".docx"):
+            raise ValueError("应为 Word .docx 文件")
+        return value
 
 
 class JobConfig(Section):
@@ -285,6 +381,9 @@ class Settings(BaseSettings):
     health: HealthConfig = HealthConfig()
     outbound: OutboundConfig = OutboundConfig()
     files: FilesConfig = FilesConfig()
+    console: ConsoleConfig = ConsoleConfig()
+    documents: DocumentsConfig = DocumentsConfig()
+    network: NetworkConfig = NetworkConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -317,6 +416,14 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def console_url(self) -> str:
+        """Where the console is opened (``…/console/``), or ``""`` when it is switched off."""
+        if not self.console.enabled:
+            return ""
+        base = self.console.public_url or f"http://{self.server.host}:{self.server.port}"
+        return f"{base}/console/"
+
     def secret_values(self) -> list[str]:
         """Every secret in the configuration, for the log filter that masks them."""
         found = [
@@ -330,6 +437,7 @@ class Settings(BaseSettings):
         ]
         values = [secret.get_secret_value() for secret in found]
         values += [_webhook_key(group.webhook) for group in self.groups]
+        values.append(_proxy_password(self.network.proxy))
         return [value for value in values if value]
 
     @classmethod
@@ -356,21 +464,14 @@ def _webhook_key(url: str) -> str:
     return ""
 
 
+def _proxy_password(url: str) -> str:
+    """The password in a proxy URL (``http://user:password@host:port``), masked in logs like any secret."""
+    authority = url.partition("://")[2].partition("/")[0]
+    credentials = authority.rpartition("@")[0]
+    return credentials.partition(":")[2]
+
+
 _config_path: ContextVar[Path | None] = ContextVar("duban_config_path", default=None)
-
-
-class ConfigError(Exception):
-    """A configuration that cannot be used, described for the operator (no traceback)."""
-
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        self.path = path
-        self.problems = problems
-        super().__init__(self.render())
-
-    def render(self) -> str:
-        lines = [f"配置文件 {self.path} 有误，duban 未启动："]
-        lines += [f"  - {problem}" for problem in self.problems]
-        return "\n".join(lines)
 
 
 def resolve_config_path(explicit: str | Path | None = None) -> Path:

@@ -11,10 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from schedules.calendar import WorkCalendar
 from storage.policy import Policy
+
+if TYPE_CHECKING:
+    from schedules.calendar import WorkCalendar
 
 WEEKLY_BRIEFING = "weekly-briefing"
 MONTHLY_CIRCULAR = "monthly-circular"
@@ -83,6 +85,8 @@ class ScheduleSettings:
             raise KeyError(f"没有名为 {name} 的定时任务（可选：{'、'.join(JOB_NAMES)}）") from None
 
     def calendar(self) -> WorkCalendar:
+        from schedules.calendar import WorkCalendar  # chinesecalendar and holidays load only when asked
+
         return WorkCalendar(extra_holidays=self.extra_holidays, extra_workdays=self.extra_workdays)
 
 

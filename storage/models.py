@@ -27,6 +27,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -187,6 +188,15 @@ class InboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("platform", "message_id", name="uq_inbox_platform_message"),
         Index("ix_inbox_state_id", "state", "id"),
+        # The worker's per-sender order: "is an earlier row of this sender unsettled?" (bot/inbox_worker.py).
+        Index(
+            "ix_inbox_sender_unsettled",
+            "platform",
+            "sender_id",
+            "id",
+            postgresql_where=sql_text("state IN ('pending', 'processing')"),
+            sqlite_where=sql_text("state IN ('pending', 'processing')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -339,6 +349,7 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     outcome: Mapped[str] = mapped_column(String(32), default="ok")
     inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
+    via: Mapped[str] = mapped_column(String(16), default="chat", server_default="chat")  # chat | cli | console
 
 
 class PendingAction(Base):
@@ -524,3 +535,39 @@ class BlobChunk(Base):
     sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ConsoleLogin(Base):
+    """A one-time sign-in link for the console: single use, short-lived, bound to one person.
+
+    Only the SHA-256 of the token is stored: a copy of the database does not hold usable links.
+    """
+
+    __tablename__ = "console_login"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    issued_via: Mapped[str] = mapped_column(String(16), default="chat")  # chat | cli
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: kept in the database so that every instance knows it; the cookie holds the id,
+    the table only its SHA-256."""
+
+    __tablename__ = "console_session"
+    __table_args__ = (Index("ix_console_session_person_id", "person_id"),)
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column()
+    ended_by: Mapped[str] = mapped_column(String(128), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+    person: Mapped[Person] = relationship()

@@ -20,3 +20,7 @@ class Policy:
     # The timed jobs' settings (``schedules.settings.ScheduleSettings``), typed loosely because storage does not
     # import schedules; ``schedules.settings.schedule_settings(policy)`` reads it back, with defaults when unset.
     schedules: object = field(default=None, compare=False)
+    console_url: str = ""  # where the office's console is opened ("" when it is off): sign-in links start here
+    direct_platforms: frozenset[str] = frozenset({"sandbox"})  # platforms the bot can write to a person 1:1 on
+    # The documents' settings (``schedules.documents.settings.DocumentSettings``), typed loosely for the same reason.
+    documents: object = field(default=None, compare=False)

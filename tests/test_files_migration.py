@@ -1,4 +1,4 @@
-"""Migration 0002 (stored files and blobs) on a database made by 0001 with reports in it, and back."""
+"""Migration 0007 (stored files and blobs) on a database made by 0006 with reports in it, and back."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from sqlalchemy import text
 from storage import migrate
 from storage.db import Database
 
-PREVIOUS = "0001"
-FILES = "0002"
+PREVIOUS = "0006"
+FILES = "0007"
 
 
 async def _seed_previous(db: Database) -> None:

@@ -16,11 +16,12 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-from sqlalchemy.engine import URL, make_url
+from typing import TYPE_CHECKING
 
 from bot.cli.base import CliError, SubParsers, settings_of
-from storage.db import SQLITE_BUSY_TIMEOUT_MS
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 PG_DEFAULT_PORT = 5432
 
@@ -52,6 +53,8 @@ def backup_sqlite(source: Path, target: Path) -> SqliteBackup:
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)  # left by an interrupted run
     try:
+        from storage.db import SQLITE_BUSY_TIMEOUT_MS
+
         # mode=rw: never create an empty database where the real one is missing.
         live = sqlite3.connect(source.resolve().as_uri() + "?mode=rw", uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
         with closing(live), closing(sqlite3.connect(partial)) as copy:
@@ -89,6 +92,8 @@ def _human_size(size: int) -> str:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
     settings = settings_of(args)
     url = make_url(settings.database.url)
     stamp = datetime.now(settings.tz).strftime("%Y%m%d-%H%M%S")

@@ -11,20 +11,18 @@ import argparse
 import asyncio
 import json
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.cli.base import CliError, SubParsers, checked_database, settings_of
-from bot.config import Settings
-from bot.context import AppContext, policy_from_settings
-from bot.outbound.dispatcher import drain_once
-from schedules.calendar import DayInfo, WorkCalendar
-from schedules.context import JobContext, ScheduleEnv
 from schedules.dates import day_label, moment_label
-from schedules.jobs import JobOutcome, preview, run_job
-from schedules.occurrences import Occurrence
 from schedules.settings import JOB_NAMES, JOB_TITLES
-from storage.periods import Period
-from storage.sync import sync_groups
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from schedules.context import ScheduleEnv
+    from schedules.jobs import JobOutcome
+    from schedules.occurrences import Occurrence
 
 DEFAULT_DAYS = 31
 MAX_DAYS = 400
@@ -69,6 +67,9 @@ def parse_moment(text: str, tz: ZoneInfo) -> datetime:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from bot.context import policy_from_settings
+    from schedules.context import ScheduleEnv
+
     settings = settings_of(args)
     if not 1 <= args.days <= MAX_DAYS:
         raise CliError(f"--days 应在 1 到 {MAX_DAYS} 之间")
@@ -95,6 +96,8 @@ def occurrence_json(occurrence: Occurrence) -> dict[str, object]:
 
 
 def _subject(occurrence: Occurrence) -> str:
+    from storage.periods import Period
+
     if occurrence.job in ("deadline-reminder", "overdue-notice"):
         return f"，{Period.parse(occurrence.subject).label}"
     return ""
@@ -103,6 +106,8 @@ def _subject(occurrence: Occurrence) -> str:
 def list_lines(
     env: ScheduleEnv, settings: Settings, start: date, end: date, occurrences: list[Occurrence]
 ) -> list[str]:
+    from schedules.special_days import special_days
+
     tz = env.policy.tz
     lines = [f"定时任务计划：{day_label(start, year=True)}至{day_label(end, year=True)}（时区 {settings.timezone}）"]
     for year in env.calendar.unofficial_years(start, end):
@@ -129,25 +134,6 @@ def list_lines(
     return lines
 
 
-def special_days(calendar: WorkCalendar, start: date, end: date) -> list[str]:
-    """Holidays (runs of days with one reason) and make-up workdays between ``start`` and ``end``."""
-    runs: list[tuple[date, date, DayInfo]] = []
-    day = start
-    while day <= end:
-        info = calendar.explain(day)
-        if info.source != "weekday":
-            if runs and runs[-1][2].reason == info.reason and runs[-1][1] + timedelta(days=1) == day:
-                runs[-1] = (runs[-1][0], day, info)
-            else:
-                runs.append((day, day, info))
-        day += timedelta(days=1)
-    texts = []
-    for first, last, info in runs:
-        span = day_label(first) if first == last else f"{day_label(first)}至{day_label(last)}"
-        texts.append(f"{span}  {info.reason}")
-    return texts
-
-
 # --- run ----------------------------------------------------------------------------------------------
 
 
@@ -158,6 +144,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _run(settings: Settings, job: str, at: datetime, *, dry_run: bool) -> int:
+    from bot.context import AppContext, policy_from_settings
+    from bot.outbound.dispatcher import drain_once
+    from schedules.context import JobContext
+    from schedules.jobs import preview, run_job
+    from storage.sync import sync_groups
+
     async with checked_database(settings) as db:
         await sync_groups(db, settings.groups)
         ctx = JobContext.create(db, policy_from_settings(settings), instance_id="cli")

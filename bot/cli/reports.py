@@ -7,19 +7,16 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.cli.base import CliError, SubParsers, checked_database, settings_of
-from bot.cli.export_zip import file_names_by_unit, period_files, write_export_zip
-from bot.cli.ledger_xlsx import build_workbook
 from bot.cli.roster import render_table
-from bot.cli.xlsx_sheet import save_workbook
-from bot.config import Settings
-from bot.context import policy_from_settings
-from bot.files.worker import files_directory
-from storage.periods import Period
-from storage.policy import Policy
-from storage.reports import Ledger, period_ledger
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from storage.periods import Period
+    from storage.policy import Policy
+    from storage.reports import Ledger
 
 TIME = "%Y-%m-%d %H:%M"
 
@@ -37,6 +34,8 @@ def register(sub: SubParsers) -> None:
 
 
 def _period(text: str | None, policy: Policy) -> Period:
+    from storage.periods import Period
+
     if not text:
         return policy.deadline.open_period(datetime.now(UTC))
     try:
@@ -46,6 +45,8 @@ def _period(text: str | None, policy: Policy) -> Period:
 
 
 async def _load_ledger(settings: Settings, period: Period) -> Ledger:
+    from storage.reports import period_ledger
+
     async with checked_database(settings) as db, db.sessions() as session:
         return await period_ledger(session, period)
 
@@ -115,6 +116,8 @@ def status_text(ledger: Ledger, policy: Policy, now: datetime) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from bot.context import policy_from_settings
+
     settings = settings_of(args)
     policy = policy_from_settings(settings)
     period = _period(args.period, policy)
@@ -128,6 +131,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from bot.context import policy_from_settings
+
     settings = settings_of(args)
     policy = policy_from_settings(settings)
     period = _period(args.period, policy)
@@ -150,6 +155,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 async def _export(settings: Settings, policy: Policy, period: Period, output: Path) -> tuple[Ledger, int]:
+    from bot.cli.export_zip import file_names_by_unit, period_files, write_export_zip
+    from bot.files.worker import files_directory
+    from bot.workbooks.ledger import build_workbook
+    from bot.workbooks.sheet import save_workbook
+    from storage.reports import period_ledger
+
     async with checked_database(settings) as db:
         async with db.sessions() as session:
             ledger = await period_ledger(session, period)

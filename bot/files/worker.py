@@ -26,6 +26,7 @@ from bot.config import Settings
 from bot.context import AppContext
 from bot.files.extract import Extracted, extract_text
 from bot.files.fetch import Fetched, Fetchers, Verdict
+from bot.net import client_session
 from bot.outbound.senders.base import http_timeout
 from handlers.files import DOCUMENT_KINDS, settle_message
 from storage.blobs import BlobStore, DatabaseStore, DirectoryStore
@@ -56,7 +57,7 @@ def blob_store(settings: Settings) -> BlobStore:
 @contextlib.asynccontextmanager
 async def fetch_session(settings: Settings) -> AsyncIterator[aiohttp.ClientSession]:
     timeout = http_timeout(connect=10.0, read=max(settings.outbound.read_timeout_seconds, 30.0))
-    async with aiohttp.ClientSession(timeout=timeout) as http:
+    async with client_session(settings.network, timeout=timeout) as http:
         yield http
 
 

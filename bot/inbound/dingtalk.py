@@ -212,5 +212,9 @@ def dingtalk_channel(settings: Settings, inbox: Inbox) -> Channel:
     config = settings.dingtalk
     if not config.enabled:
         return Channel(CHANNEL, False, [], off_reason=OFF_REASON)
+    if config.transport != "http":
+        return Channel(
+            CHANNEL, False, [], off_reason=f'[dingtalk] transport = "{config.transport}"（消息经长连接接收）'
+        )
     endpoint = DingtalkEndpoint(config.app_secret.get_secret_value(), config.api_base, inbox)
     return Channel(CHANNEL, True, [web.post(PATH, guarded(CHANNEL, endpoint.receive))])

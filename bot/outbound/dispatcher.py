@@ -34,9 +34,10 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from bot.config import Settings
+from bot.config import NetworkConfig, Settings
 from bot.context import AppContext
 from bot.metrics import observe_send, record_rate_limit_wait, record_send_failure
+from bot.net import client_session
 from bot.outbound.alerts import RowRef, alert_failure, alert_uncertain
 from bot.outbound.limits import policy_for
 from bot.outbound.senders import build_senders
@@ -124,11 +125,15 @@ def owner_is_dead(owner: str) -> bool:
 
 
 @asynccontextmanager
-async def http_session(options: DispatchOptions) -> AsyncIterator[aiohttp.ClientSession]:
-    """The one HTTP client of a dispatcher: pooled connections, connect and read deadlines."""
+async def http_session(
+    options: DispatchOptions, network: NetworkConfig | None = None
+) -> AsyncIterator[aiohttp.ClientSession]:
+    """The one HTTP client of a dispatcher: pooled connections, connect and read deadlines, the proxy."""
     connector = aiohttp.TCPConnector(limit=options.concurrency, limit_per_host=0)
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=http_timeout(connect=options.connect_timeout, read=options.read_timeout)
+    async with client_session(
+        network or NetworkConfig(),
+        connector=connector,
+        timeout=http_timeout(connect=options.connect_timeout, read=options.read_timeout),
     ) as session:
         yield session
 
@@ -459,7 +464,7 @@ def _ref(claim: Claim) -> RowRef:
 async def dispatcher(ctx: AppContext, stopping: asyncio.Event, *, options: DispatchOptions | None = None) -> None:
     """The service's outbound worker (``bot.lifecycle.Worker``)."""
     options = options or options_from(ctx.settings)
-    async with http_session(options) as http:
+    async with http_session(options, ctx.settings.network) as http:
         await Pump(ctx, http, options).run(stopping)
 
 
@@ -472,7 +477,7 @@ async def drain_once(
     queued for the service.
     """
     options = options or options_from(ctx.settings)
-    async with http_session(options) as http:
+    async with http_session(options, ctx.settings.network) as http:
         pump = Pump(ctx, http, options, channels=channels)
         await pump.sweep()
         return await pump.run_until_idle()

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from tests.fakes.behaviour import Clock, RandomFaults
 from tests.fakes.dingtalk import FakeDingtalk
+from tests.fakes.dingtalk_stream import FakeDingtalkStream
 from tests.fakes.feishu import FakeFeishu
 from tests.fakes.files import FakeFiles
 from tests.fakes.wecom import FakeWecom
@@ -35,6 +36,7 @@ class FakePlatforms:
         self.wecom = FakeWecom(clock=clock, latency=latency)
         self.dingtalk = FakeDingtalk(clock=clock, latency=latency)
         self.feishu = FakeFeishu(clock=clock, latency=latency)
+        self.dingtalk_stream = FakeDingtalkStream()  # long connections (not one of :attr:`platforms`' senders)
         for fake in self.platforms:
             fake.auto_register = auto_register
             fake.faults = faults
@@ -43,6 +45,7 @@ class FakePlatforms:
         self.app.add_routes(
             [*self.wecom.routes(), *self.dingtalk.routes(), *self.feishu.routes(), *self.files.routes()]
         )
+        self.app.add_routes(self.dingtalk_stream.routes())
         self.app.router.add_get("/_fake/stats", self.stats)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -89,6 +92,7 @@ class FakePlatforms:
         self.url = f"http://{host}:{bound_port}"
         for fake in self.platforms:
             fake.base_url = self.url
+        self.dingtalk_stream.base_url = self.url
         return self.url
 
     async def close(self) -> None:

@@ -1,7 +1,7 @@
 """stored files and blobs
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-04 19:34:32.909695
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import storage.models
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,7 @@
 
 One row per active unit (序号, 单位, 责任处室, 报送情况, 首次/最新报送时间, 版本数, 最新内容), a title row, a
 styled and frozen header with a filter, and a totals line. Cell text is kept as text whatever it starts with (no
-formula injection), cleaned and cut by :func:`bot.cli.xlsx_sheet.cell_text`.
+formula injection), cleaned and cut by :func:`bot.workbooks.sheet.cell_text`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import tzinfo
 from openpyxl import Workbook
 from openpyxl.styles import PatternFill
 
-from bot.cli.xlsx_sheet import (
+from bot.workbooks.sheet import (
     BORDER,
     CENTERED,
     HEADER_ROW,
