@@ -193,7 +193,9 @@ async def test_flash_lists_every_units_latest_report_in_roster_order(db: Databas
             lead = row.latest_text.split("：", 1)[1].split("。")[0] + "。"
             assert following == lead  # the first sentence, without its "10月工作进展：" head
     commerce = paragraphs.index("五、省商务厅")
-    assert "附件（2件）：图片；文件：10月项目清单.xlsx。" in paragraphs[commerce:]
+    land = paragraphs.index("六、省自然资源厅")
+    assert paragraphs[commerce:land][-1] == "附件（2件）：图片：10月现场.jpg；文件：10月项目清单.xlsx。"
+    assert "附件（1件）：文件：现场照片.zip（未能取回）。" in paragraphs[land:]
 
 
 async def test_quarterly_sets_the_three_months_side_by_side_and_ranks_units(db: Database, history: History) -> None:
