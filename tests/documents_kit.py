@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import zipfile
 from dataclasses import dataclass
@@ -46,14 +47,8 @@ REPORT = (
 
 
 def document_policy(**settings: object) -> Policy:
-    base = policy()
-    return Policy(
-        tz=base.tz,
-        office_name=base.office_name,
-        deadline=base.deadline,
-        schedules=base.schedules,
-        documents=DocumentSettings(**settings),  # type: ignore[arg-type]
-    )
+    """The tests' office policy with ``DocumentSettings(**settings)``."""
+    return dataclasses.replace(policy(), documents=DocumentSettings(**settings))  # type: ignore[arg-type]
 
 
 @dataclass

@@ -31,6 +31,9 @@ from schedules.context import ScheduleEnv
 from schedules.documents import service
 from schedules.documents.gongwen import (
     BODY_FONT,
+    CHARS_PER_LINE,
+    LINES_PER_PAGE,
+    TEXT_WIDTH,
     HEADING_FONT,
     PAGE_NUMBER_FONT,
     STYLE_BODY,
@@ -99,7 +102,9 @@ def assert_gongwen_styles(document: DocxDocument) -> None:
     # 28 characters to the 156 mm line: 3号 condensed by a quarter point; 22 lines: 28.95 pt each.
     assert body.element.rPr.find(qn("w:spacing")).get(qn("w:val")) == "-5"
     assert body.paragraph_format.line_spacing == Pt(28.95)
-    assert 28 * (16 - 0.25) <= Mm(156).pt < 29 * (16 - 0.25)
+    assert CHARS_PER_LINE == 28 and LINES_PER_PAGE == 22
+    assert CHARS_PER_LINE * (16 - 0.25) <= TEXT_WIDTH.pt < (CHARS_PER_LINE + 1) * (16 - 0.25)
+    assert LINES_PER_PAGE * 28.95 <= Mm(297 - 37 - 35).pt < (LINES_PER_PAGE + 1) * 28.95
     headings = [p.text for p in document.paragraphs if p.style.name == STYLE_HEADING]
     assert headings and all(re.match(r"^[一二三四五六七八九十百]+、", text) for text in headings)
     subheadings = [p.text for p in document.paragraphs if p.style.name == STYLE_SUBHEADING]
