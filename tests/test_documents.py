@@ -32,15 +32,15 @@ from schedules.documents import service
 from schedules.documents.gongwen import (
     BODY_FONT,
     CHARS_PER_LINE,
-    LINES_PER_PAGE,
-    TEXT_WIDTH,
     HEADING_FONT,
+    LINES_PER_PAGE,
     PAGE_NUMBER_FONT,
     STYLE_BODY,
     STYLE_HEADING,
     STYLE_SUBHEADING,
     STYLE_TITLE,
     SUBHEADING_FONT,
+    TEXT_WIDTH,
     TITLE_FONT,
     title_lines,
 )
