@@ -224,6 +224,21 @@ class OutboundConfig(Section):
     give_up_hours: float = Field(default=6.0, ge=0.5, le=168.0)
 
 
+class FilesConfig(Section):
+    """``[files]``: where the files people send are kept, and the limits on them."""
+
+    store: Literal["directory", "database"] = "directory"
+    directory: str = "var/files"  # the directory store (relative paths: from the working directory)
+    max_megabytes: float = Field(default=50.0, gt=0, le=1024)
+    join_window_minutes: int = Field(default=10, ge=0, le=24 * 60)
+    extract_max_chars: int = Field(default=200_000, ge=1000, le=5_000_000)
+    extract_timeout_seconds: float = Field(default=20.0, ge=1.0, le=300.0)
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_megabytes * 1024 * 1024)
+
+
 class NetworkConfig(Section):
     """``[network]``: how duban reaches the platforms from a network that only lets it out through a proxy.
 
@@ -388,6 +403,7 @@ class Settings(BaseSettings):
     schedules: SchedulesConfig = SchedulesConfig()
     health: HealthConfig = HealthConfig()
     outbound: OutboundConfig = OutboundConfig()
+    files: FilesConfig = FilesConfig()
     console: ConsoleConfig = ConsoleConfig()
     documents: DocumentsConfig = DocumentsConfig()
     network: NetworkConfig = NetworkConfig()

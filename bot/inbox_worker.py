@@ -6,8 +6,9 @@ handler on each in arrival order and marks each ``done`` — so the handlers' ef
 or not at all. A batch whose instance died between the two keeps its expired leases and is claimed again by
 whoever comes next. One transaction for a batch rather than two for every row is what makes a burst of
 reports cheap (the per-row claim, lock and commit were most of the work); should any handler in the batch
-fail, the batch is rolled back whole and its rows are handled again one at a time, each in its own
-transaction, so that only the failing row is marked failed.
+fail, its transaction is rolled back whole and the batch's rows left are handled one at a time, each in its
+own transaction, so that only the failing row is marked failed. A batch's transaction also commits early
+(keeping the rest of its rows in hand) when the edge of this process is waiting to store a callback.
 
 Messages are handled in the order they arrived. A batch is a run of the oldest claimable rows that ends
 before a sender's second row (which waits for the next batch, after the first is settled), so within an
@@ -30,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -61,6 +63,8 @@ GIVE_WAY_SECONDS = 0.25
 # Rows claimed and handled in one transaction. On SQLite the transaction holds the write lock, which the edge
 # waits for to store callbacks: a batch stays a few tens of milliseconds long.
 BATCH = 16
+# How long one transaction of a batch may run before it commits and lets the edge write.
+BATCH_SECONDS = 0.05
 
 
 def _default_handle() -> Handle:
@@ -129,17 +133,27 @@ async def claim_next(ctx: AppContext, *, now: datetime, lease: timedelta = LEASE
 async def claim_batch(ctx: AppContext, *, now: datetime, lease: timedelta = LEASE, limit: int = BATCH) -> list[int]:
     """Claim a run of the oldest claimable rows for this instance, ending before any sender's second row;
     their ids, oldest first."""
-    oldest = (
-        select(InboxMessage.id, InboxMessage.platform, InboxMessage.sender_id)
-        .where(claimable(now), no_earlier_row_held(now))
-        .order_by(InboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite serialises writers instead
-    )
     async with ctx.db.transaction() as session:
+        found: list[tuple[int, str, str]] = []
+        # Pending rows, and rows whose holder's lease ran out, each read in index order (ix_inbox_state_id) so
+        # that the scan stops after ``limit`` rows however long the backlog: no sort of every pending row.
+        for state, condition in (
+            (InboxState.PENDING, None),
+            (InboxState.PROCESSING, InboxMessage.locked_until < now),
+        ):
+            query = (
+                select(InboxMessage.id, InboxMessage.platform, InboxMessage.sender_id)
+                .where(InboxMessage.state == state, no_earlier_row_held(now))
+                .order_by(InboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)  # PostgreSQL; SQLite serialises writers instead
+            )
+            if condition is not None:
+                query = query.where(condition)
+            found += [(row_id, platform, sender) for row_id, platform, sender in await session.execute(query)]
         row_ids: list[int] = []
         senders: set[tuple[str, str]] = set()
-        for row_id, platform, sender_id in await session.execute(oldest):
+        for row_id, platform, sender_id in sorted(found)[:limit]:
             if (platform, sender_id) in senders:
                 break
             senders.add((platform, sender_id))
@@ -259,55 +273,73 @@ async def handle_batch(
     *,
     handle: Handle | None = None,
     apologize: Apologize | None = None,
+    signal: InboxSignal | None = None,
+    budget: float = BATCH_SECONDS,
 ) -> int:
-    """Handle rows this instance has claimed, in one transaction; how many this call settled.
+    """Handle rows this instance has claimed, in as few transactions as the edge allows; how many were settled.
 
-    A handler that fails (or a row interrupted too often) rolls the batch back; its rows are then handled one
-    at a time by :func:`handle_claimed`, which marks the failing one failed and apologises.
+    A transaction ends early (its rows so far committed, the rest still held for the next one) once it has
+    run ``budget`` seconds or, with ``signal``, as soon as the edge is waiting to store a callback: on SQLite
+    the edge cannot write while the worker's transaction holds the lock. A handler that fails (or a row
+    interrupted too often) rolls its transaction back; the rows left are then handled one at a time by
+    :func:`handle_claimed`, which marks the failing one failed and apologises.
     """
-    if len(row_ids) == 1:
-        return int(await handle_claimed(ctx, row_ids[0], handle=handle, apologize=apologize))
     handle = handle or _default_handle()
+    settled = 0
+    remaining = list(row_ids)
+    while len(remaining) > 1:
+        try:
+            handled, remaining = await _handle_together(ctx, remaining, handle, signal, budget)
+        except Exception as exc:
+            log.warning("inbox batch of %d: %s; handling its rows one at a time", len(remaining), type(exc).__name__)
+            break
+        settled += len(handled)
+        for row_id, channel, message_id in handled:
+            log.info("inbox %d (%s %s): handled", row_id, channel, message_id)
+    for row_id in remaining:
+        settled += await handle_claimed(ctx, row_id, handle=handle, apologize=apologize)
+    return settled
+
+
+async def _handle_together(
+    ctx: AppContext, row_ids: list[int], handle: Handle, signal: InboxSignal | None, budget: float
+) -> tuple[list[tuple[int, str, str]], list[int]]:
+    """Handle held rows in order in one transaction; what was handled, and the held rows left for the next."""
     policy = ctx.policy
     now = datetime.now(UTC)
+    started = time.monotonic()
     mine = (
         InboxMessage.id.in_(row_ids)
         & (InboxMessage.state == InboxState.PROCESSING)
         & (InboxMessage.locked_by == ctx.instance_id)
     )
     handled: list[tuple[int, str, str]] = []
-    try:
-        async with ctx.db.transaction() as session:
-            rows = (
-                await session.scalars(select(InboxMessage).where(mine).order_by(InboxMessage.id).with_for_update())
-            ).all()
-            for row in rows:
-                if row.attempts > MAX_ATTEMPTS:
-                    raise RepeatedInterruption(row.attempts)
-                token = trace_id.set(f"inbox-{row.id}")
-                try:
-                    await handle(session, row, policy, now)
-                finally:
-                    trace_id.reset(token)
-                row.state = InboxState.DONE
-                row.handled_at = now
-                row.locked_by = None
-                row.locked_until = None
-                row.error = None
-                handled.append((row.id, row.channel, row.message_id))
-    except Exception as exc:
-        log.warning("inbox batch of %d: %s; handling its rows one at a time", len(row_ids), type(exc).__name__)
-        settled = 0
-        for row_id in row_ids:
-            settled += await handle_claimed(ctx, row_id, handle=handle, apologize=apologize)
-        return settled
-    if len(handled) < len(row_ids):
-        log.warning(
-            "inbox batch: %d row(s) no longer held by this instance; left to their holder", len(row_ids) - len(handled)
-        )
-    for row_id, channel, message_id in handled:
-        log.info("inbox %d (%s %s): handled", row_id, channel, message_id)
-    return len(handled)
+    left: list[int] = []
+    async with ctx.db.transaction() as session:
+        held = select(InboxMessage).where(mine).order_by(InboxMessage.id).with_for_update()
+        rows = (await session.scalars(held)).all()
+        if len(rows) < len(row_ids):
+            log.warning(
+                "inbox: %d row(s) no longer held by this instance; left to their holder", len(row_ids) - len(rows)
+            )
+        for index, row in enumerate(rows):
+            if handled and (time.monotonic() - started >= budget or (signal is not None and signal.busy)):
+                left = [later.id for later in rows[index:]]
+                break
+            if row.attempts > MAX_ATTEMPTS:
+                raise RepeatedInterruption(row.attempts)
+            token = trace_id.set(f"inbox-{row.id}")
+            try:
+                await handle(session, row, policy, now)
+            finally:
+                trace_id.reset(token)
+            row.state = InboxState.DONE
+            row.handled_at = now
+            row.locked_by = None
+            row.locked_until = None
+            row.error = None
+            handled.append((row.id, row.channel, row.message_id))
+    return handled, left
 
 
 async def process_one(
@@ -340,10 +372,12 @@ async def drain(
     while stopping is None or not stopping.is_set():
         if signal is not None:
             await signal.give_way(within=GIVE_WAY_SECONDS)
-        row_ids = await claim_batch(ctx, now=datetime.now(UTC), lease=lease)
+        # During a burst of callbacks the worker keeps to one row per pace (inbox_signal): the edge goes first.
+        limit = 1 if signal is not None and signal.in_burst else BATCH
+        row_ids = await claim_batch(ctx, now=datetime.now(UTC), lease=lease, limit=limit)
         if not row_ids:
             break
-        settled += await handle_batch(ctx, row_ids, handle=handle, apologize=apologize)
+        settled += await handle_batch(ctx, row_ids, handle=handle, apologize=apologize, signal=signal)
     return settled
 
 

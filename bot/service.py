@@ -10,6 +10,7 @@ from aiohttp import web
 from bot.app import create_app
 from bot.appkeys import LINKS
 from bot.config import Settings
+from bot.files.worker import fetch_worker
 from bot.inbound import inbound_channels
 from bot.inbound.edge import Inbox
 from bot.inbox_signal import InboxSignal
@@ -65,6 +66,7 @@ def build_app(settings: Settings) -> web.Application:
             ("scheduler", scheduler_worker),
             ("outbound", partial(dispatcher, channels=dispatcher_channels(settings))),
             *long_connections(settings, inbox, board),
+            ("files", fetch_worker),
         ],
     )
     app[LINKS] = board

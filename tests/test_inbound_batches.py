@@ -11,6 +11,7 @@ from sqlalchemy import inspect, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.inbox_signal import InboxSignal
 from bot.inbox_worker import BATCH, claim_batch, drain, handle_batch
 from storage import migrate
 from storage.db import Database
@@ -57,6 +58,26 @@ async def test_a_burst_is_handled_in_arrival_order_in_batches(db: Database) -> N
     assert await audits(db) == [("test", message_id) for message_id, _ in pairs]
     rows = await all_rows(db)
     assert {row.state for row in rows} == {InboxState.DONE} and {row.attempts for row in rows} == {1}
+
+
+async def test_a_batch_commits_row_by_row_while_the_edge_waits_to_write(db: Database) -> None:
+    ids = await store(db, ("a1", "1"), ("b1", "2"), ("c1", "3"), ("d1", "4"))
+    transactions: list[AsyncSession] = []  # kept alive, so that their ids cannot be reused
+
+    async def handler(session: AsyncSession, row: InboxMessage, policy: Policy, now: datetime) -> None:
+        transactions.append(session)  # each transaction of the batch has a session of its own
+        session.add(AuditEntry(action="test", detail=row.message_id, inbox_id=row.id))
+
+    assert await handle_batch(context(db), await claim_batch(context(db), now=datetime.now(UTC)), handle=handler) == 4
+    assert len({id(session) for session in transactions}) == 1  # nobody waiting: one transaction
+    ids += await store(db, ("e1", "5"), ("f1", "6"), ("g1", "7"))
+    signal, transactions = InboxSignal(), []
+    held = await claim_batch(context(db), now=datetime.now(UTC))
+    with signal.storing():  # a callback is waiting to be stored the whole time
+        assert await handle_batch(context(db), held, handle=handler, signal=signal) == 3
+    assert len({id(session) for session in transactions}) == 3  # a commit after every row, in order, each row once
+    assert await audits(db) == [("test", f"{letter}1") for letter in "abcdefg"]
+    assert {row.state for row in await all_rows(db)} == {InboxState.DONE}
 
 
 async def test_a_failing_row_fails_alone_and_its_neighbours_commit_once(db: Database) -> None:
