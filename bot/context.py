@@ -6,6 +6,7 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from bot.config import Settings
@@ -51,6 +52,8 @@ def policy_from_settings(settings: Settings) -> Policy:
         tz=settings.tz,
         office_name=settings.office_name,
         deadline=DeadlineRule(tz=settings.tz, day=settings.reporting.deadline_day, at=settings.reporting.deadline_time),
+        file_join_window=timedelta(minutes=settings.files.join_window_minutes),
+        max_file_bytes=settings.files.max_bytes,
         documents=document_settings_of(settings),
         console_url=settings.console_url,
         direct_platforms=frozenset({"sandbox"} | ({"wecom"} if _wecom_app_can_send(settings) else set())),

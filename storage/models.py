@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -102,6 +103,15 @@ class OutboxState(enum.StrEnum):
     FAILED = "failed"  # permanent failure, the office was told
     UNCERTAIN = "uncertain"  # the send began but its outcome is unknown; only a person may resend it
     CANCELLED = "cancelled"
+
+
+class FileState(enum.StrEnum):
+    """Where a file a person sent stands: waiting to be fetched, kept, or why not."""
+
+    PENDING = "pending"  # the platform still holds it; the fetch queue will get it
+    STORED = "stored"  # the bytes are in the blob store under ``sha256``
+    LOST = "lost"  # the platform's reference ran out (or was refused) before it could be fetched
+    REFUSED = "refused"  # over the size limit: not kept, sender and office told
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -456,6 +466,77 @@ class ItemEvent(Base):
     item: Mapped[Item] = relationship(back_populates="events")
 
 
+class StoredFile(Base):
+    """A file, image, voice or video a person sent: its metadata, and its place in the fetch queue.
+
+    The row is written (``pending``) in the transaction that handles the message; the fetch queue takes it
+    under a lease (``locked_by``/``locked_until``), as the inbox does, and settles it ``stored``, ``lost`` or
+    ``refused``. The bytes live in the blob store under ``sha256`` (content-addressed: one copy however often
+    the same file arrives).
+    """
+
+    __tablename__ = "stored_file"
+    __table_args__ = (
+        Index("ix_stored_file_state_due", "state", "next_attempt_at"),
+        Index("ix_stored_file_period_unit", "period", "unit_id"),
+        Index("ix_stored_file_submission_id", "submission_id"),
+        Index("ix_stored_file_inbox_id", "inbox_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # file | image | voice | video
+    name: Mapped[str] = mapped_column(String(200))  # safe to use as a file name (see storage.file_names)
+    original_name: Mapped[str] = mapped_column(Text, default="")  # as the platform gave it, never used as a path
+    content_type: Mapped[str] = mapped_column(String(128), default="")
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    period: Mapped[str | None] = mapped_column(String(7))
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    sender_id: Mapped[str] = mapped_column(String(128), default="")
+    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
+    channel: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the platform's handle, as the adapter gave it
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    valid_until: Mapped[datetime] = mapped_column()
+    state: Mapped[FileState] = mapped_column(_enum(FileState), default=FileState.PENDING)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(String(64))
+    locked_until: Mapped[datetime | None] = mapped_column()
+    settled_at: Mapped[datetime | None] = mapped_column()
+    text: Mapped[str] = mapped_column(Text, default="")  # extracted from a document (bounded)
+    text_note: Mapped[str] = mapped_column(Text, default="")  # why no text could be extracted, if so
+    reply_lead: Mapped[str] = mapped_column(Text, default="")  # the handler's confirmation, sent once all settle
+
+    submission: Mapped[Submission | None] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+    person: Mapped[Person | None] = relationship()
+
+
+class Blob(Base):
+    """One stored content (by sha256); where its bytes are: a directory, or :class:`BlobChunk` rows."""
+
+    __tablename__ = "blob"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    backend: Mapped[str] = mapped_column(String(16))  # directory | database
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BlobChunk(Base):
+    """A piece of a blob kept in the database (the backend for several instances with no shared disk)."""
+
+    __tablename__ = "blob_chunk"
+
+    sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class ConsoleLogin(Base):
     """A one-time sign-in link for the console: single use, short-lived, bound to one person.
 
@@ -490,3 +571,17 @@ class ConsoleSession(Base):
     address: Mapped[str] = mapped_column(String(64), default="")
 
     person: Mapped[Person] = relationship()
+
+
+class ConnectionLease(Base):
+    """Who holds a connection only one instance may hold (a WeCom 智能机器人's long connection): the holder
+    renews ``expires_at``; once it lapses (the holder died) another instance takes the lease over."""
+
+    __tablename__ = "connection_lease"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    renewed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    generation: Mapped[int] = mapped_column(default=1)  # +1 at each change of holder

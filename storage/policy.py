@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from storage.periods import DeadlineRule
@@ -13,6 +14,9 @@ class Policy:
     tz: ZoneInfo
     office_name: str
     deadline: DeadlineRule
+    # A document that follows the same liaison's text within this window joins that version (issue 10).
+    file_join_window: timedelta = timedelta(minutes=10)
+    max_file_bytes: int = 50 * 1024 * 1024
     # The timed jobs' settings (``schedules.settings.ScheduleSettings``), typed loosely because storage does not
     # import schedules; ``schedules.settings.schedule_settings(policy)`` reads it back, with defaults when unset.
     schedules: object = field(default=None, compare=False)

@@ -150,6 +150,7 @@ def test_duban_doc_writes_each_document(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DUBAN_DATABASE__URL", sqlite_url)
+    monkeypatch.setenv("DUBAN_DOCUMENTS__NUMBER_PREFIX", "强省会办")  # [documents] number_prefix
     monkeypatch.delenv("DUBAN_CONFIG", raising=False)
     asyncio.run(_load(sqlite_url))
     commands = {
@@ -164,7 +165,7 @@ def test_duban_doc_writes_each_document(
         printed = capsys.readouterr().out
         assert printed.startswith("已生成") and str(out) in printed
         document = open_docx(out.read_bytes())
-        assert document.paragraphs[0].text == "〔2026〕3号"
+        assert document.paragraphs[0].text == "强省会办〔2026〕3号"
         assert [p.text for p in document.paragraphs if p.text][-1] == "二〇二六年十二月四日"
     assert main(["doc", "quarterly", "--quarter", "2026Q5", "-o", "q.docx"]) == 2
     assert "季度应写作 YYYYQn" in capsys.readouterr().err

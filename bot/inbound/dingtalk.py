@@ -111,6 +111,8 @@ def parse_dingtalk_message(data: dict[str, Any], *, api_base: str, body_text: st
     created_ms = _int(data.get("createAt"))
     message_id = text_of(data.get("msgId")) or digest_id(body_text)
     text, attachments = _content(msgtype, data)
+    robot_code = text_of(data.get("robotCode"))
+    attachments = [{**item, "robot_code": robot_code} if robot_code else item for item in attachments]
     return InboundMessage(
         platform="dingtalk",
         channel=CHANNEL,

@@ -32,7 +32,14 @@ def help_text(person: Person, policy: Policy, now: datetime, *, lead: str = "") 
     unit = person.unit.name if person.unit is not None else ""
     open_to_all = [spec for spec in available(policy) if not spec.office_only and spec.name != "帮助"]
     return texts.liaison_help(
-        person, unit, policy.deadline.open_period(now), policy.deadline, policy.office_name, open_to_all
+        person,
+        unit,
+        policy.deadline.open_period(now),
+        policy.deadline,
+        policy.office_name,
+        open_to_all,
+        join_minutes=int(policy.file_join_window.total_seconds() // 60),
+        max_megabytes=policy.max_file_bytes / 1024 / 1024,
     )
 
 

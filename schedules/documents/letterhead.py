@@ -102,8 +102,9 @@ def example_letterhead(office_name: str) -> bytes:
     mark.alignment = WD_ALIGN_PARAGRAPH.CENTER
     mark.paragraph_format.space_before = Pt(36)
     mark.paragraph_format.space_after = Pt(24)
-    run = mark.add_run(f"{office_name}文件")
-    run.font.size = Pt(42)
+    text = f"{office_name}文件"
+    run = mark.add_run(text)
+    run.font.size = Pt(min(42, int(420 / len(text))))  # one line across the 156 mm text block
     run.font.color.rgb = RED
     set_fonts(run._r, "方正小标宋简体")
     number = document.add_paragraph("{{ doc_number }}", style=STYLE_NUMBER)

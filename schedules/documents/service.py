@@ -3,6 +3,7 @@ console call these functions, so a document reads the same wherever it is asked 
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import re
 from dataclasses import dataclass
@@ -136,7 +137,9 @@ async def build_document(
         day=day,
         doc_number=_number(settings, request),
     )
-    content = letterhead.render(settings.template, heading, write)
+    # Charts and Word layout are CPU work (about 3 s for 500 units): off the event loop, so that the service
+    # keeps acknowledging callbacks within the platforms' deadlines while a document is made.
+    content = await asyncio.to_thread(letterhead.render, settings.template, heading, write)
     return BuiltDocument(request, heading.title, filename_of(request), content, summary)
 
 
@@ -170,13 +173,14 @@ async def chart_images(session: AsyncSession, policy: Policy, chart: Chart, span
     env = ScheduleEnv.of(policy)
     if chart is Chart.LIGHTS:
         items = await data.items_now(session, env, now)
-        return [charts.lights_chart(items.by_light(), "在办事项灯号")]
+        return [await asyncio.to_thread(charts.lights_chart, items.by_light(), "在办事项灯号")]
     across = await data.span_data(session, env, span, now)
     months = [f"{period.month}月" for period in span.periods]
     if chart is Chart.ON_TIME:
         rates = [charts.MonthRate(months[i], s.on_time_rate) for i, s in enumerate(across.standings)]
-        return [charts.on_time_chart(rates, f"{span.label}各月按时报送率")]
-    return charts.heatmap_charts([u.name for u in across.units], months, [u.statuses for u in across.units])
+        return [await asyncio.to_thread(charts.on_time_chart, rates, f"{span.label}各月按时报送率")]
+    names, statuses = [u.name for u in across.units], [u.statuses for u in across.units]
+    return await asyncio.to_thread(charts.heatmap_charts, names, months, statuses)
 
 
 AUDIT_ACTION = "文档"
