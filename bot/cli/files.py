@@ -7,26 +7,16 @@ import asyncio
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.cli.base import CliError, SubParsers, checked_database, settings_of
 from bot.cli.roster import render_table
-from bot.config import Settings
-from bot.context import policy_from_settings
-from bot.files.worker import files_directory
-from storage.blobs import BlobMissing
-from storage.file_names import human_size
-from storage.files import FileFilter, get_file, list_files, open_file
-from storage.models import FileState, StoredFile
-from storage.periods import Period
-from storage.reports import find_units
 
-STATE_LABELS = {
-    FileState.PENDING: "接收中",
-    FileState.STORED: "已存档",
-    FileState.LOST: "未能接收",
-    FileState.REFUSED: "超限拒收",
-}
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from storage.models import StoredFile
+
+STATE_LABELS = {"pending": "接收中", "stored": "已存档", "lost": "未能接收", "refused": "超限拒收"}
 
 
 def register(sub: SubParsers) -> None:
@@ -66,6 +56,9 @@ def file_document(file: StoredFile) -> dict[str, Any]:
 
 
 async def _list(settings: Settings, period: str | None, unit: str | None) -> list[StoredFile]:
+    from storage.files import FileFilter, list_files
+    from storage.reports import find_units
+
     async with checked_database(settings) as db, db.sessions() as session:
         unit_id = None
         if unit:
@@ -78,6 +71,10 @@ async def _list(settings: Settings, period: str | None, unit: str | None) -> lis
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from bot.context import policy_from_settings
+    from storage.file_names import human_size
+    from storage.periods import Period
+
     settings = settings_of(args)
     period = None
     if args.period:
@@ -101,7 +98,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             f"第{file.submission.version}版" if file.submission is not None else "",
             file.name,
             human_size(file.size) if file.size is not None else "",
-            STATE_LABELS[file.state],
+            STATE_LABELS[file.state.value],
             file.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
         ]
         for file in files
@@ -111,13 +108,18 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 async def _get(settings: Settings, file_id: int, output: Path) -> StoredFile:
+    from bot.files.worker import files_directory
+    from storage.blobs import BlobMissing
+    from storage.files import get_file, open_file
+    from storage.models import FileState
+
     async with checked_database(settings) as db:
         async with db.sessions() as session:
             file = await get_file(session, file_id)
         if file is None:
             raise CliError(f"没有编号为 {file_id} 的文件。", code=2)
         if file.state is not FileState.STORED:
-            raise CliError(f"文件 {file_id}《{file.name}》{STATE_LABELS[file.state]}，没有可取出的内容。", code=2)
+            raise CliError(f"文件 {file_id}《{file.name}》{STATE_LABELS[file.state.value]}，没有可取出的内容。", code=2)
         partial = output.with_name(output.name + ".partial")
         try:
             with partial.open("xb") as target:
@@ -134,6 +136,8 @@ async def _get(settings: Settings, file_id: int, output: Path) -> StoredFile:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
+    from storage.file_names import human_size
+
     settings = settings_of(args)
     output = Path(args.output)
     if output.exists():

@@ -105,7 +105,8 @@ def _pdf(path: Path) -> Iterator[str]:
 
 
 def _txt(path: Path, max_chars: int) -> Iterator[str]:
-    raw = path.open("rb").read(max_chars * 4)
+    with path.open("rb") as source:
+        raw = source.read(max_chars * 4)
     for encoding in ("utf-8-sig", "gb18030"):
         with contextlib.suppress(UnicodeDecodeError):
             yield raw.decode(encoding)
