@@ -197,13 +197,18 @@ async def test_a_crash_after_storing_but_before_settling_stores_once(
         monkeypatch.setattr(bot.files.worker, "lock_held", die)
         await deliver(world["ctx"])
         monkeypatch.undo()
-        assert len(await blobs(db)) == 1
+        assert copies(Path(world["settings"].files.directory), sha256(data)) == 1  # the bytes were in place
         (file,) = await files_of(db)
-        assert file.state is FileState.PENDING
+        assert file.state is FileState.PENDING and await blobs(db) == []
     with time_machine.travel(NOW + timedelta(minutes=6), tick=True):
         await deliver(AppContext(settings=world["settings"], db=db, instance_id="instance-b"))
     (file,) = await files_of(db)
     assert file.state is FileState.STORED and len(await blobs(db)) == 1
+    assert copies(Path(world["settings"].files.directory), sha256(data)) == 1
+
+
+def copies(directory: Path, digest: str) -> int:
+    return len(list(directory.rglob(digest)))
 
 
 async def test_two_instances_share_the_queue_and_fetch_each_file_once(

@@ -29,7 +29,7 @@ from bot.files.fetch import Fetched, Fetchers, Verdict
 from bot.net import client_session
 from bot.outbound.senders.base import http_timeout
 from handlers.files import DOCUMENT_KINDS, settle_message
-from storage.blobs import BlobStore, DatabaseStore, DirectoryStore
+from storage.blobs import BlobStore, DatabaseStore, DirectoryStore, record_blob
 from storage.file_names import safe_name, unique_names
 from storage.files import LEASE, claim_next_file, lock_held, retry_later, settle
 from storage.models import FileState, StoredFile, Submission
@@ -70,7 +70,6 @@ async def process_file(ctx: AppContext, fetchers: Fetchers, store: BlobStore, fi
     """Fetch and settle one claimed file; its new state, or ``None`` when it went back to the queue."""
     async with ctx.db.sessions() as session:
         file = await session.get_one(StoredFile, file_id)
-        session.expunge(file)
     fetched = await fetchers.fetch(file)
     now = datetime.now(UTC)
     if fetched.verdict is Verdict.RETRY:
@@ -116,6 +115,7 @@ async def _store(ctx: AppContext, store: BlobStore, file: StoredFile, fetched: F
             )
             row.original_name = fetched.name
             row.name = unique_names([*taken, name])[-1]
+        await record_blob(session, spooled, store.backend)
         row.sha256, row.size = spooled.sha256, spooled.size
         row.content_type = fetched.content_type.split(";")[0].strip()[:128]
         row.text, row.text_note = extracted.text, extracted.note
