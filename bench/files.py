@@ -163,7 +163,7 @@ async def large(workdir: Path, fake_url: str, code: str, digest: str, store: str
 
 
 async def _large_once(workdir: Path, fake_url: str, code: str, digest: str, store: str, megabytes: int) -> LargeFigures:
-    workdir.mkdir()
+    await asyncio.to_thread(workdir.mkdir)
     url = f"sqlite+aiosqlite:///{workdir / 'duban.db'}"
     await asyncio.to_thread(migrate.upgrade, url)
     settings = settings_for(url, fake_url, workdir / "files", store)
