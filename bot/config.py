@@ -90,14 +90,37 @@ class WecomAppConfig(Section):
 
 
 class WecomBotConfig(Section):
+    """``[wecom.bot]``: the 智能机器人. ``transport = "http"`` receives its callbacks on ``/wecom/bot`` (``token``,
+    ``encoding_aes_key``); ``"websocket"`` opens its long connection instead (``bot_id``, ``secret``; ``ws_url``
+    for a private deployment, ``ca_file`` when that deployment's certificate comes from its own CA)."""
+
     token: SecretStr = SecretStr("")
     encoding_aes_key: SecretStr = SecretStr("")
+    transport: Literal["http", "websocket"] = "http"
+    bot_id: str = ""
+    secret: SecretStr = SecretStr("")
+    ws_url: str = "wss://openws.work.weixin.qq.com"
+    ca_file: str = ""
 
     _aes_key = field_validator("encoding_aes_key")(_check_aes_key)
+    _ca_file = field_validator("ca_file")(_check_ca_file)
 
     @property
     def enabled(self) -> bool:
         return bool(self.token.get_secret_value() and self.encoding_aes_key.get_secret_value())
+
+    @field_validator("ws_url")
+    @classmethod
+    def _websocket_url(cls, value: str) -> str:
+        if not value.startswith(("wss://", "ws://")):
+            raise ValueError("应以 wss:// 开头（测试环境可用 ws://）")
+        return value
+
+    @model_validator(mode="after")
+    def _websocket_needs_credentials(self) -> WecomBotConfig:
+        if self.transport == "websocket" and not (self.bot_id and self.secret.get_secret_value()):
+            raise ValueError('transport = "websocket" 须同时填写 bot_id 与 secret（智能机器人配置页“长连接”处获取）')
+        return self
 
 
 class WecomConfig(Section):
@@ -432,6 +455,7 @@ class Settings(BaseSettings):
             self.wecom.app.encoding_aes_key,
             self.wecom.bot.token,
             self.wecom.bot.encoding_aes_key,
+            self.wecom.bot.secret,
             self.dingtalk.app_secret,
             *(group.secret for group in self.groups),
         ]

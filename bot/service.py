@@ -17,10 +17,14 @@ from bot.inbox_signal import InboxSignal
 from bot.inbox_worker import inbox_worker
 from bot.lifecycle import Worker
 from bot.outbound.dispatcher import dispatcher
+from bot.outbound.senders import SENDER_TYPES
+from bot.outbound.senders.wecom_bot_ws import CHANNEL as WECOM_BOT_SOCKET
 from bot.scheduler import scheduler_worker
 from bot.transports.dingtalk_stream import TRANSPORT as DINGTALK_STREAM
 from bot.transports.dingtalk_stream import dingtalk_stream_worker
 from bot.transports.status import LinkBoard
+from bot.transports.wecom_bot_ws import TRANSPORT as WECOM_BOT_WS
+from bot.transports.wecom_bot_ws import wecom_bot_ws_worker
 from handlers import dispatch  # noqa: F401  (loaded before the heap is frozen; the inbox worker runs it)
 
 
@@ -37,7 +41,17 @@ def long_connections(settings: Settings, inbox: Inbox, board: LinkBoard) -> list
     if settings.dingtalk.transport == "stream":
         link = board.link(DINGTALK_STREAM)
         workers.append((DINGTALK_STREAM, partial(dingtalk_stream_worker, inbox=inbox, link=link)))
+    if settings.wecom.bot.transport == "websocket":
+        link = board.link(WECOM_BOT_WS)
+        workers.append((WECOM_BOT_WS, partial(wecom_bot_ws_worker, inbox=inbox, link=link)))
     return workers
+
+
+def dispatcher_channels(settings: Settings) -> set[str] | None:
+    """What the service's dispatcher sends: everything, except the rows only a connection's holder can send."""
+    if settings.wecom.bot.transport != "websocket":
+        return None
+    return {sender.channel for sender in SENDER_TYPES} - {WECOM_BOT_SOCKET}
 
 
 def build_app(settings: Settings) -> web.Application:
@@ -50,7 +64,7 @@ def build_app(settings: Settings) -> web.Application:
         workers=[
             ("inbox", partial(inbox_worker, signal=inbox_signal)),
             ("scheduler", scheduler_worker),
-            ("outbound", dispatcher),
+            ("outbound", partial(dispatcher, channels=dispatcher_channels(settings))),
             *long_connections(settings, inbox, board),
             ("files", fetch_worker),
         ],

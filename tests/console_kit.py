@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from handlers_kit import MEMBER_GROUP, OFFICE_GROUP, POLICY, Roster, seed
 from sqlalchemy import update
 
 from bot.config import Settings
+from storage.blobs import DirectoryStore
 from storage.console_auth import issue_link_token
 from storage.db import Database
-from storage.models import Item, ItemState, OutboxMessage, OutboxState, Person, Submission, Unit, utcnow
+from storage.models import (
+    Blob,
+    FileState,
+    Item,
+    ItemState,
+    OutboxMessage,
+    OutboxState,
+    Person,
+    StoredFile,
+    Submission,
+    Unit,
+    utcnow,
+)
 from storage.periods import Period
 
 
-def console_settings(url: str, **console: Any) -> Settings:
+def console_settings(url: str, files: Path | None = None, **console: Any) -> Settings:
     return Settings.model_validate(
         {
             "database": {"url": url},
+            "files": {"directory": str(files or Path(tempfile.gettempdir()) / "duban-console-test-files")},
             "office_name": "强省会工作机制办公室",
             "groups": [
                 {"name": MEMBER_GROUP, "platform": "sandbox"},
@@ -131,3 +148,41 @@ def csrf_of(page: str) -> str:
     found = CSRF.search(page)
     assert found is not None, "the page has no form with a CSRF token"
     return found[1]
+
+
+async def add_file(db: Database, directory: Path, unit: Unit, period: Period, name: str, data: bytes | None) -> int:
+    """A file sent with the unit's latest version of ``period``: stored in the directory store, or (``data`` None)
+    lost before it could be fetched."""
+    from sqlalchemy import select
+
+    digest = hashlib.sha256(data).hexdigest() if data is not None else None
+    if data is not None and digest is not None:
+        target = DirectoryStore(directory).path_of(digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    async with db.transaction() as session:
+        version = await session.scalar(
+            select(Submission)
+            .where(Submission.unit_id == unit.id, Submission.period == str(period))
+            .order_by(Submission.version.desc())
+            .limit(1)
+        )
+        if digest is not None and data is not None and await session.get(Blob, digest) is None:
+            session.add(Blob(sha256=digest, size=len(data), backend="directory"))
+        row = StoredFile(
+            kind="file",
+            name=name,
+            original_name=name,
+            size=len(data) if data is not None else None,
+            sha256=digest,
+            unit_id=unit.id,
+            period=str(period),
+            submission_id=version.id if version is not None else None,
+            channel="sandbox",
+            valid_until=utcnow() + timedelta(days=3),
+            state=FileState.STORED if data is not None else FileState.LOST,
+            reason="" if data is not None else "平台的文件链接已过期",
+        )
+        session.add(row)
+        await session.flush()
+        return row.id

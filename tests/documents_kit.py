@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import zipfile
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from schedules_kit import policy
 
 from schedules.documents.settings import DocumentSettings
 from storage.db import Database
-from storage.models import Item, ItemState, Person, Role, Submission, Unit
+from storage.models import FileState, Item, ItemState, Person, Role, StoredFile, Submission, Unit
 from storage.periods import Period
 from storage.policy import Policy
 
@@ -46,14 +47,8 @@ REPORT = (
 
 
 def document_policy(**settings: object) -> Policy:
-    base = policy()
-    return Policy(
-        tz=base.tz,
-        office_name=base.office_name,
-        deadline=base.deadline,
-        schedules=base.schedules,
-        documents=DocumentSettings(**settings),  # type: ignore[arg-type]
-    )
+    """The tests' office policy with ``DocumentSettings(**settings)``."""
+    return dataclasses.replace(policy(), documents=DocumentSettings(**settings))  # type: ignore[arg-type]
 
 
 @dataclass
@@ -97,23 +92,40 @@ async def load_history(db: Database, *, seed: int = 12) -> History:
                 )
                 versions = [first] + ([first + timedelta(days=2)] if rng.random() < 0.3 else [])
                 for number, at in enumerate(versions, start=1):
-                    attachments = []
-                    if number == len(versions) and index == 4:
-                        attachments = [{"kind": "image"}, {"kind": "file", "name": f"{period.month}月项目清单.xlsx"}]
-                    session.add(
-                        Submission(
-                            unit_id=unit.id,
-                            period=str(period),
-                            version=number,
-                            text=text if number == 1 else text + "（更正）",
-                            attachments=attachments,
-                            received_at=at,
-                            on_time=deadline.is_on_time(period, versions[0]),
-                        )
+                    version = Submission(
+                        unit_id=unit.id,
+                        period=str(period),
+                        version=number,
+                        text=text if number == 1 else text + "（更正）",
+                        received_at=at,
+                        on_time=deadline.is_on_time(period, versions[0]),
                     )
+                    session.add(version)
+                    if number == 1 and index in (4, 5):  # 省商务厅 sends a photo and a list; 省自然资源厅's is lost
+                        await session.flush()
+                        session.add_all(_files(unit, period, version, lost=index == 5))
         await session.flush()
         session.add_all(_items(units, office))
     return History(units, office, liaison)
+
+
+def _files(unit: Unit, period: Period, version: Submission, *, lost: bool) -> list[StoredFile]:
+    """The files sent with a version, as the fetch queue leaves them (stored, or lost when the link ran out)."""
+    kept = {"state": FileState.LOST if lost else FileState.STORED}
+    common = {
+        "unit_id": unit.id,
+        "period": str(period),
+        "submission_id": version.id,
+        "channel": "wecom_app",
+        "received_at": version.received_at,
+        "valid_until": version.received_at + timedelta(days=3),
+    }
+    if lost:
+        return [StoredFile(kind="file", name="现场照片.zip", **common, **kept)]
+    return [
+        StoredFile(kind="image", name=f"{period.month}月现场.jpg", **common, **kept),
+        StoredFile(kind="file", name=f"{period.month}月项目清单.xlsx", **common, **kept),
+    ]
 
 
 def _items(units: list[Unit], office: Person) -> list[Item]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from console_kit import Office, console_settings, link_token, seed_office
+from console_kit import Office, add_file, console_settings, link_token, seed_office
 from docx import Document
 from handlers_kit import MEMBER_GROUP, OFFICE_GROUP
 from openpyxl import load_workbook
@@ -34,14 +34,17 @@ playwright = pytest.importorskip("playwright.async_api")
 
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
+FILE_CONTENT = "项目一：已签约\n项目二：已开工\n".encode()
 HEADER = "单位,责任处室,姓名,角色,手机,企业微信账号,钉钉账号,所在群\n"
 
 
 @pytest.fixture
-async def served(sqlite_url: str) -> AsyncIterator[tuple[str, Database, Office]]:
+async def served(sqlite_url: str, tmp_path: Path) -> AsyncIterator[tuple[str, Database, Office]]:
     db = Database(sqlite_url)
     office = await seed_office(db)
-    runner = web.AppRunner(create_app(console_settings(sqlite_url), db=db))
+    files = tmp_path / "files"
+    await add_file(db, files, office.roster.commerce, office.periods[-2], "10月项目清单.txt", FILE_CONTENT)
+    runner = web.AppRunner(create_app(console_settings(sqlite_url, files=files), db=db))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -98,6 +101,10 @@ async def test_an_office_month_in_the_browser(
     assert "第1版 → 第2版" in await page.locator("h2").first.inner_text()
     assert await page.locator("td.add", has_text="另有2个项目完成落地。").count() == 1
     await page.screenshot(path=shots / "03-report-diff-1366.png", full_page=True)
+    async with page.expect_download() as waiting:
+        await page.get_by_role("link", name="10月项目清单.txt", exact=False).click()
+    sent = await saved(await waiting.value, tmp_path, "10月项目清单.txt")
+    assert await asyncio.to_thread(sent.read_bytes) == FILE_CONTENT
 
     await page.get_by_role("link", name="文档", exact=True).click()
     async with page.expect_download() as waiting:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
-from console_kit import console_settings, csrf_of, link_token, seed_office
+from console_kit import add_file, console_settings, csrf_of, link_token, seed_office
 from handlers_kit import MEMBER_GROUP, OFFICE_GROUP
 from openpyxl import load_workbook
 from sqlalchemy import select, update
@@ -61,6 +62,7 @@ async def test_a_link_signs_in_once_and_the_cookie_is_locked_down(aiohttp_client
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console/" in cookie
     assert "Secure" not in cookie  # plain http on loopback
+    assert "Max-Age" not in cookie and "expires" not in cookie.lower()  # an active user is never cut off at 8 h
     session_id = response.cookies["duban_console"].value
     async with db.sessions() as session:
         stored = await session.scalars(select(ConsoleSession.id_hash))
@@ -426,3 +428,37 @@ async def test_word_documents_and_charts_come_from_the_documents_service(aiohttp
     liaison = await client_for(aiohttp_client, db)
     await sign_in(liaison, db, office.roster.liaison)
     assert (await liaison.get(f"/console/documents/doc/circular/{period}.docx")).status == 403
+
+
+async def test_files_download_for_the_office_and_their_own_unit_only(
+    aiohttp_client: Any, db: Database, tmp_path: Path
+) -> None:
+    import zipfile
+
+    office = await seed_office(db)
+    roster, period = office.roster, office.periods[-2]
+    content = "进展表\n一、外贸\n".encode() * 1000
+    stored = await add_file(db, tmp_path, roster.commerce, period, "10月进展表.xlsx", content)
+    lost = await add_file(db, tmp_path, roster.commerce, period, "照片.jpg", None)
+    elsewhere = await add_file(db, tmp_path, roster.reform, period, "发改委.docx", b"other unit")
+    settings = console_settings(db.url, files=tmp_path)
+    client = await aiohttp_client(create_app(settings, db=db))
+    await sign_in(client, db, roster.office)
+    page = await (await client.get(f"/console/units/{roster.commerce.id}/reports/{period}")).text()
+    assert f'href="/console/files/{stored}"' in page and "10月进展表.xlsx" in page
+    assert "照片.jpg（未能接收：平台的文件链接已过期）" in page and f"/console/files/{lost}" not in page
+    response = await client.get(f"/console/files/{stored}")
+    assert response.status == 200 and await response.read() == content
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert (await client.get(f"/console/files/{lost}")).status == 409
+    archive = await client.get(f"/console/documents/archive/{period}.zip")
+    with zipfile.ZipFile(io.BytesIO(await archive.read())) as bundle:
+        assert bundle.read("省商务厅/第2版/10月进展表.xlsx") == content
+        assert "照片.jpg" in bundle.read("文件清单.txt").decode("utf-8-sig")
+        assert "报送原文/001-省商务厅.txt" in bundle.namelist() and "督办事项台账.xlsx" in bundle.namelist()
+    liaison = await aiohttp_client(create_app(settings, db=db))
+    await sign_in(liaison, db, roster.liaison)
+    assert (await liaison.get(f"/console/files/{stored}")).status == 200
+    assert (await liaison.get(f"/console/files/{elsewhere}")).status == 404
+    assert ("下载文件", "console") in [(e.action, e.via) for e in await audit(db)]

@@ -31,13 +31,16 @@ from schedules.context import ScheduleEnv
 from schedules.documents import service
 from schedules.documents.gongwen import (
     BODY_FONT,
+    CHARS_PER_LINE,
     HEADING_FONT,
+    LINES_PER_PAGE,
     PAGE_NUMBER_FONT,
     STYLE_BODY,
     STYLE_HEADING,
     STYLE_SUBHEADING,
     STYLE_TITLE,
     SUBHEADING_FONT,
+    TEXT_WIDTH,
     TITLE_FONT,
     title_lines,
 )
@@ -99,7 +102,9 @@ def assert_gongwen_styles(document: DocxDocument) -> None:
     # 28 characters to the 156 mm line: 3号 condensed by a quarter point; 22 lines: 28.95 pt each.
     assert body.element.rPr.find(qn("w:spacing")).get(qn("w:val")) == "-5"
     assert body.paragraph_format.line_spacing == Pt(28.95)
-    assert 28 * (16 - 0.25) <= Mm(156).pt < 29 * (16 - 0.25)
+    assert CHARS_PER_LINE == 28 and LINES_PER_PAGE == 22
+    assert CHARS_PER_LINE * (16 - 0.25) <= TEXT_WIDTH.pt < (CHARS_PER_LINE + 1) * (16 - 0.25)
+    assert LINES_PER_PAGE * 28.95 <= Mm(297 - 37 - 35).pt < (LINES_PER_PAGE + 1) * 28.95
     headings = [p.text for p in document.paragraphs if p.style.name == STYLE_HEADING]
     assert headings and all(re.match(r"^[一二三四五六七八九十百]+、", text) for text in headings)
     subheadings = [p.text for p in document.paragraphs if p.style.name == STYLE_SUBHEADING]
@@ -193,7 +198,9 @@ async def test_flash_lists_every_units_latest_report_in_roster_order(db: Databas
             lead = row.latest_text.split("：", 1)[1].split("。")[0] + "。"
             assert following == lead  # the first sentence, without its "10月工作进展：" head
     commerce = paragraphs.index("五、省商务厅")
-    assert "附件（2件）：图片；文件：10月项目清单.xlsx。" in paragraphs[commerce:]
+    land = paragraphs.index("六、省自然资源厅")
+    assert paragraphs[commerce:land][-1] == "附件（2件）：图片：10月现场.jpg；文件：10月项目清单.xlsx。"
+    assert "附件（1件）：文件：现场照片.zip（未能取回）。" in paragraphs[land:]
 
 
 async def test_quarterly_sets_the_three_months_side_by_side_and_ranks_units(db: Database, history: History) -> None:

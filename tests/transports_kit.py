@@ -130,3 +130,19 @@ def dingtalk_group_message(msg_id: str, text: str, session_webhook: str, expires
 
 def as_text(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def wecom_bot_socket_section(ws_url: str, bot_id: str, secret: str) -> str:
+    return f"""[wecom.bot]
+transport = "websocket"
+bot_id = "{bot_id}"
+secret = "{secret}"
+ws_url = "{ws_url}"
+"""
+
+
+async def health_of(instance: Instance) -> dict[str, object]:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.get(f"{instance.url}/healthz") as response:
+        return dict(await response.json())

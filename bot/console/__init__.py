@@ -11,10 +11,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.config import Settings
-from bot.console import audit, auth, documents, gongwen, items, jobs, outbox, overview, roster, units
+from bot.console import audit, auth, documents, files, gongwen, items, jobs, outbox, overview, roster, units
 from bot.console.base import HERE, TEMPLATES, environment, headers, signed_in
 
-PAGES = (auth, overview, units, items, outbox, roster, documents, gongwen, jobs, audit)
+PAGES = (auth, overview, units, files, items, outbox, roster, documents, gongwen, jobs, audit)
 UPLOAD_OVERHEAD = 2  # a confirmed roster comes back base64-encoded in a form, with the form around it
 
 

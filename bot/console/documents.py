@@ -3,10 +3,15 @@ period's archive; the Word documents themselves are in :mod:`bot.console.gongwen
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
 import re
+import tempfile
 import zipfile
 from datetime import tzinfo
+from pathlib import Path
+from urllib.parse import quote
 
 from aiohttp import web
 from openpyxl import Workbook
@@ -14,6 +19,7 @@ from openpyxl import Workbook
 from bot.console.base import XLSX, actor_for, attachment, context_of, refuse, render, require_office
 from bot.console.filters import local
 from bot.console.gongwen import CANNOT, make_document, recent_halves, recent_quarters
+from bot.files.worker import files_directory
 from bot.workbooks.items import build_items_workbook
 from bot.workbooks.ledger import build_workbook
 from schedules.documents.service import Kind
@@ -73,15 +79,11 @@ def archive_name(text: str) -> str:
     return _UNSAFE.sub("_", text).strip(" .")[:80] or "未命名"
 
 
-def period_archive(
-    found: Ledger, ledger_xlsx: bytes, items_xlsx: bytes, tz: tzinfo, documents: dict[str, bytes]
-) -> bytes:
-    """One zip for a period: its 台账, the 督办事项台账, its Word documents (通报, 快报), and every unit's latest
-    report as a text file."""
+def add_to_archive(path: Path, found: Ledger, items_xlsx: bytes, tz: tzinfo, documents: dict[str, bytes]) -> None:
+    """Complete the export zip at ``path`` (台账, 文件清单 and every stored file, as ``duban export`` writes it) with
+    the 督办事项台账, the period's Word documents (通报, 快报) and every unit's latest report as a text file."""
     period = found.period
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(f"台账-{period}.xlsx", ledger_xlsx)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         archive.writestr("督办事项台账.xlsx", items_xlsx)
         for name, content in documents.items():
             archive.writestr(name, content)
@@ -93,11 +95,12 @@ def period_archive(
             head = f"{unit.unit_name} {period.label}工作进展（共{unit.versions}版，最新一版收到于{received}）\n\n"
             name = f"报送原文/{number:03d}-{archive_name(unit.unit_name)}.txt"
             archive.writestr(name, (head + row.latest_text).encode("utf-8-sig"))
-    return buffer.getvalue()
 
 
 @routes.get("/documents/archive/{period}.zip")
-async def archive(request: web.Request) -> web.Response:
+async def archive(request: web.Request) -> web.StreamResponse:
+    from bot.cli.export_zip import file_names_by_unit, period_files, write_export_zip
+
     if (refused := require_office(request)) is not None:
         return refused
     try:
@@ -120,13 +123,42 @@ async def archive(request: web.Request) -> web.Response:
             else:
                 documents[built.filename] = built.content
         actor_for(request, session).audit("下载报送归档", f"{period}")
+    files = await period_files(ctx.db, str(period))
     lights = {item.id: ledger.item_light(item, calendar, now, policy.tz) for item in items}
-    ledger_book = workbook_bytes(build_workbook(found, tz=policy.tz, office_name=ctx.settings.office_name))
+    book = build_workbook(found, tz=policy.tz, office_name=ctx.settings.office_name, files=file_names_by_unit(files))
     items_book = workbook_bytes(
         build_items_workbook(items, lights, tz=policy.tz, office_name=policy.office_name, now=now)
     )
-    data = period_archive(found, ledger_book, items_book, policy.tz, documents)
-    return attachment(data, f"报送归档-{period}.zip", "application/zip")
+    with tempfile.TemporaryDirectory(prefix="duban-archive-") as folder:
+        path = Path(folder) / "archive.zip"
+        await write_export_zip(
+            ctx.db,
+            files_directory(ctx.settings),
+            path,
+            workbook=book,
+            ledger_name=f"台账-{period}.xlsx",
+            files=files,
+            tz=policy.tz,
+        )
+        await asyncio.to_thread(add_to_archive, path, found, items_book, policy.tz, documents)
+        return await send_file(request, path, f"报送归档-{period}.zip", "application/zip")
+
+
+async def send_file(request: web.Request, path: Path, name: str, content_type: str) -> web.StreamResponse:
+    """Stream ``path`` (which the caller removes afterwards) as a download named ``name``."""
+    response = web.StreamResponse(
+        headers={"Content-Type": content_type, "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+    )
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        response.content_length = os.fstat(handle.fileno()).st_size
+        await response.prepare(request)
+        while chunk := await asyncio.to_thread(handle.read, 256 * 1024):
+            await response.write(chunk)
+    finally:
+        handle.close()
+    await response.write_eof()
+    return response
 
 
 @routes.get("/documents/items.xlsx")

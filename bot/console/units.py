@@ -12,8 +12,10 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.console.base import as_id, context_of, path_id, render, viewer_of
+from bot.console.files import describe
 from schedules.settings import schedule_settings
 from storage import items as ledger
+from storage.files import files_of_versions
 from storage.matrix import LABELS, months_ending, report_matrix
 from storage.models import Person, Unit, utcnow
 from storage.periods import Period
@@ -110,6 +112,7 @@ async def report_page(request: web.Request) -> web.Response:
     ctx = context_of(request)
     async with ctx.db.sessions() as session:
         found = await versions(session, unit_id, period)
+        attached = await files_of_versions(session, [version.id for version in found])
     by_number = {version.version: version for version in found}
     diff: list[DiffRow] = []
     left = right = None
@@ -125,6 +128,7 @@ async def report_page(request: web.Request) -> web.Response:
         period=period,
         due=ctx.policy.deadline.due_date(period),
         versions=found,
+        attached={version_id: [(file, describe(file)) for file in rows] for version_id, rows in attached.items()},
         left=left,
         right=right,
         diff=diff,

@@ -116,6 +116,9 @@ def _ciphertext(body: str) -> str:
 
 def wecom_bot_channel(settings: Settings, inbox: Inbox) -> Channel:
     config = settings.wecom.bot
+    if config.transport != "http":
+        reason = f'[wecom.bot] transport = "{config.transport}"（消息经长连接接收）'
+        return Channel(CHANNEL, False, [], off_reason=reason)
     if not config.enabled:
         return Channel(CHANNEL, False, [], off_reason=OFF_REASON)
     crypto = callback_crypto(settings, token=config.token, encoding_aes_key=config.encoding_aes_key, receive_id="")

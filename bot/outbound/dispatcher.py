@@ -461,11 +461,17 @@ def _ref(claim: Claim) -> RowRef:
     return RowRef(claim.id, claim.channel, claim.target, claim.group_id, claim.origin, claim.created_at)
 
 
-async def dispatcher(ctx: AppContext, stopping: asyncio.Event, *, options: DispatchOptions | None = None) -> None:
-    """The service's outbound worker (``bot.lifecycle.Worker``)."""
+async def dispatcher(
+    ctx: AppContext,
+    stopping: asyncio.Event,
+    *,
+    options: DispatchOptions | None = None,
+    channels: Collection[str] | None = None,
+) -> None:
+    """The service's outbound worker (``bot.lifecycle.Worker``); ``channels``: only these (default: all)."""
     options = options or options_from(ctx.settings)
     async with http_session(options, ctx.settings.network) as http:
-        await Pump(ctx, http, options).run(stopping)
+        await Pump(ctx, http, options, channels=channels).run(stopping)
 
 
 async def drain_once(

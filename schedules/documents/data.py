@@ -12,16 +12,15 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schedules.context import ScheduleEnv
 from schedules.documents.spans import Span
 from storage import items as ledger_items
+from storage.files import FileFilter, list_files
 from storage.items import ItemStanding, Light, MonthFigures
-from storage.models import Item, Submission
+from storage.models import FileState, Item
 from storage.periods import Period
 from storage.reports import Ledger, period_ledger
 from storage.standing import PeriodStanding, UnitStanding
@@ -53,42 +52,26 @@ def split_lead(text: str) -> tuple[str, str]:
 @dataclass(frozen=True)
 class Attachment:
     kind: str  # 图片, 文件…
-    name: str  # the file's name where the platform gave one
+    name: str  # the file's name as kept
+    note: str = ""  # why there are no bytes: still being fetched, lost, refused
 
     @property
     def label(self) -> str:
-        return f"{self.kind}：{self.name}" if self.name else self.kind
+        named = f"{self.kind}：{self.name}" if self.name else self.kind
+        return f"{named}（{self.note}）" if self.note else named
 
 
-def _attachment(record: dict[str, Any]) -> Attachment:
-    kind = str(record.get("kind") or "")
-    return Attachment(ATTACHMENT_KINDS.get(kind, kind or "附件"), str(record.get("name") or ""))
+FILE_NOTES = {FileState.PENDING: "正在取回", FileState.LOST: "未能取回", FileState.REFUSED: "超过大小限制，未保存"}
 
 
-async def latest_attachments(session: AsyncSession, period: Period) -> dict[int, list[Attachment]]:
-    """Each unit's attachments on its latest version for ``period`` (the attachments a 快报 lists).
-
-    The one place documents read attachments: when attachments get their own table, only this changes.
-    """
-    latest = (
-        select(Submission.unit_id, func.max(Submission.version).label("version"))
-        .where(Submission.period == str(period))
-        .group_by(Submission.unit_id)
-        .subquery()
-    )
-    rows = await session.execute(
-        select(Submission.unit_id, Submission.attachments).join(
-            latest,
-            (Submission.unit_id == latest.c.unit_id)
-            & (Submission.version == latest.c.version)
-            & (Submission.period == str(period)),
-        )
-    )
+async def period_attachments(session: AsyncSession, period: Period) -> dict[int, list[Attachment]]:
+    """Every file each unit sent with its reports for ``period`` (:func:`storage.files.list_files`), in order."""
     found: dict[int, list[Attachment]] = {}
-    for unit_id, records in rows:
-        listed = [_attachment(record) for record in records or [] if isinstance(record, dict)]
-        if listed:
-            found[unit_id] = listed
+    for file in await list_files(session, FileFilter(period=str(period))):
+        if file.unit_id is None:
+            continue
+        kind = ATTACHMENT_KINDS.get(file.kind, file.kind or "附件")
+        found.setdefault(file.unit_id, []).append(Attachment(kind, file.name, FILE_NOTES.get(file.state, "")))
     return found
 
 
@@ -210,7 +193,7 @@ class FlashData:
 
 async def flash_data(session: AsyncSession, env: ScheduleEnv, period: Period) -> FlashData:
     found = await period_ledger(session, period)
-    attachments = await latest_attachments(session, period)
+    attachments = await period_attachments(session, period)
     entries = []
     for row in found.rows:
         lead, rest = split_lead(row.latest_text)

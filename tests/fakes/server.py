@@ -19,6 +19,7 @@ from tests.fakes.dingtalk_stream import FakeDingtalkStream
 from tests.fakes.feishu import FakeFeishu
 from tests.fakes.files import FakeFiles
 from tests.fakes.wecom import FakeWecom
+from tests.fakes.wecom_bot_ws import FakeWecomBotSocket
 
 
 class FakePlatforms:
@@ -37,6 +38,7 @@ class FakePlatforms:
         self.dingtalk = FakeDingtalk(clock=clock, latency=latency)
         self.feishu = FakeFeishu(clock=clock, latency=latency)
         self.dingtalk_stream = FakeDingtalkStream()  # long connections (not one of :attr:`platforms`' senders)
+        self.wecom_bot_socket = FakeWecomBotSocket()
         for fake in self.platforms:
             fake.auto_register = auto_register
             fake.faults = faults
@@ -45,7 +47,7 @@ class FakePlatforms:
         self.app.add_routes(
             [*self.wecom.routes(), *self.dingtalk.routes(), *self.feishu.routes(), *self.files.routes()]
         )
-        self.app.add_routes(self.dingtalk_stream.routes())
+        self.app.add_routes([*self.dingtalk_stream.routes(), *self.wecom_bot_socket.routes()])
         self.app.router.add_get("/_fake/stats", self.stats)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -93,6 +95,7 @@ class FakePlatforms:
         for fake in self.platforms:
             fake.base_url = self.url
         self.dingtalk_stream.base_url = self.url
+        self.wecom_bot_socket.base_url = self.url
         return self.url
 
     async def close(self) -> None:
