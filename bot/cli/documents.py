@@ -7,14 +7,14 @@ import asyncio
 import getpass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.cli.base import CliError, SubParsers, checked_database, settings_of
-from bot.config import Settings
-from bot.context import policy_from_settings
-from schedules.documents import service
-from schedules.documents.charts import ChartFontMissing
-from schedules.documents.letterhead import TemplateError, example_letterhead
-from schedules.documents.service import BuiltDocument, DocumentRequest, Kind
+from schedules.documents.kinds import Kind
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from schedules.documents.service import BuiltDocument, DocumentRequest
 
 
 def register(sub: SubParsers) -> None:
@@ -57,6 +57,9 @@ def _write(output: Path, content: bytes) -> None:
 
 
 def _request(args: argparse.Namespace, settings: Settings, now: datetime) -> DocumentRequest:
+    from bot.context import policy_from_settings
+    from schedules.documents import service
+
     policy = policy_from_settings(settings)
     kind: Kind = args.kind
     text = args.span or str(policy.deadline.open_period(now))
@@ -70,10 +73,13 @@ def _request(args: argparse.Namespace, settings: Settings, now: datetime) -> Doc
         raise CliError(f"成文日期应写作 YYYY-MM-DD，例如 2026-12-04；收到“{args.date}”。", code=2) from None
     if args.number is not None and args.number < 1:
         raise CliError("发文字号中的序号应为正整数。", code=2)
-    return DocumentRequest(kind, span, day, args.number)
+    return service.DocumentRequest(kind, span, day, args.number)
 
 
 async def _build(settings: Settings, request: DocumentRequest, now: datetime) -> BuiltDocument:
+    from bot.context import policy_from_settings
+    from schedules.documents import service
+
     policy = policy_from_settings(settings)
     async with checked_database(settings) as db, db.sessions() as session:
         built = await service.build_document(session, policy, request, now)
@@ -83,6 +89,9 @@ async def _build(settings: Settings, request: DocumentRequest, now: datetime) ->
 
 
 def cmd_doc(args: argparse.Namespace) -> int:
+    from schedules.documents.charts import ChartFontMissing
+    from schedules.documents.letterhead import TemplateError
+
     settings = settings_of(args)
     output = _output(args.output)
     now = datetime.now(UTC)
@@ -97,6 +106,8 @@ def cmd_doc(args: argparse.Namespace) -> int:
 
 
 def cmd_letterhead(args: argparse.Namespace) -> int:
+    from schedules.documents.letterhead import example_letterhead
+
     settings = settings_of(args)
     output = _output(args.output)
     _write(output, example_letterhead(settings.documents.issuer or settings.office_name))

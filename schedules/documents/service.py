@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schedules.context import ScheduleEnv
 from schedules.documents import charts, data, letterhead
 from schedules.documents.gongwen import GongwenWriter
+from schedules.documents.kinds import Kind as Kind  # re-exported: callers name kinds through the service
 from schedules.documents.monthly import write_circular, write_flash
 from schedules.documents.periodic import write_evaluation, write_quarterly
 from schedules.documents.settings import DocumentSettings, document_settings
@@ -22,18 +23,6 @@ from schedules.documents.spans import Span, month_span, parse_half, parse_quarte
 from storage.models import AuditEntry
 from storage.periods import Period
 from storage.policy import Policy
-
-
-class Kind(enum.StrEnum):
-    CIRCULAR = "circular"
-    FLASH = "flash"
-    QUARTERLY = "quarterly"
-    EVALUATION = "evaluation"
-
-    @property
-    def label(self) -> str:
-        return {"circular": "月度通报", "flash": "快报", "quarterly": "季度通报", "evaluation": "半年评估报告"}[self]
-
 
 # The words an office uses in chat for each document.
 KIND_WORDS = {
