@@ -245,9 +245,14 @@ class NetworkConfig(Section):
     ``proxy`` (``http://host:port``, credentials allowed in the URL) carries every request and websocket to a
     platform; empty means the standard ``HTTPS_PROXY`` / ``HTTP_PROXY`` environment variables, if any. Hosts
     in ``NO_PROXY`` are reached directly either way (a private platform deployment inside the intranet).
+    ``ca_file`` (PEM) is trusted besides the system's roots for every platform connection: a private deployment
+    whose certificates come from its own CA, or a proxy that inspects TLS.
     """
 
     proxy: str = ""
+    ca_file: str = ""
+
+    _ca_file = field_validator("ca_file")(_check_ca_file)
 
     @field_validator("proxy")
     @classmethod

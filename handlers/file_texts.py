@@ -28,7 +28,7 @@ def file_line(file: StoredFile, max_megabytes: float) -> str:
         extracted = "，已提取文字" if file.text else ""
         return f"- {name}（{human_size(file.size)}）已存档{extracted}"
     if file.state is FileState.REFUSED:
-        return f"- {name}超过{max_megabytes:g} MB 的大小上限，未能接收。请压缩或拆分后重新发送。"
+        return f"- {name}超过{max_megabytes:.3g} MB 的大小上限，未能接收。请压缩或拆分后重新发送。"
     return f"- {name}未能接收（{file.reason}）。请您重新发送该文件。"
 
 
@@ -41,7 +41,7 @@ def files_settled(lead: str, files: Sequence[StoredFile], max_megabytes: float) 
 
 def office_file_problem(file: StoredFile, sender: str, unit: str, tz: tzinfo, max_megabytes: float) -> str:
     what = (
-        f"超过{max_megabytes:g} MB 上限，已拒收"
+        f"超过{max_megabytes:.3g} MB 上限，已拒收"
         if file.state is FileState.REFUSED
         else f"未能从平台取回，已记为丢失（{file.reason}）"
     )

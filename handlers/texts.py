@@ -204,7 +204,7 @@ def liaison_help(
             "- 补充内容：以“补充”开头发送，将并入最新一版。",
             "- 报送文件（Word、PDF、Excel 等）：请在与本机器人的单聊中直接发送（群聊中平台不投递文件），"
             f"登记为新的一版；在发送文字后{join_minutes}分钟内发来的文件并入同一版。"
-            f"单个文件不超过{max_megabytes:g} MB。",
+            f"单个文件不超过{max_megabytes:.3g} MB。",
             "- 图片：直接发送，附于本期最新一版。",
             f"- 报送时限：每月{rule.day}日{rule.at:%H:%M}前报送上月工作进展；{open_period.label}的截止时间为"
             f"{full_moment(rule.deadline(open_period), rule.tz)}。",

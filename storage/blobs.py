@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
 from storage.models import Blob, BlobChunk
@@ -88,15 +89,11 @@ class BlobStore(ABC):
 
     @abstractmethod
     async def put(self, db: Database, spooled: Spooled) -> None:
-        """Keep ``spooled`` under its hash (the spool file is consumed) and record the ``blob`` row."""
+        """Keep ``spooled`` under its hash (the spool file is consumed).
 
-    async def _record(self, db: Database, spooled: Spooled) -> bool:
-        """Insert the ``blob`` row; ``False`` when the content was there already."""
-        async with db.transaction() as session:
-            if await session.get(Blob, spooled.sha256) is not None:
-                return False
-            session.add(Blob(sha256=spooled.sha256, size=spooled.size, backend=self.backend))
-        return True
+        The ``blob`` row is written by :func:`record_blob` in the caller's transaction (the one that marks the
+        file stored); the database store writes it at once, with the chunks, so its bytes commit together.
+        """
 
 
 class DirectoryStore(BlobStore):
@@ -122,7 +119,6 @@ class DirectoryStore(BlobStore):
             os.replace(spooled.path, target)
 
         await asyncio.to_thread(place)
-        await self._record(db, spooled)
 
 
 class DatabaseStore(BlobStore):
@@ -145,6 +141,12 @@ class DatabaseStore(BlobStore):
                         seq += 1
         finally:
             spooled.path.unlink(missing_ok=True)
+
+
+async def record_blob(session: AsyncSession, spooled: Spooled, backend: str) -> None:
+    """The ``blob`` row for content just put in the store, unless it is there already."""
+    if await session.get(Blob, spooled.sha256) is None:
+        session.add(Blob(sha256=spooled.sha256, size=spooled.size, backend=backend))
 
 
 class BlobMissing(Exception):

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import itertools
 import json
 import zlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import docx
 import openpyxl
 from aiohttp.test_utils import TestClient
+from handlers_kit import MEMBER_GROUP, OFFICE_GROUP, seed
 
 from bot.cli import main
 from bot.config import Settings
@@ -20,8 +24,23 @@ from bot.context import AppContext
 from bot.files.fetch import Fetchers
 from bot.files.worker import blob_store, drain_files, fetch_session
 from bot.inbox_worker import drain
+from storage.db import Database
 from tests.fakes.server import FakePlatforms
-from tests.inbound_kit import A_AES_KEY, A_CORP_ID, A_TOKEN, BOT_AES_KEY, BOT_TOKEN, app_xml, bot_query, seal
+from tests.inbound_kit import (
+    A_AES_KEY,
+    A_CORP_ID,
+    A_TOKEN,
+    BOT_AES_KEY,
+    BOT_TOKEN,
+    app_xml,
+    as_json,
+    bot_message,
+    bot_query,
+    dingtalk_headers,
+    dingtalk_message,
+    inbound_app,
+    seal,
+)
 from tests.inbound_kit import settings_for as inbound_settings
 
 DOCX_TEXT = "十月工作进展：签约重点项目3个，完成投资12.5亿元。"
@@ -100,6 +119,10 @@ def files_settings(url: str, fakes: FakePlatforms, directory: Path, **extra: Any
         },
         dingtalk={"app_key": "dingkey", "app_secret": "appSecretTest", "openapi_base": fakes.url},
         files=files,
+        groups=[
+            {"name": OFFICE_GROUP, "platform": "sandbox", "office": True},
+            {"name": MEMBER_GROUP, "platform": "sandbox"},
+        ],
         **extra,
     )
 
@@ -136,3 +159,52 @@ def write_config(path: Path, settings: Settings) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+Client = Callable[..., Awaitable[TestClient]]
+_ids = itertools.count(1)
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+async def send_file(channel: str, client: TestClient, fakes: FakePlatforms, data: bytes, name: str) -> None:
+    """The platform's callback for a 1:1 file message from the commerce department's liaison."""
+    msgid = f"file-{next(_ids)}"
+    timestamp = str(int(datetime.now(UTC).timestamp()))
+    if channel == "wecom_app":
+        media_id = fakes.files.add_media(data, name, DOCX)
+        xml = (
+            f"<xml><ToUserName>{A_CORP_ID}</ToUserName><FromUserName>zhangwei</FromUserName>"
+            f"<CreateTime>{timestamp}</CreateTime><MsgType>file</MsgType><MediaId>{media_id}</MediaId>"
+            f"<FileName><![CDATA[{name}]]></FileName><MsgId>{msgid}</MsgId><AgentID>1000002</AgentID></xml>"
+        )
+        assert await post_wecom_app(client, xml, timestamp) == 200
+    elif channel == "wecom_bot":
+        url = fakes.files.add_bot_file(data, name, BOT_AES_KEY, DOCX)
+        message = bot_message(msgid=msgid, chattype="single", msgtype="file", userid="zhangwei", file={"url": url})
+        assert await post_wecom_bot(client, message, timestamp) == 200
+    else:
+        code = fakes.files.add_dingtalk_file(data, name, DOCX)
+        content = {"downloadCode": code, "fileName": name, "fileId": "214980176385", "spaceId": "28455378906"}
+        message = dingtalk_message(
+            msg_id=msgid,
+            msgtype="file",
+            content=content,
+            conversationType="1",
+            senderStaffId="lina-staff",
+            robotCode="dingkey",
+        )
+        del message["text"]
+        millis = str(int(datetime.now(UTC).timestamp() * 1000))
+        response = await client.post("/dingtalk/bot", data=as_json(message).encode(), headers=dingtalk_headers(millis))
+        assert response.status == 200
+
+
+async def make_world(
+    db: Database, fake_platforms: FakePlatforms, tmp_path: Path, aiohttp_client: Client, **extra: Any
+) -> dict[str, Any]:
+    """A roster, settings on the fakes, the inbound app as a client, and a context to run workers with."""
+    roster = await seed(db)
+    settings = files_settings(db.url, fake_platforms, tmp_path / "files", **extra)
+    client = await aiohttp_client(inbound_app(settings, db))
+    ctx = AppContext(settings=settings, db=db, instance_id="test:files")
+    return {"roster": roster, "settings": settings, "client": client, "ctx": ctx, "config": tmp_path / "duban.toml"}

@@ -62,6 +62,7 @@ async def test_a_link_signs_in_once_and_the_cookie_is_locked_down(aiohttp_client
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console/" in cookie
     assert "Secure" not in cookie  # plain http on loopback
+    assert "Max-Age" not in cookie and "expires" not in cookie.lower()  # an active user is never cut off at 8 h
     session_id = response.cookies["duban_console"].value
     async with db.sessions() as session:
         stored = await session.scalars(select(ConsoleSession.id_hash))

@@ -3,16 +3,12 @@
 
 from __future__ import annotations
 
-import itertools
 import zipfile
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
-from aiohttp.test_utils import TestClient
 from handlers_kit import Roster, local, replies_to, say, seed
 from sqlalchemy import select
 
@@ -22,77 +18,32 @@ from storage.models import Blob, FileState, InboxMessage, OutboxMessage, StoredF
 from tests.fakes.server import FakePlatforms
 from tests.files_kit import (
     DOCX_TEXT,
+    Client,
     deliver,
     duban,
     files_settings,
     make_docx,
-    post_wecom_app,
-    post_wecom_bot,
+    make_world,
+    send_file,
     sha256,
     write_config,
 )
 from tests.inbound_kit import (
-    A_CORP_ID,
-    BOT_AES_KEY,
-    as_json,
-    bot_message,
-    dingtalk_headers,
-    dingtalk_message,
     inbound_app,
 )
 
-Client = Callable[..., Awaitable[TestClient]]
 NOW = local(2026, 11, 20, 10)
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-_ids = itertools.count(1)
-
-
-async def send_file(channel: str, client: TestClient, fakes: FakePlatforms, data: bytes, name: str) -> None:
-    """The platform's callback for a 1:1 file message from the commerce department's liaison."""
-    msgid = f"file-{next(_ids)}"
-    timestamp = str(int(datetime.now(UTC).timestamp()))
-    if channel == "wecom_app":
-        media_id = fakes.files.add_media(data, name, DOCX)
-        xml = (
-            f"<xml><ToUserName>{A_CORP_ID}</ToUserName><FromUserName>zhangwei</FromUserName>"
-            f"<CreateTime>{timestamp}</CreateTime><MsgType>file</MsgType><MediaId>{media_id}</MediaId>"
-            f"<FileName><![CDATA[{name}]]></FileName><MsgId>{msgid}</MsgId><AgentID>1000002</AgentID></xml>"
-        )
-        assert await post_wecom_app(client, xml, timestamp) == 200
-    elif channel == "wecom_bot":
-        url = fakes.files.add_bot_file(data, name, BOT_AES_KEY, DOCX)
-        message = bot_message(msgid=msgid, chattype="single", msgtype="file", userid="zhangwei", file={"url": url})
-        assert await post_wecom_bot(client, message, timestamp) == 200
-    else:
-        code = fakes.files.add_dingtalk_file(data, name, DOCX)
-        content = {"downloadCode": code, "fileName": name, "fileId": "214980176385", "spaceId": "28455378906"}
-        message = dingtalk_message(
-            msg_id=msgid,
-            msgtype="file",
-            content=content,
-            conversationType="1",
-            senderStaffId="lina-staff",
-            robotCode="dingkey",
-        )
-        del message["text"]
-        millis = str(int(datetime.now(UTC).timestamp() * 1000))
-        response = await client.post("/dingtalk/bot", data=as_json(message).encode(), headers=dingtalk_headers(millis))
-        assert response.status == 200
-
-
-@pytest.fixture
-async def world(db: Database, fake_platforms: FakePlatforms, tmp_path: Path, aiohttp_client: Client) -> dict[str, Any]:
-    roster = await seed(db)
-    settings = files_settings(db.url, fake_platforms, tmp_path / "files")
-    client = await aiohttp_client(inbound_app(settings, db))
-    ctx = AppContext(settings=settings, db=db, instance_id="test:files")
-    return {"roster": roster, "settings": settings, "client": client, "ctx": ctx, "config": tmp_path / "duban.toml"}
 
 
 async def only_file(db: Database) -> StoredFile:
     async with db.sessions() as session:
         (file,) = (await session.scalars(select(StoredFile))).all()
         return file
+
+
+@pytest.fixture
+async def world(db: Database, fake_platforms: FakePlatforms, tmp_path: Path, aiohttp_client: Client) -> dict[str, Any]:
+    return await make_world(db, fake_platforms, tmp_path, aiohttp_client)
 
 
 @pytest.mark.parametrize("channel", ["wecom_app", "wecom_bot", "dingtalk"])

@@ -23,11 +23,15 @@ from bot.cli.base import CliError, SubParsers, settings_of
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
+    from bot.config import Settings
+
 PG_DEFAULT_PORT = 5432
 
 
 def register(sub: SubParsers) -> None:
-    backup = sub.add_parser("backup", help="备份数据库（SQLite 在线备份；PostgreSQL 给出 pg_dump 命令）")
+    backup = sub.add_parser(
+        "backup", help="备份数据库（SQLite 在线备份；PostgreSQL 给出 pg_dump 命令）及联络员发送的文件"
+    )
     backup.add_argument(
         "-o",
         "--output",
@@ -98,9 +102,34 @@ def cmd_backup(args: argparse.Namespace) -> int:
     url = make_url(settings.database.url)
     stamp = datetime.now(settings.tz).strftime("%Y%m%d-%H%M%S")
     if url.get_backend_name() == "sqlite":
-        return _backup_sqlite(url, args.output, stamp)
-    print_pg_commands(url, args.output or f"duban-{stamp}.dump")
-    return 0
+        code = _backup_sqlite(url, args.output, stamp)
+        database_backup = Path(args.output) if args.output else Path(url.database or "").parent / "backups"
+        if not args.output:
+            database_backup = database_backup / f"duban-{stamp}.db"
+    else:
+        database_backup = Path(args.output or f"duban-{stamp}.dump")
+        print_pg_commands(url, str(database_backup))
+        code = 0
+    _backup_files(settings, database_backup)
+    return code
+
+
+def _backup_files(settings: Settings, database_backup: Path) -> None:
+    """The directory store's files, copied to ``<backup>.files`` (the database store's are in the database)."""
+    from bot.files.backup import backup_files
+    from bot.files.worker import files_directory
+
+    root = files_directory(settings)
+    target = Path(f"{database_backup}.files")
+    try:
+        done = backup_files(root, target)
+    except OSError as exc:
+        raise CliError(f"文件备份失败：{exc}") from None
+    if done.copied + done.present == 0:
+        return
+    print(f"已备份联络员发送的文件（{root}）")
+    print(f"  文件目录：{done.directory}（{done.copied + done.present} 个，{_human_size(done.size)}，逐个校验 sha256）")
+    print(f"  恢复方法：停止服务后，把该目录的内容复制回 {root}（配置 [files] directory）。")
 
 
 def _backup_sqlite(url: URL, output: str | None, stamp: str) -> int:

@@ -28,7 +28,7 @@ from bot.appkeys import CONTEXT
 from bot.console import filters
 from bot.context import AppContext
 from handlers.services.actor import Actor
-from storage.console_auth import IDLE_TIMEOUT, live_session
+from storage.console_auth import live_session
 from storage.models import ConsoleSession, Person, utcnow
 
 log = logging.getLogger(__name__)
@@ -164,8 +164,7 @@ def set_session_cookie(request: web.Request, response: web.StreamResponse, sessi
         httponly=True,
         samesite="Strict",
         secure=is_https(request),
-        max_age=int(IDLE_TIMEOUT.total_seconds()),
-    )
+    )  # no Max-Age: the browser forgets it when closed; the idle timeout is kept on the server
 
 
 def clear_session_cookie(response: web.StreamResponse) -> None:

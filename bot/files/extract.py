@@ -79,7 +79,8 @@ def _docx(path: Path) -> Iterator[str]:
 def _xlsx(path: Path) -> Iterator[str]:
     import openpyxl
 
-    workbook = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
+    source = path.open("rb")  # a file object: openpyxl refuses paths without an Excel extension
+    workbook = openpyxl.load_workbook(source, read_only=True, data_only=True)
     try:
         for sheet in workbook.worksheets:
             yield f"【{sheet.title}】"
@@ -89,6 +90,7 @@ def _xlsx(path: Path) -> Iterator[str]:
                     yield "\t".join(cells).rstrip()
     finally:
         workbook.close()
+        source.close()
 
 
 def _pdf(path: Path) -> Iterator[str]:
@@ -105,7 +107,8 @@ def _pdf(path: Path) -> Iterator[str]:
 
 
 def _txt(path: Path, max_chars: int) -> Iterator[str]:
-    raw = path.open("rb").read(max_chars * 4)
+    with path.open("rb") as source:
+        raw = source.read(max_chars * 4)
     for encoding in ("utf-8-sig", "gb18030"):
         with contextlib.suppress(UnicodeDecodeError):
             yield raw.decode(encoding)

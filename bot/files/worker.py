@@ -29,9 +29,9 @@ from bot.files.fetch import Fetched, Fetchers, Verdict
 from bot.net import client_session
 from bot.outbound.senders.base import http_timeout
 from handlers.files import DOCUMENT_KINDS, settle_message
-from storage.blobs import BlobStore, DatabaseStore, DirectoryStore
+from storage.blobs import BlobStore, DatabaseStore, DirectoryStore, record_blob
 from storage.file_names import safe_name, unique_names
-from storage.files import claim_next_file, lock_held, retry_later, settle
+from storage.files import LEASE, claim_next_file, lock_held, retry_later, settle
 from storage.models import FileState, StoredFile, Submission
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,6 @@ async def process_file(ctx: AppContext, fetchers: Fetchers, store: BlobStore, fi
     """Fetch and settle one claimed file; its new state, or ``None`` when it went back to the queue."""
     async with ctx.db.sessions() as session:
         file = await session.get_one(StoredFile, file_id)
-        session.expunge(file)
     fetched = await fetchers.fetch(file)
     now = datetime.now(UTC)
     if fetched.verdict is Verdict.RETRY:
@@ -116,6 +115,7 @@ async def _store(ctx: AppContext, store: BlobStore, file: StoredFile, fetched: F
             )
             row.original_name = fetched.name
             row.name = unique_names([*taken, name])[-1]
+        await record_blob(session, spooled, store.backend)
         row.sha256, row.size = spooled.sha256, spooled.size
         row.content_type = fetched.content_type.split(";")[0].strip()[:128]
         row.text, row.text_note = extracted.text, extracted.note
@@ -171,9 +171,26 @@ async def drain_files(
     return taken
 
 
+def sweep_spool(directory: Path | None, *, older_than: timedelta) -> int:
+    """Remove spool files a crashed fetch left behind (its file is fetched again from the start)."""
+    if directory is None or not directory.is_dir():
+        return 0
+    cutoff = datetime.now(UTC).timestamp() - older_than.total_seconds()
+    removed = 0
+    for path in directory.glob("fetch-*.part"):
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed
+
+
 async def fetch_worker(ctx: AppContext, stopping: asyncio.Event) -> None:
     """The service's fetch worker: runs until ``stopping`` is set."""
     store = blob_store(ctx.settings)
+    swept = await asyncio.to_thread(sweep_spool, store.spool_directory(), older_than=LEASE)
+    if swept:
+        log.info("fetch worker: removed %d partial downloads left by an interrupted fetch", swept)
     log.info("fetch worker started as %s (store: %s)", ctx.instance_id, store.backend)
     async with fetch_session(ctx.settings) as http:
         fetchers = Fetchers(http, ctx.settings, store.spool_directory())
