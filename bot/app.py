@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import secrets
 from collections.abc import AsyncIterator, Sequence
@@ -13,18 +14,20 @@ from aiohttp.typedefs import Handler
 from bot import health, metrics
 from bot.appkeys import CONTEXT, WORKERS
 from bot.config import Settings
+from bot.console import mount_console
 from bot.context import AppContext
 from bot.lifecycle import Worker, Workers
 from bot.logs import trace_id
 from storage.db import Database
-from storage.migrate import schema_state
+from storage.migrate import SchemaOutOfDate as SchemaOutOfDate  # re-exported: the service checks at start
+from storage.migrate import check_schema as check_schema
 from storage.sync import sync_groups
 
 log = logging.getLogger(__name__)
 
-
-class SchemaOutOfDate(RuntimeError):
-    """The database is behind the code: the operator must run ``duban db upgrade`` first."""
+# Request ids: a random tag per process and a counter, rather than fresh random bytes (a system call) per request.
+_INSTANCE_TAG = secrets.token_hex(3)
+_requests = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -37,19 +40,10 @@ class Channel:
     off_reason: str = ""
 
 
-async def check_schema(db: Database) -> None:
-    state = await schema_state(db)
-    if not state.up_to_date:
-        current = state.current or "（空库）"
-        raise SchemaOutOfDate(
-            f"数据库结构版本为 {current}，程序需要 {state.head}。请先运行 `duban db upgrade`，再启动服务。"
-        )
-
-
 @web.middleware
 async def trace_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Carry a request id (the caller's ``X-Request-Id`` or a fresh one) through every log line."""
-    token = trace_id.set(request.headers.get("X-Request-Id", "")[:64] or f"req-{secrets.token_hex(6)}")
+    token = trace_id.set(request.headers.get("X-Request-Id", "")[:64] or f"req-{_INSTANCE_TAG}-{next(_requests):x}")
     try:
         return await handler(request)
     finally:
@@ -79,6 +73,10 @@ def create_app(
             for name, worker in workers:
                 running.start(name, worker)
             log.info("duban started as %s", ctx.instance_id)
+            if settings.console_url:
+                log.info("console on at %s", settings.console_url)
+            else:
+                log.info("console is off ([console] enabled = false)")
             yield
             await running.stop()
         finally:
@@ -88,6 +86,8 @@ def create_app(
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/metrics", metrics.metrics)
+    if settings.console.enabled:
+        mount_console(app, settings)
     for channel in channels:
         if channel.enabled:
             app.router.add_routes(channel.routes)

@@ -30,7 +30,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from schedules.registry import JOBS
+from bot.errors import ConfigError as ConfigError  # re-exported: callers catch it from here
 from schedules.settings import ScheduleSettings
 
 DEFAULT_CONFIG_PATH = Path("duban.toml")
@@ -70,6 +70,12 @@ def _check_aes_key(value: SecretStr) -> SecretStr:
     return value
 
 
+def _check_ca_file(value: str) -> str:
+    if value and not Path(value).is_file():
+        raise ValueError("证书文件不存在")
+    return value
+
+
 class WecomAppConfig(Section):
     corp_id: str = ""
     agent_id: int | None = None
@@ -85,14 +91,37 @@ class WecomAppConfig(Section):
 
 
 class WecomBotConfig(Section):
+    """``[wecom.bot]``: the 智能机器人. ``transport = "http"`` receives its callbacks on ``/wecom/bot`` (``token``,
+    ``encoding_aes_key``); ``"websocket"`` opens its long connection instead (``bot_id``, ``secret``; ``ws_url``
+    for a private deployment, ``ca_file`` when that deployment's certificate comes from its own CA)."""
+
     token: SecretStr = SecretStr("")
     encoding_aes_key: SecretStr = SecretStr("")
+    transport: Literal["http", "websocket"] = "http"
+    bot_id: str = ""
+    secret: SecretStr = SecretStr("")
+    ws_url: str = "wss://openws.work.weixin.qq.com"
+    ca_file: str = ""
 
     _aes_key = field_validator("encoding_aes_key")(_check_aes_key)
+    _ca_file = field_validator("ca_file")(_check_ca_file)
 
     @property
     def enabled(self) -> bool:
         return bool(self.token.get_secret_value() and self.encoding_aes_key.get_secret_value())
+
+    @field_validator("ws_url")
+    @classmethod
+    def _websocket_url(cls, value: str) -> str:
+        if not value.startswith(("wss://", "ws://")):
+            raise ValueError("应以 wss:// 开头（测试环境可用 ws://）")
+        return value
+
+    @model_validator(mode="after")
+    def _websocket_needs_credentials(self) -> WecomBotConfig:
+        if self.transport == "websocket" and not (self.bot_id and self.secret.get_secret_value()):
+            raise ValueError('transport = "websocket" 须同时填写 bot_id 与 secret（智能机器人配置页“长连接”处获取）')
+        return self
 
 
 class WecomConfig(Section):
@@ -103,13 +132,31 @@ class WecomConfig(Section):
 
 
 class DingtalkConfig(Section):
+    """``[dingtalk]``: ``api_base`` is the old-style ``oapi`` host (robots, session webhooks), ``openapi_base`` the
+    host of the new-style OpenAPI (tokens, Stream mode's open-connection call).
+
+    ``transport``: ``"http"`` receives the enterprise robot's callbacks on ``POST /dingtalk/bot`` (a public
+    address needed); ``"stream"`` opens an outbound long connection instead (Stream mode: no inbound port).
+    """
+
     api_base: str = "https://oapi.dingtalk.com"
+    openapi_base: str = "https://api.dingtalk.com"
     app_key: str = ""
     app_secret: SecretStr = SecretStr("")
+    transport: Literal["http", "stream"] = "http"
+    ca_file: str = ""
+
+    _ca_file = field_validator("ca_file")(_check_ca_file)
 
     @property
     def enabled(self) -> bool:
         return bool(self.app_secret.get_secret_value())
+
+    @model_validator(mode="after")
+    def _stream_needs_key(self) -> DingtalkConfig:
+        if self.transport == "stream" and not (self.app_key and self.app_secret.get_secret_value()):
+            raise ValueError('transport = "stream" 须同时填写 app_key 与 app_secret（钉钉开发者后台“凭证与基础信息”）')
+        return self
 
 
 class FeishuConfig(Section):
@@ -144,6 +191,25 @@ class GroupConfig(Section):
         return self
 
 
+class ConsoleConfig(Section):
+    """``[console]``: the office's web console under ``/console/`` on the same service.
+
+    ``public_url`` is the address people open (``https://duban.example.gov.cn``, as the reverse proxy serves it);
+    sign-in links are built on it. Empty: ``http://HOST:PORT`` of ``[server]``.
+    """
+
+    enabled: bool = True
+    public_url: str = ""
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=64 * 1024, le=20 * 1024 * 1024)
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("应以 http:// 或 https:// 开头")
+        return value.rstrip("/")
+
+
 class HealthConfig(Section):
     """``[health]``: how long work may wait before ``/healthz`` answers 503 (0 turns that check off)."""
 
@@ -159,9 +225,81 @@ class OutboundConfig(Section):
     give_up_hours: float = Field(default=6.0, ge=0.5, le=168.0)
 
 
+class FilesConfig(Section):
+    """``[files]``: where the files people send are kept, and the limits on them."""
+
+    store: Literal["directory", "database"] = "directory"
+    directory: str = "var/files"  # the directory store (relative paths: from the working directory)
+    max_megabytes: float = Field(default=50.0, gt=0, le=1024)
+    join_window_minutes: int = Field(default=10, ge=0, le=24 * 60)
+    extract_max_chars: int = Field(default=200_000, ge=1000, le=5_000_000)
+    extract_timeout_seconds: float = Field(default=20.0, ge=1.0, le=300.0)
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_megabytes * 1024 * 1024)
+
+
+class NetworkConfig(Section):
+    """``[network]``: how duban reaches the platforms from a network that only lets it out through a proxy.
+
+    ``proxy`` (``http://host:port``, credentials allowed in the URL) carries every request and websocket to a
+    platform; empty means the standard ``HTTPS_PROXY`` / ``HTTP_PROXY`` environment variables, if any. Hosts
+    in ``NO_PROXY`` are reached directly either way (a private platform deployment inside the intranet).
+    ``ca_file`` (PEM) is trusted besides the system's roots for every platform connection: a private deployment
+    whose certificates come from its own CA, or a proxy that inspects TLS.
+    """
+
+    proxy: str = ""
+    ca_file: str = ""
+
+    _ca_file = field_validator("ca_file")(_check_ca_file)
+
+    @field_validator("proxy")
+    @classmethod
+    def _http_proxy(cls, value: str) -> str:
+        if value and not value.startswith("http://"):
+            raise ValueError("应以 http:// 开头，例如 http://10.1.2.3:3128（HTTPS 目标经 CONNECT 隧道转发）")
+        return value
+
+
 class ReportingConfig(Section):
     deadline_day: int = Field(default=25, ge=1, le=28)
     deadline_time: time = time(23, 59, 59)
+
+
+class DocumentsConfig(Section):
+    """``[documents]``: the Word documents (月度通报, 快报, 季度通报, 半年评估报告) and the chat circular's lists."""
+
+    issuer: str = ""  # 发文机关署名; empty: office_name
+    number_prefix: str = ""  # 发文机关代字, e.g. 强省会办
+    number_pattern: str = "{prefix}〔{year}〕{number}号"
+    template: str = ""  # the office's .docx with its letterhead
+    report_to: str = ""  # 主送机关 of the 半年评估报告
+    output_dir: str = "var/documents"
+    on_time_names_up_to: int = Field(default=40, ge=0, le=100_000)
+
+    @field_validator("number_pattern")
+    @classmethod
+    def _number_fields(cls, value: str) -> str:
+        try:
+            value.format(prefix="", year=2026, number=1)
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                "只能使用 {prefix}、{year}、{number} 三个字段，例如 {prefix}〔{year}〕{number}号"
+            ) from None
+        if "{number}" not in value:
+            raise ValueError("应包含 {number}（文号中的序号）")
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _template_exists(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError("文件不存在")
+        if value and not value.lower().endswith(".docx"):
+            raise ValueError("应为 Word .docx 文件")
+        return value
 
 
 class Settings(BaseSettings):
@@ -186,6 +324,10 @@ class Settings(BaseSettings):
     schedules: ScheduleSettings = ScheduleSettings()
     health: HealthConfig = HealthConfig()
     outbound: OutboundConfig = OutboundConfig()
+    files: FilesConfig = FilesConfig()
+    console: ConsoleConfig = ConsoleConfig()
+    documents: DocumentsConfig = DocumentsConfig()
+    network: NetworkConfig = NetworkConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -208,15 +350,23 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _schedule_groups_known(self) -> Settings:
         known = {group.name for group in self.groups}
-        for job in JOBS:
-            unknown = [name for name in job.settings_of(self.schedules).groups if name not in known]
+        for job, config in self.schedules.jobs().items():
+            unknown = [name for name in config.groups if name not in known]
             if unknown:
-                raise ValueError(f"schedules.{job.name}.groups 中的群「{'、'.join(unknown)}」未在 [[groups]] 中配置")
+                raise ValueError(f"schedules.{job}.groups 中的群「{'、'.join(unknown)}」未在 [[groups]] 中配置")
         return self
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def console_url(self) -> str:
+        """Where the console is opened (``…/console/``), or ``""`` when it is switched off."""
+        if not self.console.enabled:
+            return ""
+        base = self.console.public_url or f"http://{self.server.host}:{self.server.port}"
+        return f"{base}/console/"
 
     def secret_values(self) -> list[str]:
         """Every secret in the configuration, for the log filter that masks them."""
@@ -226,11 +376,13 @@ class Settings(BaseSettings):
             self.wecom.app.encoding_aes_key,
             self.wecom.bot.token,
             self.wecom.bot.encoding_aes_key,
+            self.wecom.bot.secret,
             self.dingtalk.app_secret,
             *(group.secret for group in self.groups),
         ]
         values = [secret.get_secret_value() for secret in found]
         values += [_webhook_key(group.webhook) for group in self.groups]
+        values.append(_proxy_password(self.network.proxy))
         return [value for value in values if value]
 
     @classmethod
@@ -257,21 +409,14 @@ def _webhook_key(url: str) -> str:
     return ""
 
 
+def _proxy_password(url: str) -> str:
+    """The password in a proxy URL (``http://user:password@host:port``), masked in logs like any secret."""
+    authority = url.partition("://")[2].partition("/")[0]
+    credentials = authority.rpartition("@")[0]
+    return credentials.partition(":")[2]
+
+
 _config_path: ContextVar[Path | None] = ContextVar("duban_config_path", default=None)
-
-
-class ConfigError(Exception):
-    """A configuration that cannot be used, described for the operator (no traceback)."""
-
-    def __init__(self, path: Path, problems: list[str]) -> None:
-        self.path = path
-        self.problems = problems
-        super().__init__(self.render())
-
-    def render(self) -> str:
-        lines = [f"配置文件 {self.path} 有误，duban 未启动："]
-        lines += [f"  - {problem}" for problem in self.problems]
-        return "\n".join(lines)
 
 
 def resolve_config_path(explicit: str | Path | None = None) -> Path:

@@ -21,7 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from aiohttp import web
 from sqlalchemy import text
 
-from bot.appkeys import CONTEXT, WORKERS
+from bot.appkeys import CONTEXT, LINKS, WORKERS
 from storage.db import Database
 from storage.models import utcnow
 from storage.queue_stats import QueueAges, SendFailure, queue_ages, recent_send_failures
@@ -99,6 +99,9 @@ async def healthz(request: web.Request) -> web.Response:
             "oldest_pending_at": _iso(ages.inbox_oldest_pending_at),
             "limit_seconds": limits.max_inbox_age_seconds,
         }
+    links = request.app.get(LINKS)
+    if links is not None and links.links:
+        checks["connections"] = links.as_dict()
     status = "unhealthy" if not healthy else "degraded" if failed else "ok"
     body = {
         "status": status,

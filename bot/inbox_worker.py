@@ -1,9 +1,20 @@
-"""The inbox worker: takes stored messages one at a time and hands each to the handlers.
+"""The inbox worker: takes stored messages in small batches and hands each to the handlers.
 
-Claiming and handling are separate transactions. The claim marks a row ``processing`` with a lease
-(``locked_by``, ``locked_until``) and commits; the handling transaction locks the row again, runs the handler
-and marks the row ``done`` — so the handler's effects and "done" commit together or not at all. A row whose
-instance died between the two keeps its expired lease and is claimed again by whoever comes next.
+Claiming and handling are separate transactions. The claim marks up to :data:`BATCH` rows ``processing`` with
+a lease (``locked_by``, ``locked_until``) and commits; the handling transaction locks them again, runs the
+handler on each in arrival order and marks each ``done`` — so the handlers' effects and "done" commit together
+or not at all. A batch whose instance died between the two keeps its expired leases and is claimed again by
+whoever comes next. One transaction for a batch rather than two for every row is what makes a burst of
+reports cheap (the per-row claim, lock and commit were most of the work); should any handler in the batch
+fail, its transaction is rolled back whole and the batch's rows left are handled one at a time, each in its
+own transaction, so that only the failing row is marked failed. A batch's transaction also commits early
+(keeping the rest of its rows in hand) when the edge of this process is waiting to store a callback.
+
+Messages are handled in the order they arrived. A batch is a run of the oldest claimable rows that ends
+before a sender's second row (which waits for the next batch, after the first is settled), so within an
+instance every unit's versions follow arrival order. Across instances a row is passed over while another
+instance holds an earlier row of its sender (``ix_inbox_sender_unsettled`` finds them), so one sender's
+messages are never in two hands at once.
 
 On PostgreSQL the claim takes the oldest claimable row with ``FOR UPDATE SKIP LOCKED``, so instances never
 take the same row, and the handling transaction holds the row lock: a lease that runs out while a slow
@@ -20,12 +31,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.context import AppContext
@@ -45,8 +58,13 @@ ERROR_BACKOFF_SECONDS = 5.0
 # A row claimed this many times without being settled kept killing (or outliving) the instances that took it.
 MAX_ATTEMPTS = 5
 MAX_ERROR_CHARS = 2000
-# How long a row waits for the edge to store the callbacks in hand before it is taken anyway.
+# How long a batch waits for the edge to store the callbacks in hand before it is taken anyway.
 GIVE_WAY_SECONDS = 0.25
+# Rows claimed and handled in one transaction. On SQLite the transaction holds the write lock, which the edge
+# waits for to store callbacks: a batch stays a few tens of milliseconds long.
+BATCH = 16
+# How long one transaction of a batch may run before it commits and lets the edge write.
+BATCH_SECONDS = 0.05
 
 
 def _default_handle() -> Handle:
@@ -66,6 +84,20 @@ def claimable(now: datetime) -> ColumnElement[bool]:
     return or_(
         InboxMessage.state == InboxState.PENDING,
         (InboxMessage.state == InboxState.PROCESSING) & (InboxMessage.locked_until < now),
+    )
+
+
+def no_earlier_row_held(now: datetime) -> ColumnElement[bool]:
+    """No earlier row of the same sender is in someone's hands (a live lease): its sender's order is kept."""
+    earlier = aliased(InboxMessage)
+    return ~exists().where(
+        earlier.platform == InboxMessage.platform,
+        earlier.sender_id == InboxMessage.sender_id,
+        # Written out as ix_inbox_sender_unsettled's predicate is, so that SQLite may use that partial index.
+        earlier.state.in_([literal_column("'pending'"), literal_column("'processing'")]),
+        earlier.id < InboxMessage.id,
+        earlier.state == InboxState.PROCESSING,
+        earlier.locked_until >= now,
     )
 
 
@@ -96,6 +128,40 @@ async def claim_next(ctx: AppContext, *, now: datetime, lease: timedelta = LEASE
     )
     async with ctx.db.transaction() as session:
         return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def claim_batch(ctx: AppContext, *, now: datetime, lease: timedelta = LEASE, limit: int = BATCH) -> list[int]:
+    """Claim a run of the oldest claimable rows for this instance, ending before any sender's second row;
+    their ids, oldest first."""
+    async with ctx.db.transaction() as session:
+        found: list[tuple[int, str, str]] = []
+        # Pending rows, and rows whose holder's lease ran out, each read in index order (ix_inbox_state_id) so
+        # that the scan stops after ``limit`` rows however long the backlog: no sort of every pending row.
+        for state, condition in (
+            (InboxState.PENDING, None),
+            (InboxState.PROCESSING, InboxMessage.locked_until < now),
+        ):
+            query = (
+                select(InboxMessage.id, InboxMessage.platform, InboxMessage.sender_id)
+                .where(InboxMessage.state == state, no_earlier_row_held(now))
+                .order_by(InboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)  # PostgreSQL; SQLite serialises writers instead
+            )
+            if condition is not None:
+                query = query.where(condition)
+            found += [(row_id, platform, sender) for row_id, platform, sender in await session.execute(query)]
+        row_ids: list[int] = []
+        senders: set[tuple[str, str]] = set()
+        for row_id, platform, sender_id in sorted(found)[:limit]:
+            if (platform, sender_id) in senders:
+                break
+            senders.add((platform, sender_id))
+            row_ids.append(row_id)
+        if row_ids:
+            claim = update(InboxMessage).where(InboxMessage.id.in_(row_ids)).values(_claim_values(ctx, now, lease))
+            await session.execute(claim)
+        return row_ids
 
 
 async def claim_row(ctx: AppContext, row_id: int, *, now: datetime, lease: timedelta = LEASE) -> bool:
@@ -201,6 +267,81 @@ async def _mark_failed(
     log.error("inbox %d: could not even be marked failed; its lease will expire and it will be retried", row_id)
 
 
+async def handle_batch(
+    ctx: AppContext,
+    row_ids: list[int],
+    *,
+    handle: Handle | None = None,
+    apologize: Apologize | None = None,
+    signal: InboxSignal | None = None,
+    budget: float = BATCH_SECONDS,
+) -> int:
+    """Handle rows this instance has claimed, in as few transactions as the edge allows; how many were settled.
+
+    A transaction ends early (its rows so far committed, the rest still held for the next one) once it has
+    run ``budget`` seconds or, with ``signal``, as soon as the edge is waiting to store a callback: on SQLite
+    the edge cannot write while the worker's transaction holds the lock. A handler that fails (or a row
+    interrupted too often) rolls its transaction back; the rows left are then handled one at a time by
+    :func:`handle_claimed`, which marks the failing one failed and apologises.
+    """
+    handle = handle or _default_handle()
+    settled = 0
+    remaining = list(row_ids)
+    while len(remaining) > 1:
+        try:
+            handled, remaining = await _handle_together(ctx, remaining, handle, signal, budget)
+        except Exception as exc:
+            log.warning("inbox batch of %d: %s; handling its rows one at a time", len(remaining), type(exc).__name__)
+            break
+        settled += len(handled)
+        for row_id, channel, message_id in handled:
+            log.info("inbox %d (%s %s): handled", row_id, channel, message_id)
+    for row_id in remaining:
+        settled += await handle_claimed(ctx, row_id, handle=handle, apologize=apologize)
+    return settled
+
+
+async def _handle_together(
+    ctx: AppContext, row_ids: list[int], handle: Handle, signal: InboxSignal | None, budget: float
+) -> tuple[list[tuple[int, str, str]], list[int]]:
+    """Handle held rows in order in one transaction; what was handled, and the held rows left for the next."""
+    policy = ctx.policy
+    now = datetime.now(UTC)
+    started = time.monotonic()
+    mine = (
+        InboxMessage.id.in_(row_ids)
+        & (InboxMessage.state == InboxState.PROCESSING)
+        & (InboxMessage.locked_by == ctx.instance_id)
+    )
+    handled: list[tuple[int, str, str]] = []
+    left: list[int] = []
+    async with ctx.db.transaction() as session:
+        held = select(InboxMessage).where(mine).order_by(InboxMessage.id).with_for_update()
+        rows = (await session.scalars(held)).all()
+        if len(rows) < len(row_ids):
+            log.warning(
+                "inbox: %d row(s) no longer held by this instance; left to their holder", len(row_ids) - len(rows)
+            )
+        for index, row in enumerate(rows):
+            if handled and (time.monotonic() - started >= budget or (signal is not None and signal.busy)):
+                left = [later.id for later in rows[index:]]
+                break
+            if row.attempts > MAX_ATTEMPTS:
+                raise RepeatedInterruption(row.attempts)
+            token = trace_id.set(f"inbox-{row.id}")
+            try:
+                await handle(session, row, policy, now)
+            finally:
+                trace_id.reset(token)
+            row.state = InboxState.DONE
+            row.handled_at = now
+            row.locked_by = None
+            row.locked_until = None
+            row.error = None
+            handled.append((row.id, row.channel, row.message_id))
+    return handled, left
+
+
 async def process_one(
     ctx: AppContext,
     row_id: int,
@@ -231,11 +372,12 @@ async def drain(
     while stopping is None or not stopping.is_set():
         if signal is not None:
             await signal.give_way(within=GIVE_WAY_SECONDS)
-        row_id = await claim_next(ctx, now=datetime.now(UTC), lease=lease)
-        if row_id is None:
+        # During a burst of callbacks the worker keeps to one row per pace (inbox_signal): the edge goes first.
+        limit = 1 if signal is not None and signal.in_burst else BATCH
+        row_ids = await claim_batch(ctx, now=datetime.now(UTC), lease=lease, limit=limit)
+        if not row_ids:
             break
-        if await handle_claimed(ctx, row_id, handle=handle, apologize=apologize):
-            settled += 1
+        settled += await handle_batch(ctx, row_ids, handle=handle, apologize=apologize, signal=signal)
     return settled
 
 

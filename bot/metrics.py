@@ -35,13 +35,14 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from bot.appkeys import CONTEXT, WORKERS
+from bot.appkeys import CONTEXT, LINKS, WORKERS
 from bot.health import FAILURE_WINDOW, by_errcode, duban_version
+from bot.transports.status import LinkBoard
 from storage.db import Database
 from storage.models import InboxState, OutboxState, utcnow
 from storage.outbox_ops import state_counts as outbox_state_counts
@@ -169,9 +170,12 @@ class ScrapeCollector:
 
     snapshot: QueueSnapshot | None
     workers: Mapping[str, bool]
+    links: LinkBoard | None = None
 
     def collect(self) -> Iterable[Metric]:
         yield from REGISTRY.collect()
+        if self.links is not None:
+            yield from _link_families(self.links)
         info = GaugeMetricFamily("duban_build_info", "The running duban version (always 1).", labels=["version"])
         info.add_metric([duban_version()], 1)
         yield info
@@ -184,6 +188,34 @@ class ScrapeCollector:
         )
         if self.snapshot is not None:
             yield from _queue_families(self.snapshot)
+
+
+def _link_families(board: LinkBoard) -> Iterable[Metric]:
+    frames = CounterMetricFamily(
+        "duban_connection_frames",
+        "Frames received on the long connections, by transport and kind (callback, event, ping, disconnect, other).",
+        labels=["transport", "kind"],
+    )
+    reconnects = CounterMetricFamily(
+        "duban_connection_reconnects",
+        "Long connections this instance opened again after one closed, failed or was asked to go.",
+        labels=["transport"],
+    )
+    takeovers = CounterMetricFamily(
+        "duban_connection_takeovers",
+        "Times this instance took over a single-holder connection (a WeCom bot) from another instance.",
+        labels=["transport"],
+    )
+    connected = GaugeMetricFamily(
+        "duban_connection_up", "1 while this instance's long connection is open.", labels=["transport"]
+    )
+    for name, link in sorted(board.links.items()):
+        for kind, count in sorted(link.frames.items()):
+            frames.add_metric([name, kind], count)
+        reconnects.add_metric([name], link.reconnects)
+        takeovers.add_metric([name], link.takeovers)
+        connected.add_metric([name], 1 if link.state == "connected" else 0)
+    yield from (frames, reconnects, takeovers, connected)
 
 
 def _queue_families(snapshot: QueueSnapshot) -> Iterable[Metric]:
@@ -216,8 +248,8 @@ def _queue_families(snapshot: QueueSnapshot) -> Iterable[Metric]:
     yield recent
 
 
-def render(snapshot: QueueSnapshot | None, workers: Mapping[str, bool]) -> bytes:
-    return generate_latest(ScrapeCollector(snapshot, workers))
+def render(snapshot: QueueSnapshot | None, workers: Mapping[str, bool], links: LinkBoard | None = None) -> bytes:
+    return generate_latest(ScrapeCollector(snapshot, workers, links))
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -230,5 +262,5 @@ async def metrics(request: web.Request) -> web.Response:
     except Exception as exc:  # an unreachable database must not hide the counters
         log.warning("metrics: cannot read the queues (%s)", type(exc).__name__)
         snapshot = None
-    body = render(snapshot, {name: workers.running(name) for name in workers.tasks})
+    body = render(snapshot, {name: workers.running(name) for name in workers.tasks}, request.app.get(LINKS))
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4})

@@ -29,11 +29,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import handlers.commands  # noqa: F401  (registers every command)
-from handlers import texts
+from handlers import file_texts, texts
 from handlers.commands.help import help_text
 from handlers.commands.registry import CommandContext, CommandSpec, match, raw_arguments
+from handlers.files import asks_how_to_send, file_attachment, mentions_attachment
 from handlers.identity import identify, strip_mention
-from handlers.reports import file_attachment, file_report
+from handlers.reports import file_report
 from handlers.respond import audit, reply
 from storage.models import Group, InboxMessage, OutboxMessage, Person, Role
 from storage.outbound import OutboundMessage, enqueue, enqueue_to_group
@@ -106,6 +107,11 @@ async def _report(
     if unit is None or not unit.active:
         _no_unit(session, row, person, policy, now)
         return
+    if not row.attachments and asks_how_to_send(text):
+        reply(session, row, file_texts.SEND_ONE_TO_ONE if row.chat_type == "group" else file_texts.SEND_HERE)
+        return
+    if row.chat_type == "group" and not row.attachments and mentions_attachment(text):
+        note = note + file_texts.NOTE_SEND_FILE_ONE_TO_ONE  # platforms deliver no files in groups
     await file_report(session, row, person, unit, text, policy, note=note)
 
 

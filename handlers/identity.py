@@ -12,7 +12,7 @@ import re
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from storage.models import Person
 
@@ -25,10 +25,10 @@ def strip_mention(text: str) -> str:
 
 
 async def identify(session: AsyncSession, platform: str, sender_id: str) -> Person | None:
-    """The active roster person behind ``sender_id`` on ``platform``, with their unit loaded."""
+    """The active roster person behind ``sender_id`` on ``platform``, with their unit loaded (one query)."""
     if not sender_id:
         return None
-    query = select(Person).options(selectinload(Person.unit)).where(Person.active.is_(True))
+    query = select(Person).options(joinedload(Person.unit)).where(Person.active.is_(True))
     if platform == "wecom":
         query = query.where(Person.wecom_userid == sender_id)
     elif platform == "dingtalk":

@@ -8,7 +8,7 @@
 - A message starting with ``补充`` (standing alone: ``补充：``, ``补充 ``, ``补充说明：``…) makes a new version
   whose text is the previous one, a dated separator and the addition. With no earlier version it becomes
   version 1, and the confirmation says so.
-- Images and files are attached to the latest version of the open period, or become version 1.
+- Images and files: see :mod:`handlers.files` (a message with text and images is confirmed once they are fetched).
 
 The period is taken from when the message was *received*, not when it is handled, so a message left in the
 inbox across midnight at the end of a month still counts for the month its sender meant.
@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import texts
 from handlers.period_marker import Marker, leading_marker, months_between
 from handlers.respond import reply
+from storage.files import record_files
 from storage.models import InboxMessage, Person, Submission, Unit
 from storage.periods import Period
 from storage.policy import Policy
@@ -110,40 +111,21 @@ async def file_report(
         is_supplement=is_supplement,
         attachments=carried + attachment_records(row) if row.attachments else carried,
     )
-    reply(session, row, texts.report_received(unit.name, submission, period, policy.tz, note=note))
-    return submission
-
-
-async def file_attachment(
-    session: AsyncSession, row: InboxMessage, person: Person, unit: Unit, policy: Policy
-) -> Submission:
-    """Attach an image or file to the latest version of the open period (or make it version 1) and confirm."""
-    period = policy.deadline.open_period(row.received_at)
-    records = attachment_records(row)
-    await lock_unit(session, unit.id)
-    latest = await latest_version(session, unit.id, period, lock=True)
-    if latest is not None:
-        latest.attachments = [*latest.attachments, *records]
-        submission, new_version = latest, False
-    else:
-        submission = await add_version(
+    confirmation = texts.report_received(unit.name, submission, period, policy.tz, note=note)
+    if row.attachments:  # confirmed once its files are fetched (handlers.files.settle_message)
+        items = [item for item in row.attachments if isinstance(item, dict)]
+        record_files(
             session,
+            row,
+            items,
             unit_id=unit.id,
-            period=period,
-            text="",
-            received_at=row.received_at,
-            on_time=policy.deadline.is_on_time(period, row.received_at),
+            period=str(period),
+            submission_id=submission.id,
             person_id=person.id,
-            inbox_id=row.id,
-            attachments=records,
+            reply_lead=confirmation,
         )
-        new_version = True
-    kinds = [str(record["kind"]) for record in records]
-    reply(
-        session,
-        row,
-        texts.attachment_received(unit.name, submission, period, policy.tz, kinds=kinds, new_version=new_version),
-    )
+    else:
+        reply(session, row, confirmation)
     return submission
 
 

@@ -36,5 +36,6 @@ def audit(
             outcome=outcome,
             inbox_id=row.id,
             at=now,
+            via="chat",
         )
     )

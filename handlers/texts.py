@@ -6,11 +6,12 @@ placed in a reply, so nothing in them can mention, link or format.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
-from storage.models import Person, Submission
+from storage.file_names import human_size
+from storage.models import FileState, Person, StoredFile, Submission
 from storage.outbound import quote
 from storage.periods import DeadlineRule, Period
 from storage.standing import PeriodStanding, UnitStanding
@@ -188,6 +189,9 @@ def liaison_help(
     rule: DeadlineRule,
     office_name: str,
     specs: Sequence[CommandSpec] = (),
+    *,
+    join_minutes: int = 10,
+    max_megabytes: float = 50,
 ) -> str:
     role = person.role.label
     commands = [f"- {spec.usage}：{spec.summary}" for spec in specs]
@@ -198,7 +202,10 @@ def liaison_help(
             "每次发送登记为新的一版，以最新一版为准。",
             "- 指定期别：在开头注明，如“10月：……”或“2026年10月：……”。",
             "- 补充内容：以“补充”开头发送，将并入最新一版。",
-            "- 图片和文件：直接发送，附于本期最新一版。",
+            "- 报送文件（Word、PDF、Excel 等）：请在与本机器人的单聊中直接发送（群聊中平台不投递文件），"
+            f"登记为新的一版；在发送文字后{join_minutes}分钟内发来的文件并入同一版。"
+            f"单个文件不超过{max_megabytes:.3g} MB。",
+            "- 图片：直接发送，附于本期最新一版。",
             f"- 报送时限：每月{rule.day}日{rule.at:%H:%M}前报送上月工作进展；{open_period.label}的截止时间为"
             f"{full_moment(rule.deadline(open_period), rule.tz)}。",
             f"- 如有疑问，请联系{quote(office_name)}。",
@@ -268,7 +275,15 @@ SHOW_TEXT_LIMIT = 800
 SHOW_HISTORY_LIMIT = 10
 
 
-def show_report(unit: str, period: Period, history: Sequence[Submission], tz: tzinfo) -> str:
+def show_report(
+    unit: str,
+    period: Period,
+    history: Sequence[Submission],
+    tz: tzinfo,
+    files: Mapping[int, Sequence[StoredFile]] | None = None,
+) -> str:
+    """The latest version and the history; ``files`` (by version id) are listed under each version."""
+    files = files or {}
     latest = history[-1]
     sender = latest.person.name if latest.person is not None else "（未知）"
     lines = [
@@ -282,7 +297,8 @@ def show_report(unit: str, period: Period, history: Sequence[Submission], tz: tz
             lines.append(f"（全文共{len(text)}字，此处仅显示开头部分；完整内容请导出台账查看。）")
     else:
         lines.append("（本版无文字内容）")
-    if latest.attachments:
+    lines += document_excerpts(latest, files.get(latest.id, ()))
+    if latest.attachments and not files.get(latest.id):
         lines.append(f"附件：{len(latest.attachments)}个")
     lines.append(f"**版本记录**（共{len(history)}版）")
     shown = history[-SHOW_HISTORY_LIMIT:]
@@ -292,7 +308,36 @@ def show_report(unit: str, period: Period, history: Sequence[Submission], tz: tz
         who = quote(item.person.name) if item.person is not None else "（未知）"
         extra = "，补充" if item.is_supplement else ""
         lines.append(f"- 第{item.version}版：{moment(item.received_at, tz)}，{who}，{timing(item.on_time)}{extra}")
+        lines += version_files(files.get(item.id, ()))
     return "\n".join(lines)
+
+
+EXCERPT_CHARS = 300
+
+
+def version_files(files: Sequence[StoredFile]) -> list[str]:
+    """Lines for ``查看``: each file of one version, with its state and size."""
+    lines = []
+    for file in files:
+        if file.state is FileState.STORED:
+            lines.append(f"  - 《{quote(file.name)}》{human_size(file.size)}（编号 {file.id}）")
+        elif file.state is FileState.PENDING:
+            lines.append(f"  - 《{quote(file.name)}》正在接收（编号 {file.id}）")
+        elif file.state is FileState.REFUSED:
+            lines.append(f"  - 《{quote(file.name)}》超过大小上限，未接收（编号 {file.id}）")
+        else:
+            lines.append(f"  - 《{quote(file.name)}》未能接收：{quote(file.reason)}（编号 {file.id}）")
+    return lines
+
+
+def document_excerpts(version: Submission, files: Sequence[StoredFile]) -> list[str]:
+    """The opening of each document's text, unless the version's text already is that document's."""
+    lines = []
+    for file in files:
+        if file.text and not version.text.startswith(f"（据附件《{file.name}》）"):
+            lines.append(f"《{quote(file.name)}》正文摘录：")
+            lines += quote(file.text.strip(), max_chars=EXCERPT_CHARS).splitlines()
+    return lines
 
 
 # ---- 催办 ----

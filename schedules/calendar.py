@@ -22,7 +22,6 @@ from datetime import date, timedelta
 from typing import Literal
 
 import chinese_calendar
-import holidays
 
 from schedules.dates import day_label
 
@@ -73,6 +72,8 @@ def _official_year(year: int) -> bool:
 @functools.cache
 def _rule_holidays(year: int) -> dict[date, str]:
     """Statutory holidays of ``year`` by rule (no make-up workdays), named in Chinese."""
+    import holidays  # only for years chinesecalendar does not carry yet: loading it costs every command
+
     rule = holidays.country_holidays("CN", years=year, language="zh_CN")
     return {day: str(name) for day, name in rule.items()}
 

@@ -20,6 +20,7 @@ from schedules.content import (
 )
 from schedules.context import ScheduleEnv
 from schedules.dates import month_key
+from schedules.documents.settings import document_settings
 from schedules.drafts import pending_drafts
 from schedules.item_content import item_reminders, items_briefing, items_month, reminder_message
 from schedules.occurrences import Occurrence
@@ -156,6 +157,8 @@ async def compose_monthly(
         scheduled_at=at,
         issued=now.astimezone(env.policy.tz).date(),
         standing=standing,
+        on_time_first=sorted(standing.on_time, key=lambda unit: (unit.first_at, unit.unit_id)),
+        on_time_names_up_to=document_settings(env.policy).on_time_names_up_to,
         due=env.policy.deadline.due_date(period),
         next_period=next_period,
         next_due=env.policy.deadline.due_date(next_period),

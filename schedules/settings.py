@@ -11,12 +11,14 @@ import dataclasses
 from collections.abc import Callable
 from datetime import date, time, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from schedules.calendar import WorkCalendar
 from storage.policy import Policy
+
+if TYPE_CHECKING:
+    from schedules.calendar import WorkCalendar
 
 WEEKLY_BRIEFING = "weekly-briefing"
 MONTHLY_CIRCULAR = "monthly-circular"
@@ -112,11 +114,22 @@ class ScheduleSettings(BaseModel):
             raise ValueError(f"{listed} 同时列在 extra_holidays 和 extra_workdays 中")
         return self
 
+    def jobs(self) -> dict[str, JobSettings]:
+        """Each job's settings by its name in the TOML (``weekly-briefing`` …)."""
+        found = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if isinstance(value, JobSettings):
+                found[field.alias or name] = value
+        return found
+
     @property
     def catchup_grace(self) -> timedelta:
         return timedelta(hours=self.catchup_grace_hours)
 
     def calendar(self) -> WorkCalendar:
+        from schedules.calendar import WorkCalendar  # chinesecalendar and holidays load only when asked
+
         return WorkCalendar(extra_holidays=self.extra_holidays, extra_workdays=self.extra_workdays)
 
 

@@ -56,13 +56,19 @@ def _sqlite_events(sync_engine: Engine) -> None:
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine with the settings each backend needs."""
+    """An async engine with the settings each backend needs.
+
+    ``hide_parameters``: a database error's text names the statement but not its bound values, which hold
+    what people wrote (reports, names) and would otherwise reach the log with the exception.
+    """
     if is_sqlite(url):
         ensure_sqlite_directory(url)
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_async_engine(
+            url, echo=echo, hide_parameters=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        )
         _sqlite_events(engine.sync_engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -172,7 +178,9 @@ class Database:
         if self._thread_engine is None:
             url = make_url(self.url).set(drivername="sqlite")
             engine = create_sync_engine(
-                url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+                url,
+                hide_parameters=True,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             )
             _sqlite_events(engine)
             self._thread_engine = engine

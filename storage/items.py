@@ -282,8 +282,12 @@ class MonthFigures:
 
 async def month_figures(session: AsyncSession, start: datetime, end: datetime, tz: tzinfo) -> MonthFigures:
     """The ledger's figures for the month ``[start, end)``; ``overdue`` as it stood when the month ended."""
+    return figures_of(await all_items(session), start, end, tz)
+
+
+def figures_of(items: Sequence[Item], start: datetime, end: datetime, tz: tzinfo) -> MonthFigures:
+    """:func:`month_figures` over ``items`` already read (a report over several months reads them once)."""
     last_day = (end.astimezone(tz) - timedelta(seconds=1)).date()
-    items = await all_items(session)
     raised = [i for i in items if start <= i.created_at < end]
     assigned = [i for i in items if i.assigned_at is not None and start <= i.assigned_at < end]
     closed = [

@@ -20,12 +20,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -103,6 +105,15 @@ class OutboxState(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class FileState(enum.StrEnum):
+    """Where a file a person sent stands: waiting to be fetched, kept, or why not."""
+
+    PENDING = "pending"  # the platform still holds it; the fetch queue will get it
+    STORED = "stored"  # the bytes are in the blob store under ``sha256``
+    LOST = "lost"  # the platform's reference ran out (or was refused) before it could be fetched
+    REFUSED = "refused"  # over the size limit: not kept, sender and office told
+
+
 def _enum(cls: type[enum.Enum]) -> Enum:
     return Enum(cls, native_enum=False, length=16, values_callable=lambda members: [m.value for m in members])
 
@@ -177,6 +188,15 @@ class InboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("platform", "message_id", name="uq_inbox_platform_message"),
         Index("ix_inbox_state_id", "state", "id"),
+        # The worker's per-sender order: "is an earlier row of this sender unsettled?" (bot/inbox_worker.py).
+        Index(
+            "ix_inbox_sender_unsettled",
+            "platform",
+            "sender_id",
+            "id",
+            postgresql_where=sql_text("state IN ('pending', 'processing')"),
+            sqlite_where=sql_text("state IN ('pending', 'processing')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -329,6 +349,7 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     outcome: Mapped[str] = mapped_column(String(32), default="ok")
     inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
+    via: Mapped[str] = mapped_column(String(16), default="chat", server_default="chat")  # chat | cli | console
 
 
 class PendingAction(Base):
@@ -443,3 +464,124 @@ class ItemEvent(Base):
     inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
 
     item: Mapped[Item] = relationship(back_populates="events")
+
+
+class StoredFile(Base):
+    """A file, image, voice or video a person sent: its metadata, and its place in the fetch queue.
+
+    The row is written (``pending``) in the transaction that handles the message; the fetch queue takes it
+    under a lease (``locked_by``/``locked_until``), as the inbox does, and settles it ``stored``, ``lost`` or
+    ``refused``. The bytes live in the blob store under ``sha256`` (content-addressed: one copy however often
+    the same file arrives).
+    """
+
+    __tablename__ = "stored_file"
+    __table_args__ = (
+        Index("ix_stored_file_state_due", "state", "next_attempt_at"),
+        Index("ix_stored_file_period_unit", "period", "unit_id"),
+        Index("ix_stored_file_submission_id", "submission_id"),
+        Index("ix_stored_file_inbox_id", "inbox_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # file | image | voice | video
+    name: Mapped[str] = mapped_column(String(200))  # safe to use as a file name (see storage.file_names)
+    original_name: Mapped[str] = mapped_column(Text, default="")  # as the platform gave it, never used as a path
+    content_type: Mapped[str] = mapped_column(String(128), default="")
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
+    period: Mapped[str | None] = mapped_column(String(7))
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    sender_id: Mapped[str] = mapped_column(String(128), default="")
+    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
+    channel: Mapped[str] = mapped_column(String(32))
+    reference: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the platform's handle, as the adapter gave it
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    valid_until: Mapped[datetime] = mapped_column()
+    state: Mapped[FileState] = mapped_column(_enum(FileState), default=FileState.PENDING)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(String(64))
+    locked_until: Mapped[datetime | None] = mapped_column()
+    settled_at: Mapped[datetime | None] = mapped_column()
+    text: Mapped[str] = mapped_column(Text, default="")  # extracted from a document (bounded)
+    text_note: Mapped[str] = mapped_column(Text, default="")  # why no text could be extracted, if so
+    reply_lead: Mapped[str] = mapped_column(Text, default="")  # the handler's confirmation, sent once all settle
+
+    submission: Mapped[Submission | None] = relationship()
+    unit: Mapped[Unit | None] = relationship()
+    person: Mapped[Person | None] = relationship()
+
+
+class Blob(Base):
+    """One stored content (by sha256); where its bytes are: a directory, or :class:`BlobChunk` rows."""
+
+    __tablename__ = "blob"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    backend: Mapped[str] = mapped_column(String(16))  # directory | database
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BlobChunk(Base):
+    """A piece of a blob kept in the database (the backend for several instances with no shared disk)."""
+
+    __tablename__ = "blob_chunk"
+
+    sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ConsoleLogin(Base):
+    """A one-time sign-in link for the console: single use, short-lived, bound to one person.
+
+    Only the SHA-256 of the token is stored: a copy of the database does not hold usable links.
+    """
+
+    __tablename__ = "console_login"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    issued_via: Mapped[str] = mapped_column(String(16), default="chat")  # chat | cli
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: kept in the database so that every instance knows it; the cookie holds the id,
+    the table only its SHA-256."""
+
+    __tablename__ = "console_session"
+    __table_args__ = (Index("ix_console_session_person_id", "person_id"),)
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column()
+    ended_by: Mapped[str] = mapped_column(String(128), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+    person: Mapped[Person] = relationship()
+
+
+class ConnectionLease(Base):
+    """Who holds a connection only one instance may hold (a WeCom 智能机器人's long connection): the holder
+    renews ``expires_at``; once it lapses (the holder died) another instance takes the lease over."""
+
+    __tablename__ = "connection_lease"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    renewed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    generation: Mapped[int] = mapped_column(default=1)  # +1 at each change of holder

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -24,5 +25,13 @@ class Policy:
     tz: ZoneInfo
     office_name: str
     deadline: DeadlineRule
+    # A document that follows the same liaison's text within this window joins that version (issue 10).
+    file_join_window: timedelta = timedelta(minutes=10)
+    max_file_bytes: int = 50 * 1024 * 1024
     # The timed jobs' settings, read typed by handlers and jobs; the defaults when nothing was configured.
     schedules: ScheduleSettings = field(default_factory=_default_schedules, compare=False)
+    console_url: str = ""  # where the office's console is opened ("" when it is off): sign-in links start here
+    direct_platforms: frozenset[str] = frozenset({"sandbox"})  # platforms the bot can write to a person 1:1 on
+    # The documents' settings (``schedules.documents.settings.DocumentSettings``), typed loosely because storage
+    # does not import schedules.
+    documents: object = field(default=None, compare=False)

@@ -133,7 +133,14 @@ def _account_key(field_name: str, value: str) -> str:
 
 
 async def import_roster(
-    db: Database, entries: Sequence[RosterEntry], *, actor: str, source: str = "", dry_run: bool = False
+    db: Database,
+    entries: Sequence[RosterEntry],
+    *,
+    actor: str,
+    source: str = "",
+    dry_run: bool = False,
+    person_id: int | None = None,
+    via: str = "cli",
 ) -> ImportSummary:
     """Apply ``entries`` in one transaction and record it in the audit log; ``dry_run`` rolls everything back."""
     try:
@@ -142,7 +149,11 @@ async def import_roster(
             if dry_run:
                 raise _DryRun(summary)
             detail = f"{source}：{summary.describe()}" if source else summary.describe()
-            session.add(AuditEntry(actor=actor, action="roster.import", detail=detail, outcome="ok"))
+            session.add(
+                AuditEntry(
+                    person_id=person_id, actor=actor, action="roster.import", detail=detail, outcome="ok", via=via
+                )
+            )
     except _DryRun as stop:
         return stop.summary
     return summary

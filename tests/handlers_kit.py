@@ -99,6 +99,7 @@ def inbox_row(
     msgtype: str = "text",
     attachments: list[dict[str, Any]] | None = None,
     chat: str = MEMBER_GROUP,
+    chat_type: str = "group",
     received_at: datetime | None = None,
 ) -> InboxMessage:
     message_id = f"m{next(_message_ids)}"
@@ -108,7 +109,7 @@ def inbox_row(
         message_id=message_id,
         sender_id=sender_id,
         chat_id=chat,
-        chat_type="group",
+        chat_type=chat_type,
         msgtype=msgtype,
         text=text,
         attachments=attachments or [],

@@ -147,7 +147,7 @@ def test_export(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 def test_export_refusals(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert duban(config, "export", "--period", "2026-10", "-o", str(tmp_path / "台账.csv")) == 2
-    assert "应以 .xlsx 结尾" in capsys.readouterr().err
+    assert "应以 .xlsx 或 .zip 结尾" in capsys.readouterr().err
     assert duban(config, "export", "--period", "2026-10", "-o", str(tmp_path / "nowhere" / "台账.xlsx")) == 2
     assert "不存在" in capsys.readouterr().err
     assert duban(config, "export", "--period", "2026/10", "-o", str(tmp_path / "台账.xlsx")) == 2

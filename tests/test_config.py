@@ -104,6 +104,10 @@ def test_config_path_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
             "群名「群」重复",
         ),
         ('[wecom.bot]\nencoding_aes_key = "tooshort"\n', "wecom.bot.encoding_aes_key: EncodingAESKey 应为 43 个字符"),
+        ('[documents]\nnumber_pattern = "〔{year}〕{no}号"\n', "documents.number_pattern: 只能使用 {prefix}、{year}"),
+        ('[documents]\nnumber_pattern = "〔{year}〕号"\n', "documents.number_pattern: 应包含 {number}"),
+        ('[documents]\ntemplate = "无此红头.docx"\n', "documents.template: 文件不存在"),
+        ("[documents]\non_time_names_up_to = -1\n", "documents.on_time_names_up_to: 不能小于 0"),
     ],
 )
 def test_bad_values_are_refused_with_key_and_reason(tmp_path: Path, text: str, expected: str) -> None:
@@ -154,6 +158,10 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
         "[wecom]",
         "api_base",
         "timestamp_window",
+        "[files]",
+        "max_megabytes",
+        "join_window_minutes",
+        "openapi_base",
         "[wecom.app]",
         "corp_id",
         "agent_id",

@@ -18,6 +18,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -205,6 +206,18 @@ async def test_callbacks_spread_over_the_instances_are_stored_and_handled_once(
         answered = Counter(e.target for e in fake_platforms.wecom.delivered() if e.kind == "response_url")
         assert len(answered) == count and set(answered.values()) == {1}  # each response_url used once
         assert fake_platforms.wecom.errcodes() == []
-        stored_by = [i.log().count(": stored as inbox") for i in instances]
+        async with client(limit=4) as http:
+            stored_by = [await stored_callbacks(http, i.url) for i in instances]
         assert all(stored_by) and sum(stored_by) == count, stored_by  # each instance stored a share, once
         assert running.tracebacks() == []
+
+
+async def stored_callbacks(http: aiohttp.ClientSession, url: str) -> int:
+    """Callbacks an instance stored, from its ``/metrics`` (``duban_callbacks_total{result="stored"}``)."""
+    async with http.get(f"{url}/metrics") as response:
+        text = await response.text()
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in text.splitlines()
+        if line.startswith("duban_callbacks_total{") and 'result="stored"' in line
+    )

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import handlers.reports
 from handlers.dispatch import handle
 from storage.db import Database
-from storage.models import InboxMessage, OutboxMessage, Submission
+from storage.models import FileState, InboxMessage, OutboxMessage, StoredFile, Submission
 from storage.submissions import lock_unit
 
 CONFIRM_TAIL = '如需更正请直接重新发送，补充内容请以"补充"开头。'
@@ -210,32 +210,43 @@ async def test_a_long_report_that_begins_with_an_office_command_word_is_filed(db
     assert stored.text == text
 
 
-async def test_images_and_files_attach_to_the_latest_version(db: Database) -> None:
+async def held_confirmations(db: Database) -> list[tuple[str, str]]:
+    """The files waiting for the fetch queue: (kind, the confirmation sent once they are fetched)."""
+    async with db.sessions() as session:
+        rows = await session.scalars(select(StoredFile).order_by(StoredFile.id))
+        return [(row.kind, row.reply_lead) for row in rows if row.state is FileState.PENDING]
+
+
+async def test_images_attach_to_the_latest_version_and_are_confirmed_once_fetched(db: Database) -> None:
     roster = await seed(db)
     await say(db, roster.liaison, "十月工作进展", local(2026, 11, 20, 9))
     image = {"kind": "image", "media_id": "MEDIA-1", "url": "https://example.invalid/1.jpg"}
     replies = await say(db, roster.liaison, "", local(2026, 11, 20, 9, 5), msgtype="image", attachments=[image])
-    assert replies == ["已收到【省商务厅】2026年10月工作进展的图片，已附于第1版（11月20日09:00报送）。"]
-    document = {"kind": "file", "download_code": "DC-9", "name": "十月进展.docx"}
-    await say(db, roster.deputy, "", local(2026, 11, 20, 9, 6), msgtype="file", attachments=[document])
+    assert replies == []  # the confirmation names the fetched file and its size: it waits for the fetch queue
+    assert await held_confirmations(db) == [
+        ("image", "已收到【省商务厅】2026年10月工作进展的图片，已附于第1版（11月20日09:00报送）。")
+    ]
     (stored,) = await submissions(db, roster.commerce)
-    assert [item["kind"] for item in stored.attachments] == ["image", "file"]
     assert stored.attachments[0]["media_id"] == "MEDIA-1"
-    assert stored.attachments[1]["name"] == "十月进展.docx"
-    assert stored.attachments[1]["platform"] == "sandbox"
+    assert stored.attachments[0]["platform"] == "sandbox"
     assert all(item["inbox_id"] for item in stored.attachments)
     # A corrected text keeps the files already sent.
     await say(db, roster.liaison, "十月工作进展（更正）", local(2026, 11, 21))
     latest = (await submissions(db, roster.commerce))[-1]
     assert latest.version == 2
-    assert [item["kind"] for item in latest.attachments] == ["image", "file"]
+    assert [item["kind"] for item in latest.attachments] == ["image"]
 
 
 async def test_a_file_before_any_text_becomes_version_one(db: Database) -> None:
     roster = await seed(db)
     replies = await say(db, roster.liaison, "", local(2026, 11, 26, 8), msgtype="file")
-    assert replies == [
-        "已收到【省商务厅】2026年10月工作进展的文件，已登记为第1版（11月26日08:00，逾期报送）。如需文字说明，请直接发送。"
+    assert replies == []
+    assert await held_confirmations(db) == [
+        (
+            "file",
+            "已收到【省商务厅】2026年10月工作进展的文件，已登记为第1版（11月26日08:00，逾期报送）。"
+            "如需文字说明，请直接发送。",
+        )
     ]
     (stored,) = await submissions(db, roster.commerce)
     assert stored.text == ""

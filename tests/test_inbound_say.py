@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestServer
 
 from bot.cli import main
 from bot.cli.base import CliError
-from bot.cli.say import resolve_person, sandbox_show, say, service_url
+from bot.cli.sandbox_chat import resolve_person, sandbox_show, say, service_url
 from bot.config import Settings
 from bot.service import build_app
 from storage.db import Database

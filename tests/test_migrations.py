@@ -91,3 +91,24 @@ def test_serve_refuses_an_out_of_date_schema(tmp_path: Path, capsys: pytest.Capt
     assert main(["--config", str(config), "serve", "--port", "1"]) == 3
     err = capsys.readouterr().err
     assert "请先运行 `duban db upgrade`" in err
+
+
+def test_the_start_up_check_finds_the_head_alembic_finds() -> None:
+    """The check reads the revision files without Alembic; it must agree with Alembic's own graph."""
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(migrate.alembic_config("")).get_heads()
+    assert [migrate.head_revision()] == heads
+
+
+def test_two_heads_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (versions / "a.py").write_text('revision: str = "a"\ndown_revision = None\n', encoding="utf-8")
+    (versions / "b.py").write_text('revision = "b"\ndown_revision: str | None = "a"\n', encoding="utf-8")
+    (versions / "c.py").write_text('revision = "c"\ndown_revision = ("a",)\n', encoding="utf-8")
+    monkeypatch.setattr(migrate, "VERSIONS", versions)
+    with pytest.raises(RuntimeError, match="2 heads"):
+        migrate.head_revision()
+    (versions / "d.py").write_text('revision = "d"\ndown_revision = ("b", "c")\n', encoding="utf-8")
+    assert migrate.head_revision() == "d"

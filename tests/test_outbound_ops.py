@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 from conftest import truncate_all
+from sqlalchemy import select
 
 from bot.cli import main
 from bot.config import GroupConfig
 from bot.outbound.dispatcher import drain_once
 from storage.db import Database
 from storage.inbox import ReplyRoute
-from storage.models import InboxMessage, OutboxMessage, OutboxState
+from storage.models import AuditEntry, InboxMessage, OutboxMessage, OutboxState
 from storage.outbound import OutboundMessage, enqueue_reply
 from storage.outbox_ops import resend
 from storage.sync import sync_groups
@@ -140,6 +141,25 @@ def test_cli_list_and_resend(config: Path, capsys: pytest.CaptureFixture[str]) -
     assert main(["--config", str(config), "outbox", "list", "--pending"]) == 0
     pending = capsys.readouterr().out
     assert "resend:命令行:" in pending
+    assert [(a.action, a.outcome, a.via) for a in audit_of(config)] == [
+        ("重发", "ok", "cli"),
+        ("重发", "refused", "cli"),
+        ("重发", "not_found", "cli"),
+    ]  # the command line now goes through the shared rule, audit included
+
+
+def audit_of(config: Path) -> list[AuditEntry]:
+    from bot.config import load_settings
+
+    async def read() -> list[AuditEntry]:
+        db = Database(load_settings(config).database.url)
+        try:
+            async with db.sessions() as session:
+                return list(await session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+        finally:
+            await db.close()
+
+    return asyncio.run(read())
 
 
 async def test_resend_refuses_a_spent_reply_route(db: Database, fake_platforms: FakePlatforms) -> None:

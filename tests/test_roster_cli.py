@@ -223,3 +223,26 @@ def test_demo_needs_its_groups(
     err = capsys.readouterr().err
     assert "演示名册需要配置文件中的沙箱群「强省会工作机制群」「工作机制办公室」" in err
     assert 'platform = "sandbox"' in err
+
+
+def test_a_corrupt_sheet_is_refused_in_chinese_not_a_traceback(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import zipfile
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    for row in GOOD:
+        workbook.active.append(row)
+    good = tmp_path / "good.xlsx"
+    workbook.save(good)
+    corrupt = tmp_path / "corrupt.xlsx"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(corrupt, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            target.writestr(name, data[: len(data) // 2] if name.endswith("sheet1.xml") else data)
+    assert duban(config, "roster", "import", str(corrupt)) == 1
+    captured = capsys.readouterr()
+    assert "无法读取 Excel 文件" in captured.err and "Traceback" not in captured.err + captured.out
+    assert table_counts(config) == (0, 0, 0, 0)

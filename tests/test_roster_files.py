@@ -321,8 +321,8 @@ def test_header_without_people(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "data", "message"),
     [
-        ("roster.xls", b"\xd0\xcf\x11\xe0", "不支持 .xls 格式：请在 Excel 或 WPS 中“另存为” .xlsx 或 .csv 后再导入"),
-        ("roster.pdf", b"%PDF", "不支持的文件类型「.pdf」：请使用 .xlsx 或 .csv"),
+        ("roster.et", b"\xd0\xcf\x11\xe0", "不支持 .et 格式：请在 Excel 或 WPS 中“另存为” .xlsx 或 .csv 后再导入"),
+        ("roster.pdf", b"%PDF", "不支持的文件类型「.pdf」：请使用 .xlsx、.xls 或 .csv"),
         ("roster.csv", b"\xff\xfe\x00", "无法识别文件编码：请将 CSV 保存为 UTF-8 或 GBK 编码"),
         (
             "roster.csv",
@@ -409,3 +409,66 @@ def test_export_refuses_other_formats(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="不支持导出"):
         write_roster(tmp_path / "out.ods", _rows())
     assert list(tmp_path.iterdir()) == []
+
+
+DEMO_XLS = Path(__file__).parent / "data" / "roster-demo.xls"
+DEMO_GROUPS = {"强省会工作机制群": "sandbox", "工作机制办公室": "sandbox"}
+
+
+def test_legacy_xls_reads_like_the_csv_it_was_made_from() -> None:
+    from bot.demo import DEMO_ROSTER
+
+    from_xls = read_roster(DEMO_XLS, DEMO_GROUPS)
+    from_csv = read_roster(DEMO_ROSTER, DEMO_GROUPS)
+    assert from_xls.sheet == "名册"
+    assert [(e.row, e.unit, e.name, e.role, e.mobile) for e in from_xls.entries] == [
+        (e.row, e.unit, e.name, e.role, e.mobile) for e in from_csv.entries
+    ]
+
+
+def _rezip(source: Path, target: Path, change: dict[str, bytes]) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as copy:
+        for name in original.namelist():
+            copy.writestr(name, change.get(name, original.read(name)))
+        for name in change.keys() - set(original.namelist()):
+            copy.writestr(name, change[name])
+
+
+def _good_xlsx(tmp_path: Path) -> Path:
+    workbook = Workbook()
+    for row in GOOD:
+        workbook.active.append(row)
+    path = tmp_path / "good.xlsx"
+    workbook.save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "sheet",
+    [
+        b"<worksheet><sheetData><row r='1'><c r='A1' t='s'><v>0",
+        b"\x00\x01garbage",
+        b"<worksheet><sheetData><row r='x'>",
+    ],
+)
+def test_damaged_sheet_is_refused_in_chinese(tmp_path: Path, sheet: bytes) -> None:
+    damaged = tmp_path / "damaged.xlsx"
+    _rezip(_good_xlsx(tmp_path), damaged, {"xl/worksheets/sheet1.xml": sheet})
+    [(rows, message)] = rejected(damaged)
+    assert rows == ()
+    assert message.startswith("无法读取 Excel 文件")
+
+
+def test_zip_that_expands_beyond_reason_is_refused(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.xlsx"
+    _rezip(_good_xlsx(tmp_path), bomb, {"xl/media/padding.bin": b"\x00" * (210 * 1024 * 1024)})
+    assert rejected(bomb) == [((), "Excel 文件解压后过大，不像是一份名册（可能已损坏）")]
+
+
+def test_damaged_xls_is_refused_in_chinese(tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.xls"
+    damaged.write_bytes(DEMO_XLS.read_bytes()[:3000])
+    [(_rows, message)] = rejected(damaged)
+    assert message.startswith("无法读取 Excel 文件")

@@ -8,16 +8,17 @@ import pytest
 import time_machine
 from handlers_kit import MEMBER_GROUP, OFFICE_GROUP, seed
 from schedules_kit import bodies, claims, file_report, jobs, policy, posts, when, with_settings
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from schedules import registry
 from schedules.context import JobContext
+from schedules.documents.settings import DocumentSettings
 from schedules.drafts import add_draft
 from schedules.jobs import JobOutcome, preview, run_job
 from schedules.reminders import enqueue_reminders
 from schedules.settings import JobSettings, ReminderSettings
 from storage.db import Database
-from storage.models import Draft, Group, GroupMember, PendingAction, Person
+from storage.models import Draft, Group, GroupMember, JobClaim, OutboxMessage, PendingAction, Person
 from storage.outbound import OutboundMessage, enqueue_to_group
 from storage.periods import Period
 
@@ -203,10 +204,28 @@ async def test_monthly_circular_names_late_and_missing_units(db: Database) -> No
         "11月，各成员单位报送2026年10月工作进展和重点项目推进情况（截止日11月25日（周三））："
         "应报送4家，按时报送1家，逾期报送1家，未报送2家，按时报送率25.0%。"
     ) in body
-    assert "- 逾期报送（1家）：省发展改革委。" in body
-    assert "- 未报送（2家）：省工业和信息化厅、省财政厅。" in body
+    on_time = body.index("- 按时报送（1家，按首次报送先后）：省商务厅。")
+    assert on_time < body.index("- 逾期报送（1家）：省发展改革委。")
+    assert body.index("- 逾期报送（1家）：") < body.index("- 未报送（2家）：省工业和信息化厅、省财政厅。")
     assert "- 请各成员单位于12月25日（周五）前报送2026年11月工作进展和重点项目推进情况。" in body
     assert "- 12月中旬开展年度考评。" in body
+
+
+async def test_monthly_circular_counts_on_time_units_above_the_configured_number(db: Database) -> None:
+    roster = await seed(db)
+    await file_report(db, roster.reform, "2026-10", when(2026, 11, 21))
+    await file_report(db, roster.commerce, "2026-10", when(2026, 11, 20))
+    ctx = jobs(db)
+    await run_at(ctx, "monthly-circular", when(2026, 12, 1))
+    (body,) = bodies(await posts(db))
+    assert "- 按时报送（2家，按首次报送先后）：省商务厅、省发展改革委。" in body
+    async with db.transaction() as session:
+        await session.execute(delete(JobClaim))
+        await session.execute(delete(OutboxMessage))
+    limited = dataclasses.replace(ctx.policy, documents=DocumentSettings(on_time_names_up_to=1))
+    await run_at(JobContext.create(db, limited, "test"), "monthly-circular", when(2026, 12, 1))
+    (body,) = bodies(await posts(db))
+    assert "- 按时报送2家。" in body and "省商务厅" not in body
 
 
 async def test_circular_shifted_by_national_day(db: Database) -> None:

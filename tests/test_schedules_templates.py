@@ -159,6 +159,8 @@ def circular(units: PeriodStanding, **overrides: object) -> Rendered:
         "scheduled_at": when(2026, 12, 1),
         "issued": date(2026, 12, 1),
         "standing": units,
+        "on_time_first": units.on_time,
+        "on_time_names_up_to": 40,
         "due": date(2026, 11, 25),
         "next_period": Period(2026, 11),
         "next_due": date(2026, 12, 25),
@@ -185,6 +187,25 @@ def test_monthly_circular_mixed_and_sent_late_with_drafts() -> None:
     assert "按时报送150家，逾期报送30家，未报送20家，按时报送率75.0%。" in body
     assert "- 未报送（20家）：" in body
     assert "- 12月中旬开展年度考评。" in body
+
+
+def test_monthly_circular_names_on_time_units_first_then_late_then_missing() -> None:
+    units = standing(Period(2026, 10), ["on_time", "late", "on_time", "missing", "on_time"])
+    body = well_formed(circular(units, on_time_first=[units.units[4], units.units[0], units.units[2]]))
+    on_time = body.index("- 按时报送（3家，按首次报送先后）：省公安厅、省发展改革委、省科技厅。")
+    late = body.index("- 逾期报送（1家）：省教育厅。")
+    missing = body.index("- 未报送（1家）：省工业和信息化厅。")
+    assert on_time < late < missing
+
+
+def test_monthly_circular_collapses_on_time_units_to_a_count_above_the_limit() -> None:
+    units = standing(Period(2026, 10), ["on_time"] * 41 + ["late"])
+    body = well_formed(circular(units))
+    assert "- 按时报送41家。" in body and "省发展改革委" not in body.split("逾期报送（")[0].split("按时报送率")[1]
+    assert "- 逾期报送（1家）：" in body
+    named = well_formed(circular(units, on_time_names_up_to=41))
+    assert "- 按时报送（41家，按首次报送先后）：省发展改革委、" in named
+    assert "按时报送41家。" not in named
 
 
 def test_monthly_circular_all_on_time_and_empty_roster() -> None:

@@ -6,12 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.cli import backup, items, jobs, outbox, reports, roster, say, serve, setup
-from bot.cli.base import CliError
-from bot.config import ConfigError
+from bot.cli import backup, console, documents, files, items, jobs, outbox, reports, roster, say, serve, setup
+from bot.errors import CliError, ConfigError
 from bot.logs import configure_logging
 
-MODULES = (setup, serve, roster, say, reports, items, jobs, backup, outbox)
+MODULES = (setup, serve, roster, say, reports, files, documents, items, jobs, backup, outbox, console)
 
 
 def build_parser() -> argparse.ArgumentParser:

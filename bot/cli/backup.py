@@ -16,17 +16,22 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-from sqlalchemy.engine import URL, make_url
+from typing import TYPE_CHECKING
 
 from bot.cli.base import CliError, SubParsers, settings_of
-from storage.db import SQLITE_BUSY_TIMEOUT_MS
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+    from bot.config import Settings
 
 PG_DEFAULT_PORT = 5432
 
 
 def register(sub: SubParsers) -> None:
-    backup = sub.add_parser("backup", help="备份数据库（SQLite 在线备份；PostgreSQL 给出 pg_dump 命令）")
+    backup = sub.add_parser(
+        "backup", help="备份数据库（SQLite 在线备份；PostgreSQL 给出 pg_dump 命令）及联络员发送的文件"
+    )
     backup.add_argument(
         "-o",
         "--output",
@@ -52,6 +57,8 @@ def backup_sqlite(source: Path, target: Path) -> SqliteBackup:
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)  # left by an interrupted run
     try:
+        from storage.db import SQLITE_BUSY_TIMEOUT_MS
+
         # mode=rw: never create an empty database where the real one is missing.
         live = sqlite3.connect(source.resolve().as_uri() + "?mode=rw", uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
         with closing(live), closing(sqlite3.connect(partial)) as copy:
@@ -89,13 +96,40 @@ def _human_size(size: int) -> str:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
     settings = settings_of(args)
     url = make_url(settings.database.url)
     stamp = datetime.now(settings.tz).strftime("%Y%m%d-%H%M%S")
     if url.get_backend_name() == "sqlite":
-        return _backup_sqlite(url, args.output, stamp)
-    print_pg_commands(url, args.output or f"duban-{stamp}.dump")
-    return 0
+        code = _backup_sqlite(url, args.output, stamp)
+        database_backup = Path(args.output) if args.output else Path(url.database or "").parent / "backups"
+        if not args.output:
+            database_backup = database_backup / f"duban-{stamp}.db"
+    else:
+        database_backup = Path(args.output or f"duban-{stamp}.dump")
+        print_pg_commands(url, str(database_backup))
+        code = 0
+    _backup_files(settings, database_backup)
+    return code
+
+
+def _backup_files(settings: Settings, database_backup: Path) -> None:
+    """The directory store's files, copied to ``<backup>.files`` (the database store's are in the database)."""
+    from bot.files.backup import backup_files
+    from bot.files.worker import files_directory
+
+    root = files_directory(settings)
+    target = Path(f"{database_backup}.files")
+    try:
+        done = backup_files(root, target)
+    except OSError as exc:
+        raise CliError(f"文件备份失败：{exc}") from None
+    if done.copied + done.present == 0:
+        return
+    print(f"已备份联络员发送的文件（{root}）")
+    print(f"  文件目录：{done.directory}（{done.copied + done.present} 个，{_human_size(done.size)}，逐个校验 sha256）")
+    print(f"  恢复方法：停止服务后，把该目录的内容复制回 {root}（配置 [files] directory）。")
 
 
 def _backup_sqlite(url: URL, output: str | None, stamp: str) -> int:

@@ -1,4 +1,9 @@
-"""Helpers shared by the sub-commands."""
+"""Helpers shared by the sub-commands.
+
+Every ``duban`` command pays for what its modules import before it does anything, so the CLI modules import
+only the standard library at the top and load SQLAlchemy, pydantic, aiohttp and the rest inside the command
+that needs them: ``duban --help`` then costs little more than Python itself.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import make_url
-
-from bot.app import SchemaOutOfDate, check_schema
-from bot.config import Settings, load_settings
 from bot.errors import CliError as CliError  # re-exported for the sub-commands
-from storage.db import Database
 
 if TYPE_CHECKING:
+    from bot.config import Settings
+    from storage.db import Database
+
     SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]  # what ``add_subparsers`` returns
 else:
     SubParsers = argparse._SubParsersAction
@@ -22,15 +25,21 @@ else:
 
 def display_url(url: str) -> str:
     """A database URL fit to print: the password, if any, masked."""
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
+    from bot.config import load_settings
+
     return load_settings(args.config)
 
 
 @asynccontextmanager
 async def open_database(settings: Settings) -> AsyncIterator[Database]:
+    from storage.db import Database
+
     db = Database(settings.database.url, echo=settings.database.echo)
     try:
         yield db
@@ -44,6 +53,9 @@ SCHEMA_ADVICE = "数据库结构不是当前版本（或尚未初始化）：请
 
 async def open_checked(settings: Settings) -> Database:
     """The database, once its schema is known to be current; the caller closes it."""
+    from storage.db import Database
+    from storage.migrate import SchemaOutOfDate, check_schema
+
     db = Database(settings.database.url, echo=settings.database.echo)
     try:
         await check_schema(db)

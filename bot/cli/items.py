@@ -6,16 +6,15 @@ import argparse
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
-
-from openpyxl import Workbook
+from typing import TYPE_CHECKING
 
 from bot.cli.base import CliError, SubParsers, checked_database, settings_of
-from bot.cli.items_xlsx import build_items_workbook
-from bot.cli.xlsx_sheet import save_workbook
-from bot.config import Settings
-from bot.context import policy_from_settings
-from storage import items as ledger
-from storage.policy import Policy
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
+
+    from bot.config import Settings
+    from storage.policy import Policy
 
 
 def register(sub: SubParsers) -> None:
@@ -28,6 +27,9 @@ def register(sub: SubParsers) -> None:
 
 
 async def _workbook(settings: Settings, policy: Policy, now: datetime) -> tuple[Workbook, int]:
+    from bot.workbooks.items import build_items_workbook
+    from storage import items as ledger
+
     async with checked_database(settings) as db, db.sessions() as session:
         items = await ledger.all_items(session, with_events=True)
         calendar = policy.schedules.calendar()
@@ -37,6 +39,9 @@ async def _workbook(settings: Settings, policy: Policy, now: datetime) -> tuple[
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from bot.context import policy_from_settings
+    from bot.workbooks.sheet import save_workbook
+
     settings = settings_of(args)
     policy = policy_from_settings(settings)
     output = Path(args.output)

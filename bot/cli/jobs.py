@@ -11,20 +11,17 @@ import argparse
 import asyncio
 import json
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.cli.base import CliError, SubParsers, checked_database, settings_of
-from bot.config import Settings
-from bot.context import AppContext, policy_from_settings
-from bot.outbound.dispatcher import drain_once
-from schedules.calendar import DayInfo, WorkCalendar
-from schedules.context import JobContext, ScheduleEnv
 from schedules.dates import day_label, moment_label
-from schedules.jobs import JobOutcome, preview, run_job
-from schedules.occurrences import Occurrence
-from schedules.registry import JOB_NAMES, JOB_TITLES, JOBS, job_named
-from storage.periods import Period
-from storage.sync import sync_groups
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from schedules.context import ScheduleEnv
+    from schedules.jobs import JobOutcome
+    from schedules.occurrences import Occurrence
 
 DEFAULT_DAYS = 31
 MAX_DAYS = 400
@@ -41,7 +38,7 @@ def register(sub: SubParsers) -> None:
     listing.set_defaults(func=cmd_list)
 
     run = jobs.add_parser("run", help="按指定时刻执行一次定时任务（与自动执行共用认领，重复执行只发送一次）")
-    run.add_argument("name", choices=JOB_NAMES, help="任务名")
+    run.add_argument("name", help="任务名（见 duban jobs list）")
     run.add_argument("--at", required=True, help="视作执行的时刻，ISO 8601，如 2026-12-01T09:00（未写时区按配置时区）")
     run.add_argument("--dry-run", action="store_true", help="只显示将发送的消息，不认领、不发送")
     run.set_defaults(func=cmd_run)
@@ -69,6 +66,9 @@ def parse_moment(text: str, tz: ZoneInfo) -> datetime:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from bot.context import policy_from_settings
+    from schedules.context import ScheduleEnv
+
     settings = settings_of(args)
     if not 1 <= args.days <= MAX_DAYS:
         raise CliError(f"--days 应在 1 到 {MAX_DAYS} 之间")
@@ -95,6 +95,8 @@ def occurrence_json(occurrence: Occurrence) -> dict[str, object]:
 
 
 def _subject(occurrence: Occurrence) -> str:
+    from storage.periods import Period
+
     if occurrence.job in ("deadline-reminder", "overdue-notice"):
         return f"，{Period.parse(occurrence.subject).label}"
     return ""
@@ -103,6 +105,8 @@ def _subject(occurrence: Occurrence) -> str:
 def list_lines(
     env: ScheduleEnv, settings: Settings, start: date, end: date, occurrences: list[Occurrence]
 ) -> list[str]:
+    from schedules.special_days import special_days
+
     tz = env.policy.tz
     lines = [f"定时任务计划：{day_label(start, year=True)}至{day_label(end, year=True)}（时区 {settings.timezone}）"]
     for year in env.calendar.unofficial_years(start, end):
@@ -110,6 +114,8 @@ def list_lines(
             f"注意：尚未收录国务院办公厅公布的{year}年节假日安排，该年按法定节假日规则推算，不含调休上班日；"
             "可升级 chinesecalendar，或在配置 [schedules] extra_workdays / extra_holidays 中列出。"
         )
+    from schedules.registry import JOBS
+
     disabled = [job.title for job in JOBS if not job.settings_of(env.settings).enabled]
     if disabled:
         lines.append(f"已停用：{'、'.join(disabled)}")
@@ -129,44 +135,38 @@ def list_lines(
     return lines
 
 
-def special_days(calendar: WorkCalendar, start: date, end: date) -> list[str]:
-    """Holidays (runs of days with one reason) and make-up workdays between ``start`` and ``end``."""
-    runs: list[tuple[date, date, DayInfo]] = []
-    day = start
-    while day <= end:
-        info = calendar.explain(day)
-        if info.source != "weekday":
-            if runs and runs[-1][2].reason == info.reason and runs[-1][1] + timedelta(days=1) == day:
-                runs[-1] = (runs[-1][0], day, info)
-            else:
-                runs.append((day, day, info))
-        day += timedelta(days=1)
-    texts = []
-    for first, last, info in runs:
-        span = day_label(first) if first == last else f"{day_label(first)}至{day_label(last)}"
-        texts.append(f"{span}  {info.reason}")
-    return texts
-
-
 # --- run ----------------------------------------------------------------------------------------------
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from schedules.registry import job_named
+
+    try:
+        job_named(args.name)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0]), code=2) from None
     settings = settings_of(args)
     at = parse_moment(args.at, settings.tz)
     return asyncio.run(_run(settings, args.name, at, dry_run=args.dry_run))
 
 
 async def _run(settings: Settings, job: str, at: datetime, *, dry_run: bool) -> int:
+    from bot.context import AppContext, policy_from_settings
+    from bot.outbound.dispatcher import drain_once
+    from schedules.context import JobContext
+    from schedules.jobs import preview, run_job
+    from schedules.registry import job_named
+    from storage.sync import sync_groups
+
     async with checked_database(settings) as db:
         await sync_groups(db, settings.groups)
         ctx = JobContext.create(db, policy_from_settings(settings), instance_id="cli")
         if not job_named(job).settings_of(ctx.settings).enabled:
-            print(f"提示：{JOB_TITLES[job]}已在配置中停用，本次为手动执行。")
+            print(f"提示：{job_named(job).title}已在配置中停用，本次为手动执行。")
         when = moment_label(at, settings.tz, year=True)
         if dry_run:
             composition = await preview(ctx, job, at)
-            print(f"【预演】{JOB_TITLES[job]}，视作{when}执行（未认领、未发送）：{composition.note}")
+            print(f"【预演】{job_named(job).title}，视作{when}执行（未认领、未发送）：{composition.note}")
             for delivery in composition.deliveries:
                 message = delivery.message
                 print(f"\n—— 发送至「{delivery.group.name}」——")
@@ -187,7 +187,9 @@ async def _run(settings: Settings, job: str, at: datetime, *, dry_run: bool) -> 
 
 
 def describe(outcome: JobOutcome, tz: ZoneInfo) -> str:
-    title = JOB_TITLES[outcome.job]
+    from schedules.registry import job_named
+
+    title = job_named(outcome.job).title
     when = moment_label(outcome.occurrence, tz, year=True)
     if outcome.status == "taken":
         by = f"，认领者 {outcome.claimed_by}" if outcome.claimed_by else ""

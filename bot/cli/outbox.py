@@ -5,17 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+from typing import TYPE_CHECKING
 
 from bot.cli.base import CliError, SubParsers, checked_database, settings_of
 from bot.cli.roster import render_table
-from bot.config import Settings
-from bot.outbound.alerts import channel_label
-from storage.models import OutboxMessage, OutboxState
-from storage.outbox_ops import STATE_LABELS, list_rows, resend, state_counts
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from storage.models import OutboxMessage, OutboxState
 
 TIME = "%Y-%m-%d %H:%M"
 CAUSE_CHARS = 40
-FILTERS = {"failed": OutboxState.FAILED, "uncertain": OutboxState.UNCERTAIN, "pending": OutboxState.PENDING}
+FILTERS = ("failed", "uncertain", "pending")  # the flags of ``outbox list``, named as the states' values
 
 
 def register(sub: SubParsers) -> None:
@@ -41,6 +42,9 @@ def _cause(row: OutboxMessage) -> str:
 
 
 def outbox_table(rows: list[OutboxMessage], settings: Settings) -> str:
+    from bot.outbound.alerts import channel_label
+    from storage.outbox_ops import STATE_LABELS
+
     headers = ["编号", "状态", "发往", "渠道", "来源", "尝试", "错误码", "原因", "生成时间"]
     cells = [
         [
@@ -60,6 +64,9 @@ def outbox_table(rows: list[OutboxMessage], settings: Settings) -> str:
 
 
 async def _list(settings: Settings, states: list[OutboxState], limit: int) -> str:
+    from storage.models import OutboxState
+    from storage.outbox_ops import STATE_LABELS, list_rows, state_counts
+
     async with checked_database(settings) as db, db.sessions() as session:
         rows = await list_rows(session, states=states or None, limit=limit)
         counts = await state_counts(session)
@@ -77,19 +84,28 @@ async def _list(settings: Settings, states: list[OutboxState], limit: int) -> st
 def cmd_list(args: argparse.Namespace) -> int:
     if not 1 <= args.limit <= 1000:
         raise CliError("--limit 应在 1 到 1000 之间。", code=2)
-    states = [state for name, state in FILTERS.items() if getattr(args, name)]
+    from storage.models import OutboxState
+
+    states = [OutboxState(name) for name in FILTERS if getattr(args, name)]
     print(asyncio.run(_list(settings_of(args), states, args.limit)))
     return 0
 
 
 async def _resend(settings: Settings, outbox_id: int, actor: str) -> OutboxMessage:
+    from bot.context import policy_from_settings
+    from handlers.services.actor import Actor, Refused
+    from handlers.services.outbox import resend
+    from storage.models import utcnow
+
     async with checked_database(settings) as db, db.transaction() as session:
+        who = Actor(session, None, policy_from_settings(settings), utcnow(), "cli", name=actor)
         try:
-            return await resend(session, outbox_id, actor=actor)
-        except LookupError:
-            raise CliError(f"没有编号为 {outbox_id} 的消息。", code=2) from None
-        except ValueError as exc:
-            raise CliError(str(exc), code=2) from None
+            return await resend(who, outbox_id)
+        except Refused as exc:
+            refusal = exc  # committed with its audit entry
+    if refusal.outcome == "not_found":
+        raise CliError(f"没有编号为 {outbox_id} 的消息。", code=2)
+    raise CliError(refusal.message, code=2)
 
 
 def cmd_resend(args: argparse.Namespace) -> int:

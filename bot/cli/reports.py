@@ -1,4 +1,4 @@
-"""``duban status [--period YYYY-MM] [--json]`` and ``duban export --period YYYY-MM -o FILE.xlsx``."""
+"""``duban status [--period YYYY-MM] [--json]`` and ``duban export --period YYYY-MM -o FILE.xlsx|FILE.zip``."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.cli.base import CliError, SubParsers, checked_database, settings_of
-from bot.cli.ledger_xlsx import build_workbook
 from bot.cli.roster import render_table
-from bot.cli.xlsx_sheet import save_workbook
-from bot.config import Settings
-from bot.context import policy_from_settings
-from storage.periods import Period
-from storage.policy import Policy
-from storage.reports import Ledger, period_ledger
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from storage.periods import Period
+    from storage.policy import Policy
+    from storage.reports import Ledger
 
 TIME = "%Y-%m-%d %H:%M"
 
@@ -28,13 +27,15 @@ def register(sub: SubParsers) -> None:
     status.add_argument("--json", action="store_true", help="以 JSON 输出")
     status.set_defaults(func=cmd_status)
 
-    export = sub.add_parser("export", help="导出某期工作进展报送台账（Excel .xlsx）")
+    export = sub.add_parser("export", help="导出某期工作进展报送台账（.xlsx），或台账连同各单位文件（.zip）")
     export.add_argument("--period", required=True, help="期别，写作 YYYY-MM")
-    export.add_argument("-o", "--output", required=True, help="输出文件路径，如 台账-2026-10.xlsx")
+    export.add_argument("-o", "--output", required=True, help="输出文件路径，如 台账-2026-10.xlsx 或 报送-2026-10.zip")
     export.set_defaults(func=cmd_export)
 
 
 def _period(text: str | None, policy: Policy) -> Period:
+    from storage.periods import Period
+
     if not text:
         return policy.deadline.open_period(datetime.now(UTC))
     try:
@@ -44,6 +45,8 @@ def _period(text: str | None, policy: Policy) -> Period:
 
 
 async def _load_ledger(settings: Settings, period: Period) -> Ledger:
+    from storage.reports import period_ledger
+
     async with checked_database(settings) as db, db.sessions() as session:
         return await period_ledger(session, period)
 
@@ -113,6 +116,8 @@ def status_text(ledger: Ledger, policy: Policy, now: datetime) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from bot.context import policy_from_settings
+
     settings = settings_of(args)
     policy = policy_from_settings(settings)
     period = _period(args.period, policy)
@@ -126,23 +131,56 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from bot.context import policy_from_settings
+
     settings = settings_of(args)
     policy = policy_from_settings(settings)
     period = _period(args.period, policy)
     output = Path(args.output)
-    if output.suffix.lower() != ".xlsx":
-        raise CliError(f"输出文件应以 .xlsx 结尾（收到 {output}）。", code=2)
+    suffix = output.suffix.lower()
+    if suffix not in (".xlsx", ".zip"):
+        raise CliError(f"输出文件应以 .xlsx 或 .zip 结尾（收到 {output}）。", code=2)
     if not output.parent.is_dir():
         raise CliError(f"目录 {output.parent} 不存在，请先创建。", code=2)
-    ledger = asyncio.run(_load_ledger(settings, period))
-    workbook = build_workbook(ledger, tz=policy.tz, office_name=settings.office_name)
-    try:
-        save_workbook(workbook, output)
-    except OSError as exc:
-        raise CliError(f"无法写入 {output}：{exc.strerror}") from None
+    if suffix == ".zip" and output.exists():
+        raise CliError(f"{output} 已存在，未覆盖。请另选文件名。", code=2)
+    ledger, count = asyncio.run(_export(settings, policy, period, output))
     standing = ledger.standing
+    files = f"，文件 {count} 个" if suffix == ".zip" else ""
     print(
         f"已导出 {period.label}报送台账：{output}（{len(standing.units)} 个单位，按时 {len(standing.on_time)}，"
-        f"逾期 {len(standing.late)}，未报送 {len(standing.missing)}）"
+        f"逾期 {len(standing.late)}，未报送 {len(standing.missing)}{files}）"
     )
     return 0
+
+
+async def _export(settings: Settings, policy: Policy, period: Period, output: Path) -> tuple[Ledger, int]:
+    from bot.cli.export_zip import file_names_by_unit, period_files, write_export_zip
+    from bot.files.worker import files_directory
+    from bot.workbooks.ledger import build_workbook
+    from bot.workbooks.sheet import save_workbook
+    from storage.reports import period_ledger
+
+    async with checked_database(settings) as db:
+        async with db.sessions() as session:
+            ledger = await period_ledger(session, period)
+        files = await period_files(db, str(period))
+        workbook = build_workbook(
+            ledger, tz=policy.tz, office_name=settings.office_name, files=file_names_by_unit(files)
+        )
+        try:
+            if output.suffix.lower() == ".xlsx":
+                save_workbook(workbook, output)
+                return ledger, 0
+            count = await write_export_zip(
+                db,
+                files_directory(settings),
+                output,
+                workbook=workbook,
+                ledger_name=f"台账-{period}.xlsx",
+                files=files,
+                tz=policy.tz,
+            )
+        except OSError as exc:
+            raise CliError(f"无法写入 {output}：{exc.strerror}") from None
+        return ledger, count

@@ -9,14 +9,15 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.cli.base import CliError, SubParsers, open_checked, settings_of
-from bot.config import Settings
-from bot.roster import ParsedRoster, RosterRejected, read_roster, write_roster
-from bot.roster.columns import Column, mask_mobile
-from storage.models import Role
-from storage.roster import Changes, ImportSummary, RosterRow, import_roster, roster_rows
-from storage.sync import sync_groups
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.roster import ParsedRoster
+    from bot.roster.service import RosterImport
+    from storage.roster import Changes, ImportSummary, RosterRow
 
 REFUSED = 1
 
@@ -41,26 +42,23 @@ def register(sub: SubParsers) -> None:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from bot.roster import RosterRejected
+    from bot.roster.service import import_roster_file
+
     settings = settings_of(args)
     path = Path(args.file)
-    known_groups = {group.name: group.platform for group in settings.groups}
 
-    async def run() -> tuple[ParsedRoster, ImportSummary]:
+    async def run() -> RosterImport:
         db = await open_checked(settings)
         try:
-            try:
-                parsed = read_roster(path, known_groups)
-            except RosterRejected as exc:
-                raise CliError(exc.render(), code=REFUSED) from None
-            await sync_groups(db, settings.groups)
-            summary = await import_roster(
-                db, parsed.entries, actor=_actor(), source=f"导入名册 {path.name}", dry_run=args.dry_run
-            )
-            return parsed, summary
+            return await import_roster_file(db, settings, path, actor=_actor(), via="cli", dry_run=args.dry_run)
+        except RosterRejected as exc:
+            raise CliError(exc.render(), code=REFUSED) from None
         finally:
             await db.close()
 
-    parsed, summary = asyncio.run(run())
+    done = asyncio.run(run())
+    parsed, summary = done.parsed, done.summary
     print(_describe_file(path, parsed))
     if parsed.ignored_columns:
         print(f"已忽略的列：{'、'.join(parsed.ignored_columns)}")
@@ -80,6 +78,8 @@ def _actor() -> str:
 
 
 def _describe_file(path: Path, parsed: ParsedRoster) -> str:
+    from storage.models import Role
+
     entries = parsed.entries
     roles = Counter(entry.role for entry in entries)
     units = {entry.unit for entry in entries if entry.role.is_liaison}
@@ -122,6 +122,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError(f"文件 {path} 已存在；如需覆盖，请加 --force。")
     if not path.parent.is_dir():
         raise CliError(f"目录 {path.parent} 不存在。")
+    from bot.roster import write_roster
+
     rows = asyncio.run(_rows(settings, include_inactive=False))
     write_roster(path, rows)
     print(f"已导出 {len(rows)} 名在册人员到 {path}。")
@@ -129,6 +131,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 async def _rows(settings: Settings, *, include_inactive: bool) -> list[RosterRow]:
+    from storage.roster import roster_rows
+
     db = await open_checked(settings)
     try:
         async with db.sessions() as session:
@@ -138,6 +142,8 @@ async def _rows(settings: Settings, *, include_inactive: bool) -> list[RosterRow
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from bot.roster.columns import Column, mask_mobile
+
     settings = settings_of(args)
     rows = asyncio.run(_rows(settings, include_inactive=args.all))
     if not rows:

@@ -6,12 +6,8 @@ import argparse
 import asyncio
 import logging
 
-from aiohttp import web
-
-from bot.app import SchemaOutOfDate, check_schema
 from bot.cli.base import CliError, SubParsers, open_database, settings_of
 from bot.logs import configure_logging
-from bot.service import build_app
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +20,11 @@ def register(sub: SubParsers) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.service import build_app
+    from storage.migrate import SchemaOutOfDate, check_schema
+
     settings = settings_of(args)
     server = settings.server.model_copy(
         update={key: value for key, value in (("host", args.host), ("port", args.port)) if value}

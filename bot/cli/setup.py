@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.cli.base import CliError, SubParsers, display_url, open_database, settings_of
-from bot.config import resolve_config_path
-from bot.demo import DEMO_GROUPS_TOML, load_demo_roster
-from storage import migrate
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from storage.migrate import SchemaState
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "templates" / "duban.example.toml"
 
@@ -32,6 +34,10 @@ def register(sub: SubParsers) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from bot.config import resolve_config_path
+    from bot.demo import DEMO_GROUPS_TOML, load_demo_roster
+    from storage import migrate
+
     path = resolve_config_path(args.config)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,6 +57,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from bot.config import resolve_config_path
+
     settings = settings_of(args)
     path = resolve_config_path(args.config)
     source = str(path) if path.exists() else "（无配置文件，全部使用默认值与环境变量）"
@@ -61,10 +69,27 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         f"{settings.reporting.deadline_time:%H:%M}"
     )
     print(f"  群：{len(settings.groups)} 个" + "".join(f"\n    - {g.name}（{g.platform}）" for g in settings.groups))
+    print(f"  网页控制台：{settings.console_url or '未开启'}")
+    for warning in config_warnings(settings):
+        print(f"注意：{warning}")
     return 0
 
 
+def config_warnings(settings: Settings) -> list[str]:
+    """What is allowed but probably not meant (printed by ``duban config check``; the service still starts)."""
+    warnings = []
+    if not any(group.office for group in settings.groups):
+        where = "网页控制台的“发送队列”和服务日志" if settings.console.enabled else "服务日志（网页控制台未开启）"
+        warnings.append(
+            "没有配置办公室群（[[groups]] 中 office = true）：消息发送失败、待核实等情况无法在群里提醒办公室，"
+            f"只能在{where}中看到。"
+        )
+    return warnings
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from storage import migrate
+
     settings = settings_of(args)
     migrate.upgrade(settings.database.url)
     print(f"数据库已升级到 {migrate.head_revision()}。")
@@ -72,9 +97,11 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_db_current(args: argparse.Namespace) -> int:
+    from storage import migrate
+
     settings = settings_of(args)
 
-    async def show() -> migrate.SchemaState:
+    async def show() -> SchemaState:
         async with open_database(settings) as db:
             return await migrate.schema_state(db)
 

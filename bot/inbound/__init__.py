@@ -17,9 +17,10 @@ from bot.inbound.wecom_bot import wecom_bot_channel
 from bot.inbox_signal import InboxSignal
 
 
-def inbound_channels(settings: Settings, signal: InboxSignal) -> list[Channel]:
-    """Every inbound channel, on or off, telling this process's inbox worker through ``signal``."""
-    inbox = Inbox(signal)
+def inbound_channels(settings: Settings, signal: InboxSignal, inbox: Inbox | None = None) -> list[Channel]:
+    """Every inbound channel, on or off, telling this process's inbox worker through ``signal`` (``inbox``:
+    the one the long-connection transports share, if any)."""
+    inbox = inbox or Inbox(signal)
     return [
         wecom_bot_channel(settings, inbox),
         wecom_app_channel(settings, inbox),

@@ -111,6 +111,8 @@ def parse_dingtalk_message(data: dict[str, Any], *, api_base: str, body_text: st
     created_ms = _int(data.get("createAt"))
     message_id = text_of(data.get("msgId")) or digest_id(body_text)
     text, attachments = _content(msgtype, data)
+    robot_code = text_of(data.get("robotCode"))
+    attachments = [{**item, "robot_code": robot_code} if robot_code else item for item in attachments]
     return InboundMessage(
         platform="dingtalk",
         channel=CHANNEL,
@@ -210,5 +212,9 @@ def dingtalk_channel(settings: Settings, inbox: Inbox) -> Channel:
     config = settings.dingtalk
     if not config.enabled:
         return Channel(CHANNEL, False, [], off_reason=OFF_REASON)
+    if config.transport != "http":
+        return Channel(
+            CHANNEL, False, [], off_reason=f'[dingtalk] transport = "{config.transport}"（消息经长连接接收）'
+        )
     endpoint = DingtalkEndpoint(config.app_secret.get_secret_value(), config.api_base, inbox)
     return Channel(CHANNEL, True, [web.post(PATH, guarded(CHANNEL, endpoint.receive))])

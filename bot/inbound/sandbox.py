@@ -14,7 +14,6 @@ name or ``dm:<person_id>``); what the bot answers is written to ``sandbox_messag
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 
 from aiohttp import web
@@ -24,10 +23,11 @@ from bot.app import Channel
 from bot.config import Settings
 from bot.inbound.edge import Inbox, Refused, bad_request, decode_utf8, guarded, read_body
 from bot.metrics import CallbackResult
+from bot.sandbox_address import PATH as PATH
+from bot.sandbox_address import is_loopback as is_loopback
 from storage.inbox import InboundMessage, ReplyRoute
 
 CHANNEL = "sandbox"
-PATH = "/sandbox/messages"
 
 
 class SandboxPost(BaseModel):
@@ -55,17 +55,6 @@ def sandbox_message(post: SandboxPost) -> InboundMessage:
         chat_type="group" if post.group else "single",
         reply=ReplyRoute(channel="sandbox", target=chat, rate_key=f"sandbox:{chat}", address={"chat": chat}),
     )
-
-
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
 
 
 def real_channels(settings: Settings) -> list[str]:

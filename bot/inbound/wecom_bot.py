@@ -72,6 +72,15 @@ def _section(data: dict[str, Any], name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _media(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A download url (valid 5 minutes), and its own key where the platform gives one (long connection)."""
+    item: dict[str, Any] = {"kind": kind, "url": text_of(body.get("url"))}
+    for key in ("aeskey", "filename", "name"):
+        if text_of(body.get(key)):
+            item["aeskey" if key == "aeskey" else "name"] = text_of(body.get(key))
+    return item
+
+
 def _content(msgtype: str, data: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     """The text and the attachments (with the platform's download urls) of each message type."""
     body = _section(data, msgtype)
@@ -80,7 +89,7 @@ def _content(msgtype: str, data: dict[str, Any]) -> tuple[str, list[dict[str, An
     if msgtype == "voice":  # WeCom delivers voice already transcribed
         return text_of(body.get("content")), []
     if msgtype in ("image", "file", "video"):
-        return "", [{"kind": msgtype, "url": text_of(body.get("url"))}]
+        return "", [_media(msgtype, body)]
     if msgtype == "mixed":
         texts: list[str] = []
         attachments: list[dict[str, Any]] = []
@@ -93,7 +102,7 @@ def _content(msgtype: str, data: dict[str, Any]) -> tuple[str, list[dict[str, An
             if kind == "text":
                 texts.append(text_of(part.get("content")))
             elif kind == "image":
-                attachments.append({"kind": "image", "url": text_of(part.get("url"))})
+                attachments.append(_media("image", part))
         return "\n".join(texts), attachments
     return "", []
 
@@ -107,6 +116,9 @@ def _ciphertext(body: str) -> str:
 
 def wecom_bot_channel(settings: Settings, inbox: Inbox) -> Channel:
     config = settings.wecom.bot
+    if config.transport != "http":
+        reason = f'[wecom.bot] transport = "{config.transport}"（消息经长连接接收）'
+        return Channel(CHANNEL, False, [], off_reason=reason)
     if not config.enabled:
         return Channel(CHANNEL, False, [], off_reason=OFF_REASON)
     crypto = callback_crypto(settings, token=config.token, encoding_aes_key=config.encoding_aes_key, receive_id="")

@@ -34,9 +34,10 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from bot.config import Settings
+from bot.config import NetworkConfig, Settings
 from bot.context import AppContext
 from bot.metrics import observe_send, record_rate_limit_wait, record_send_failure
+from bot.net import client_session, tls_context
 from bot.outbound.alerts import RowRef, alert_failure, alert_uncertain
 from bot.outbound.limits import policy_for
 from bot.outbound.senders import build_senders
@@ -124,11 +125,16 @@ def owner_is_dead(owner: str) -> bool:
 
 
 @asynccontextmanager
-async def http_session(options: DispatchOptions) -> AsyncIterator[aiohttp.ClientSession]:
-    """The one HTTP client of a dispatcher: pooled connections, connect and read deadlines."""
-    connector = aiohttp.TCPConnector(limit=options.concurrency, limit_per_host=0)
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=http_timeout(connect=options.connect_timeout, read=options.read_timeout)
+async def http_session(
+    options: DispatchOptions, network: NetworkConfig | None = None
+) -> AsyncIterator[aiohttp.ClientSession]:
+    """The one HTTP client of a dispatcher: pooled connections, connect and read deadlines, the proxy."""
+    network = network or NetworkConfig()
+    connector = aiohttp.TCPConnector(limit=options.concurrency, limit_per_host=0, ssl=tls_context(network.ca_file))
+    async with client_session(
+        network,
+        connector=connector,
+        timeout=http_timeout(connect=options.connect_timeout, read=options.read_timeout),
     ) as session:
         yield session
 
@@ -456,11 +462,17 @@ def _ref(claim: Claim) -> RowRef:
     return RowRef(claim.id, claim.channel, claim.target, claim.group_id, claim.origin, claim.created_at)
 
 
-async def dispatcher(ctx: AppContext, stopping: asyncio.Event, *, options: DispatchOptions | None = None) -> None:
-    """The service's outbound worker (``bot.lifecycle.Worker``)."""
+async def dispatcher(
+    ctx: AppContext,
+    stopping: asyncio.Event,
+    *,
+    options: DispatchOptions | None = None,
+    channels: Collection[str] | None = None,
+) -> None:
+    """The service's outbound worker (``bot.lifecycle.Worker``); ``channels``: only these (default: all)."""
     options = options or options_from(ctx.settings)
-    async with http_session(options) as http:
-        await Pump(ctx, http, options).run(stopping)
+    async with http_session(options, ctx.settings.network) as http:
+        await Pump(ctx, http, options, channels=channels).run(stopping)
 
 
 async def drain_once(
@@ -472,7 +484,7 @@ async def drain_once(
     queued for the service.
     """
     options = options or options_from(ctx.settings)
-    async with http_session(options) as http:
+    async with http_session(options, ctx.settings.network) as http:
         pump = Pump(ctx, http, options, channels=channels)
         await pump.sweep()
         return await pump.run_until_idle()

@@ -8,6 +8,7 @@
 | wecom_app          | 30/min per member                                   |
 | dingtalk_session   | 20/min per conversation (conservative)              |
 | wecom_response_url | one request, ever                                   |
+| wecom_bot_ws       | 20/min per chat (the platform's is unpublished)     |
 | sandbox            | none                                                |
 
 Replies are keyed by their own route, so they never use up a group robot's budget.
@@ -43,6 +44,8 @@ def policy_for(row: Claim, groups: Mapping[str, GroupConfig]) -> RatePolicy:
             return RatePolicy((Window(SESSION_PER_MINUTE, 60),))
         case "wecom_response_url":
             return RatePolicy(once=True)
+        case "wecom_bot_ws":
+            return RatePolicy((Window(ROBOT_PER_MINUTE, 60),))
         case "sandbox":
             return UNLIMITED
     return RatePolicy((Window(ROBOT_PER_MINUTE, 60),))

@@ -319,6 +319,12 @@ class ResponseUrl(WecomMarkdown):
         return [Chunk((*kept, note), mentions)]
 
 
+class BotSocketMarkdown(WecomMarkdown):
+    """The 智能机器人 over its long connection: WeCom markdown, people named rather than ``<@userid>``."""
+
+    mention_ids: bool = False
+
+
 def combine(messages: Sequence[OutboundMessage]) -> OutboundMessage:
     """Several replies to one message as one (for a reply route that carries a single request)."""
     first, *rest = messages
@@ -380,6 +386,8 @@ def dialect_for(channel: str, message: OutboundMessage, *, keywords: Sequence[st
             return Feishu(message, keywords=tuple(keywords))
         case "wecom_response_url":
             return ResponseUrl(message)
+        case "wecom_bot_ws":
+            return BotSocketMarkdown(message)
         case "wecom_app":
             return wecom_app_dialect(message)
         case "sandbox":

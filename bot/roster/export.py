@@ -40,7 +40,7 @@ def write_roster(path: Path, rows: Sequence[RosterRow]) -> None:
     """Write ``rows`` to ``path`` (.xlsx or .csv by extension), replacing the file only once fully written."""
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        data = _xlsx_bytes(rows)
+        data = roster_xlsx_bytes(rows)
     elif suffix == ".csv":
         data = _csv_bytes(rows)
     else:
@@ -69,7 +69,7 @@ def _csv_safe(value: str) -> str:
     return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
 
 
-def _xlsx_bytes(rows: Sequence[RosterRow]) -> bytes:
+def roster_xlsx_bytes(rows: Sequence[RosterRow]) -> bytes:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "名册"

@@ -1,6 +1,9 @@
-"""Reading a spreadsheet into rows of text, whatever Excel (or WPS) wrote: .xlsx, or .csv in UTF-8 / GBK.
+"""Reading a spreadsheet into rows of text, whatever Excel (or WPS) wrote: .xlsx, legacy .xls, or .csv in
+UTF-8 / GBK.
 
-Every row keeps the number Excel shows for it, so that a problem can be pointed at.
+Every row keeps the number Excel shows for it, so that a problem can be pointed at. A file that cannot be
+read — damaged, truncated, hostile (a zip whose parts expand beyond reason) — is refused with
+:class:`UnreadableFile` and a Chinese reason, whatever the reading library raised.
 """
 
 from __future__ import annotations
@@ -12,14 +15,16 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from openpyxl import load_workbook
 from openpyxl.utils.cell import range_boundaries
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.xml.functions import iterparse
+from python_calamine import CalamineWorkbook
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_EXPANDED_BYTES = 200 * 1024 * 1024  # what the .xlsx's parts may expand to (a zip bomb expands far beyond)
 MAX_ROWS = 20_000
 CSV_DELIMITERS = (",", "\t", ";")
 _SHEET_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -46,10 +51,10 @@ def read_sheets(path: Path) -> list[Sheet]:
     A CSV gives one candidate table per plausible delimiter; the caller keeps the one whose header it recognises.
     """
     suffix = path.suffix.lower()
-    if suffix not in (".xlsx", ".xlsm", ".csv", ".txt"):
-        if suffix in (".xls", ".et", ".wps"):
+    if suffix not in (".xlsx", ".xlsm", ".xls", ".csv", ".txt"):
+        if suffix in (".et", ".wps"):
             raise UnreadableFile(f"不支持 {suffix} 格式：请在 Excel 或 WPS 中“另存为” .xlsx 或 .csv 后再导入")
-        raise UnreadableFile(f"不支持的文件类型「{suffix or '无扩展名'}」：请使用 .xlsx 或 .csv")
+        raise UnreadableFile(f"不支持的文件类型「{suffix or '无扩展名'}」：请使用 .xlsx、.xls 或 .csv")
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -61,7 +66,14 @@ def read_sheets(path: Path) -> list[Sheet]:
     if suffix in (".csv", ".txt"):
         text = decode_csv(path.read_bytes())
         return [Sheet(name=None, rows=_csv_rows(text, delimiter)) for delimiter in CSV_DELIMITERS]
-    return _xlsx_sheets(path)
+    try:
+        return _xls_sheets(path) if suffix == ".xls" else _xlsx_sheets(path)
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # a damaged or hostile workbook: whatever the parser raised, the answer is the same
+        raise UnreadableFile(
+            f"无法读取 Excel 文件：文件已损坏或不是有效的 {suffix} 文件（{type(exc).__name__}）"
+        ) from None
 
 
 def decode_csv(data: bytes) -> str:
@@ -101,9 +113,37 @@ def _unquote(cell: str) -> str:
     return cell[1:] if cell.startswith("'") else cell
 
 
+def _xls_sheets(path: Path) -> list[Sheet]:
+    """A legacy Excel 97–2003 workbook, read by calamine (merged cells are not recorded in .xls by calamine)."""
+    workbook = CalamineWorkbook.from_path(str(path))
+    sheets = []
+    for name in workbook.sheet_names:
+        rows = []
+        for number, values in enumerate(workbook.get_sheet_by_name(name).iter_rows(), start=1):
+            if number > MAX_ROWS:
+                raise UnreadableFile(f"工作表「{name}」行数超过 {MAX_ROWS} 行，不像是一份名册")
+            rows.append((number, [cell_text(value) for value in values]))
+        sheets.append(Sheet(name=name, rows=rows))
+    return sheets
+
+
+def _check_expansion(path: Path) -> None:
+    with zipfile.ZipFile(path) as archive:
+        expanded = sum(info.file_size for info in archive.infolist())
+    if expanded > MAX_EXPANDED_BYTES:
+        raise UnreadableFile("Excel 文件解压后过大，不像是一份名册（可能已损坏）")
+
+
 def _xlsx_sheets(path: Path) -> list[Sheet]:
+    # The file is opened here, so that it is closed even when openpyxl fails half-way through loading it.
+    with path.open("rb") as handle:
+        return _workbook_sheets(path, handle)
+
+
+def _workbook_sheets(path: Path, handle: BinaryIO) -> list[Sheet]:
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        _check_expansion(path)
+        workbook = load_workbook(handle, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise UnreadableFile(f"无法读取 Excel 文件：{exc}") from None
     try:

@@ -1,5 +1,5 @@
 """The chat commands: importing this package registers every one of them."""
 
-from handlers.commands import announce, briefing, help, items, remind, resend, show, status
+from handlers.commands import announce, briefing, documents, help, items, login, remind, resend, show, status
 
-__all__ = ["announce", "briefing", "help", "items", "remind", "resend", "show", "status"]
+__all__ = ["announce", "briefing", "documents", "help", "items", "login", "remind", "resend", "show", "status"]

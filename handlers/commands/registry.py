@@ -52,6 +52,7 @@ class CommandContext:
                 outcome=outcome,
                 inbox_id=self.inbox.id,
                 at=self.now,
+                via="chat",
             )
         )
 

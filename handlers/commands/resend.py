@@ -6,8 +6,10 @@ import re
 import unicodedata
 
 from handlers import texts
+from handlers.commands.items import chat_actor
 from handlers.commands.registry import CommandContext, command
-from storage.outbox_ops import resend as resend_row
+from handlers.services.actor import Refused
+from handlers.services.outbox import resend as resend_row
 
 _ID = re.compile(r"^#?(\d{1,18})$")
 
@@ -21,14 +23,8 @@ async def resend(ctx: CommandContext) -> None:
         return
     outbox_id = int(found[1])
     try:
-        copy = await resend_row(ctx.session, outbox_id, actor=ctx.person.name)
-    except LookupError:
-        ctx.reply(texts.resend_not_found(outbox_id))
-        ctx.audit("重发", str(outbox_id), "not_found")
-        return
-    except ValueError as exc:
-        ctx.reply(str(exc))
-        ctx.audit("重发", f"{outbox_id}：{exc}", "refused")
+        copy = await resend_row(chat_actor(ctx), outbox_id)
+    except Refused as refusal:
+        ctx.reply(refusal.message)
         return
     ctx.reply(texts.resent(outbox_id, copy.id, copy.target))
-    ctx.audit("重发", f"{outbox_id} → {copy.id}")

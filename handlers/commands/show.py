@@ -6,6 +6,7 @@ from handlers import texts
 from handlers.commands.arguments import period_argument
 from handlers.commands.registry import CommandContext, command
 from handlers.period_marker import leading_marker
+from storage.files import files_of_versions
 from storage.reports import find_units
 from storage.submissions import versions
 
@@ -42,5 +43,6 @@ async def show(ctx: CommandContext) -> None:
     if not history:
         ctx.reply(texts.unit_not_reported(unit.name, period))
     else:
-        ctx.reply(texts.show_report(unit.name, period, history, ctx.policy.tz))
+        files = await files_of_versions(ctx.session, [version.id for version in history])
+        ctx.reply(texts.show_report(unit.name, period, history, ctx.policy.tz, files))
     ctx.audit("查看", f"{unit.name} {period}：{len(history)}版")

@@ -6,6 +6,7 @@ at :attr:`FakePlatforms.url`.
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections import Counter
 from types import TracebackType
@@ -15,8 +16,11 @@ from aiohttp import web
 
 from tests.fakes.behaviour import Clock, RandomFaults
 from tests.fakes.dingtalk import FakeDingtalk
+from tests.fakes.dingtalk_stream import FakeDingtalkStream
 from tests.fakes.feishu import FakeFeishu
+from tests.fakes.files import FakeFiles
 from tests.fakes.wecom import FakeWecom
+from tests.fakes.wecom_bot_ws import FakeWecomBotSocket
 
 
 class FakePlatforms:
@@ -34,11 +38,17 @@ class FakePlatforms:
         self.wecom = FakeWecom(clock=clock, latency=latency)
         self.dingtalk = FakeDingtalk(clock=clock, latency=latency)
         self.feishu = FakeFeishu(clock=clock, latency=latency)
+        self.dingtalk_stream = FakeDingtalkStream()  # long connections (not one of :attr:`platforms`' senders)
+        self.wecom_bot_socket = FakeWecomBotSocket()
         for fake in self.platforms:
             fake.auto_register = auto_register
             fake.faults = faults
-        self.app = web.Application()
-        self.app.add_routes([*self.wecom.routes(), *self.dingtalk.routes(), *self.feishu.routes()])
+        self.files = FakeFiles(self.wecom, self.dingtalk)
+        self.app = web.Application(client_max_size=64 * 1024 * 1024)
+        self.app.add_routes(
+            [*self.wecom.routes(), *self.dingtalk.routes(), *self.feishu.routes(), *self.files.routes()]
+        )
+        self.app.add_routes([*self.dingtalk_stream.routes(), *self.wecom_bot_socket.routes()])
         self.app.router.add_get("/_fake/stats", self.stats)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -76,15 +86,18 @@ class FakePlatforms:
         for fake in self.platforms:
             fake.faults = faults
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+    async def start(self, host: str = "127.0.0.1", port: int = 0, *, tls: ssl.SSLContext | None = None) -> str:
+        """Listen (over TLS with ``tls``: every URL then starts ``https``, websockets ``wss``)."""
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.25)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, backlog=1024)
+        site = web.TCPSite(self._runner, host, port, backlog=1024, ssl_context=tls)
         await site.start()
         bound_port = self._runner.addresses[0][1]
-        self.url = f"http://{host}:{bound_port}"
+        self.url = f"{'https' if tls else 'http'}://{host}:{bound_port}"
         for fake in self.platforms:
             fake.base_url = self.url
+        self.dingtalk_stream.base_url = self.url
+        self.wecom_bot_socket.base_url = self.url
         return self.url
 
     async def close(self) -> None:

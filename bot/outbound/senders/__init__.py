@@ -9,8 +9,20 @@ from bot.outbound.senders.dingtalk_session import DingtalkSessionSender
 from bot.outbound.senders.feishu_bot import FeishuBotSender
 from bot.outbound.senders.sandbox import SandboxSender
 from bot.outbound.senders.wecom_app import WecomAppSender
+from bot.outbound.senders.wecom_bot_ws import WecomBotSocketSender
 from bot.outbound.senders.wecom_response_url import WecomResponseUrlSender
 from bot.outbound.senders.wecom_webhook import WecomWebhookSender
+
+SENDER_TYPES: tuple[type[Sender], ...] = (
+    WecomWebhookSender,
+    DingtalkRobotSender,
+    FeishuBotSender,
+    WecomResponseUrlSender,
+    DingtalkSessionSender,
+    WecomAppSender,
+    SandboxSender,
+    WecomBotSocketSender,  # built by the connection's holder (bot.transports.wecom_bot_ws), not here
+)
 
 
 def build_senders(ctx: SendContext) -> dict[str, Sender]:

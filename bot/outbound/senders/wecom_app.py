@@ -11,6 +11,9 @@ import time
 from dataclasses import dataclass
 from typing import ClassVar
 
+import aiohttp
+
+from bot.config import Settings
 from bot.outbound.render import Payload
 from bot.outbound.senders.base import (
     Answer,
@@ -94,13 +97,48 @@ class _Token:
     expires_at: float  # time.time() seconds
 
 
+class WecomAppToken:
+    """The app's access token, fetched once for all concurrent users and cached until shortly before it expires.
+
+    The sender and the file fetcher (``bot/files``) each hold one.
+    """
+
+    def __init__(self, http: aiohttp.ClientSession, settings: Settings) -> None:
+        self.http = http
+        self.settings = settings
+        self._token: _Token | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self, *, stale: str | None = None) -> str | Outcome:
+        """A valid token; ``stale`` is a token WeCom just refused. An :class:`Outcome` when none could be had."""
+        async with self._lock:
+            token = self._token
+            if token is not None and token.value != stale and time.time() < token.expires_at:
+                return token.value
+            app = self.settings.wecom.app
+            answer = await get_json(
+                self.http,
+                self.settings.wecom.api_base.rstrip("/") + "/cgi-bin/gettoken",
+                {"corpid": app.corp_id, "corpsecret": app.secret.get_secret_value()},
+            )
+            outcome = classify(answer)
+            if outcome.kind is Kind.UNCERTAIN:  # only the token request went unanswered: the message never left
+                outcome = Outcome.retry("获取企业微信访问令牌时未得到答复（消息尚未发出）", detail=outcome.detail)
+            value = (answer.body or {}).get("access_token")
+            if outcome.kind is not Kind.OK or not isinstance(value, str):
+                return outcome if outcome.kind is not Kind.OK else Outcome.retry("获取企业微信访问令牌失败")
+            expires_in = (answer.body or {}).get("expires_in", 7200)
+            lifetime = float(expires_in) if isinstance(expires_in, int | float) else 7200.0
+            self._token = _Token(value, time.time() + max(lifetime - TOKEN_MARGIN, 60.0))
+            return value
+
+
 class WecomAppSender(ContextSender):
     channel: ClassVar[str] = "wecom_app"
 
     def __init__(self, ctx: SendContext) -> None:
         super().__init__(ctx)
-        self._token: _Token | None = None
-        self._lock = asyncio.Lock()
+        self._token = WecomAppToken(ctx.http, ctx.settings)
 
     def _check_configured(self) -> None:
         app = self.ctx.settings.wecom.app
@@ -117,29 +155,6 @@ class WecomAppSender(ContextSender):
         self._check_configured()
         return super().payloads(claim)
 
-    async def _access_token(self, *, stale: str | None = None) -> str | Outcome:
-        """A valid token, fetched once for all concurrent senders; ``stale`` is a token WeCom just refused."""
-        async with self._lock:
-            token = self._token
-            if token is not None and token.value != stale and time.time() < token.expires_at:
-                return token.value
-            app = self.ctx.settings.wecom.app
-            answer = await get_json(
-                self.ctx.http,
-                self.ctx.settings.wecom.api_base.rstrip("/") + "/cgi-bin/gettoken",
-                {"corpid": app.corp_id, "corpsecret": app.secret.get_secret_value()},
-            )
-            outcome = classify(answer)
-            if outcome.kind is Kind.UNCERTAIN:  # only the token request went unanswered: the message never left
-                outcome = Outcome.retry("获取企业微信访问令牌时未得到答复（消息尚未发出）", detail=outcome.detail)
-            value = (answer.body or {}).get("access_token")
-            if outcome.kind is not Kind.OK or not isinstance(value, str):
-                return outcome if outcome.kind is not Kind.OK else Outcome.retry("获取企业微信访问令牌失败")
-            expires_in = (answer.body or {}).get("expires_in", 7200)
-            lifetime = float(expires_in) if isinstance(expires_in, int | float) else 7200.0
-            self._token = _Token(value, time.time() + max(lifetime - TOKEN_MARGIN, 60.0))
-            return value
-
     async def send(self, claim: Claim, payload: Payload) -> Outcome:
         self._check_configured()
         touser = claim.address.get("touser")
@@ -148,7 +163,7 @@ class WecomAppSender(ContextSender):
         body = {"touser": touser, "agentid": self.ctx.settings.wecom.app.agent_id, **payload}
         stale: str | None = None
         for _ in range(2):
-            token = await self._access_token(stale=stale)
+            token = await self._token.get(stale=stale)
             if isinstance(token, Outcome):
                 return token
             url = f"{self.ctx.settings.wecom.api_base.rstrip('/')}/cgi-bin/message/send?access_token={token}"

@@ -2,17 +2,18 @@
 
 One row per active unit (序号, 单位, 责任处室, 报送情况, 首次/最新报送时间, 版本数, 最新内容), a title row, a
 styled and frozen header with a filter, and a totals line. Cell text is kept as text whatever it starts with (no
-formula injection), cleaned and cut by :func:`bot.cli.xlsx_sheet.cell_text`.
+formula injection), cleaned and cut by :func:`bot.workbooks.sheet.cell_text`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 
 from openpyxl import Workbook
 from openpyxl.styles import PatternFill
 
-from bot.cli.xlsx_sheet import (
+from bot.workbooks.sheet import (
     BORDER,
     CENTERED,
     HEADER_ROW,
@@ -47,7 +48,10 @@ def sheet_title(ledger: Ledger) -> str:
     return f"{ledger.period.label}台账"
 
 
-def build_workbook(ledger: Ledger, *, tz: tzinfo, office_name: str) -> Workbook:
+def build_workbook(
+    ledger: Ledger, *, tz: tzinfo, office_name: str, files: Mapping[int, Sequence[str]] | None = None
+) -> Workbook:
+    """The workbook; ``files`` names each unit's files (by unit id), listed under its latest content."""
     workbook, sheet = new_sheet(
         sheet_title=sheet_title(ledger),
         workbook_title=f"{ledger.period.label}工作进展报送台账",
@@ -59,7 +63,11 @@ def build_workbook(ledger: Ledger, *, tz: tzinfo, office_name: str) -> Workbook:
         row_number = HEADER_ROW + number
         unit = line.standing
         content = line.latest_text
-        if line.latest_attachments:
+        named = (files or {}).get(unit.unit_id)
+        if named:
+            listing = "附件：" + "；".join(named)
+            content = f"{content}\n{listing}" if content else listing
+        elif line.latest_attachments:
             content = (
                 f"{content}\n（附件{line.latest_attachments}个）" if content else f"（附件{line.latest_attachments}个）"
             )

@@ -2,7 +2,7 @@
 
 One row per item (编号, 事项, 提出人, 牵头单位, 配合单位, 截止日期, 状态, 灯号, 交办/签收/办结时间, 办理过程), a
 title row, a styled and frozen header with a filter. Cell text is kept as text whatever it starts with (no
-formula injection), cleaned and cut by :func:`bot.cli.xlsx_sheet.cell_text`.
+formula injection), cleaned and cut by :func:`bot.workbooks.sheet.cell_text`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import datetime, tzinfo
 from openpyxl import Workbook
 from openpyxl.styles import PatternFill
 
-from bot.cli.xlsx_sheet import (
+from bot.workbooks.sheet import (
     BORDER,
     CENTERED,
     HEADER_ROW,
