@@ -159,7 +159,22 @@ class DingtalkConfig(Section):
 
 
 class FeishuConfig(Section):
+    """``[feishu]``: ``api_base`` for every Feishu request. ``transport = "websocket"`` receives group @-messages
+    and 1:1 messages (``im.message.receive_v1``) of the self-built app ``app_id`` over Feishu's long connection
+    and answers through the message reply API; ``"none"`` (default) only pushes through custom bots."""
+
     api_base: str = "https://open.feishu.cn"
+    transport: Literal["none", "websocket"] = "none"
+    app_id: str = ""
+    app_secret: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _websocket_needs_app(self) -> FeishuConfig:
+        if self.transport == "websocket" and not (self.app_id and self.app_secret.get_secret_value()):
+            raise ValueError(
+                'transport = "websocket" 须同时填写 app_id 与 app_secret（飞书开发者后台“凭证与基础信息”）'
+            )
+        return self
 
 
 class SandboxConfig(Section):
@@ -461,6 +476,7 @@ class Settings(BaseSettings):
             self.wecom.bot.token,
             self.wecom.bot.encoding_aes_key,
             self.wecom.bot.secret,
+            self.feishu.app_secret,
             self.dingtalk.app_secret,
             *(group.secret for group in self.groups),
         ]

@@ -34,6 +34,7 @@ CHANNEL_LABELS = {
     "feishu_bot": "飞书群机器人",
     "wecom_response_url": "企业微信智能机器人回复",
     "wecom_bot_ws": "企业微信智能机器人（长连接）",
+    "feishu_reply": "飞书应用机器人回复",
     "dingtalk_session": "钉钉机器人回复",
     "wecom_app": "企业微信应用消息",
     "sandbox": "沙箱",
