@@ -233,6 +233,8 @@ class FilesConfig(Section):
     join_window_minutes: int = Field(default=10, ge=0, le=24 * 60)
     extract_max_chars: int = Field(default=200_000, ge=1000, le=5_000_000)
     extract_timeout_seconds: float = Field(default=20.0, ge=1.0, le=300.0)
+    # How long an instance holds a file it is fetching; after a crash another takes it over once this runs out.
+    fetch_lease_seconds: int = Field(default=300, ge=2, le=3600)
 
     @property
     def max_bytes(self) -> int:
