@@ -33,7 +33,7 @@ import handlers.commands  # noqa: F401  (registers every command)
 from handlers import file_texts, texts
 from handlers.commands.help import help_text
 from handlers.commands.registry import CommandContext, CommandSpec, match, raw_arguments
-from handlers.files import asks_how_to_send, file_attachment, mentions_attachment
+from handlers.files import asks_how_to_send, file_attachment, keep_unfiled, mentions_attachment
 from handlers.identity import identify, strip_mention
 from handlers.reports import file_report
 from handlers.respond import audit, reply
@@ -96,8 +96,8 @@ def is_courtesy(text: str) -> bool:
 
 
 async def _attachment(session: AsyncSession, row: InboxMessage, person: Person, policy: Policy, now: datetime) -> None:
-    if person.role is Role.OFFICE:
-        reply(session, row, texts.OFFICE_ATTACHMENT)
+    if person.role is Role.OFFICE:  # kept all the same (nothing a person sent is lost), but not filed
+        keep_unfiled(session, row, person, lead=texts.OFFICE_ATTACHMENT)
         return
     unit = person.unit
     if unit is None or not unit.active:
