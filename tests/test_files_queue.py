@@ -117,6 +117,20 @@ async def test_retries_with_back_off_until_the_reference_runs_out(
     assert file.attempts == 2
 
 
+async def test_metrics_count_files_by_state(world: dict[str, Any], db: Database, fake_platforms: FakePlatforms) -> None:
+    from bot.metrics import read_queues
+
+    with time_machine.travel(NOW, tick=True):
+        await send_file("wecom_app", world["client"], fake_platforms, make_docx(), "a.docx")
+        await drain(world["ctx"])
+        assert (await read_queues(db)).files[FileState.PENDING] == 1
+        await deliver(world["ctx"])
+        counts = (await read_queues(db)).files
+    assert (counts[FileState.PENDING], counts[FileState.STORED]) == (0, 1)
+    response = await world["client"].get("/metrics")
+    assert 'duban_files{state="stored"} 1.0' in await response.text()
+
+
 async def test_a_retry_that_succeeds_stores_the_file(
     world: dict[str, Any], db: Database, fake_platforms: FakePlatforms
 ) -> None:
