@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 DEMO_OFFICE ?= 段红梅
 
-.PHONY: run test system-packages lint typecheck check bench clean
+.PHONY: run test system-packages lint typecheck check bench wheelhouse clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.inbound
+
+## wheelhouse: duban and every package it needs as wheels in ./wheelhouse, for a host with no package index
+## (build on the same Debian release and Python version as the target; install there with
+##  `python3 -m pip install --no-index --find-links wheelhouse duban`)
+wheelhouse: $(STAMP)
+	rm -rf wheelhouse
+	$(BIN)/python -m pip wheel --quiet --wheel-dir wheelhouse .
+	@ls wheelhouse | wc -l | xargs -I{} echo "wheelhouse/: {} wheels"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

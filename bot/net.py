@@ -76,17 +76,22 @@ class _RoutedRequest(aiohttp.ClientRequest):
 
 
 def client_session(network: NetworkConfig, **kwargs: Any) -> aiohttp.ClientSession:
-    """An HTTP client for platform requests and websockets, routed through the deployment's proxy."""
+    """An HTTP client for platform requests and websockets, routed through the deployment's proxy and trusting
+    its ``ca_file`` (a caller that brings its own connector builds it with :func:`tls_context` itself)."""
     routes = ProxyRoutes(network.proxy)
     request_class = type("RoutedRequest", (_RoutedRequest,), {"routes": routes})
+    if "connector" not in kwargs and network.ca_file:
+        kwargs["connector"] = aiohttp.TCPConnector(ssl=tls_context(network.ca_file))
     return aiohttp.ClientSession(request_class=request_class, trust_env=False, **kwargs)
 
 
-def tls_context(ca_file: str) -> ssl.SSLContext | bool:
+def tls_context(*ca_files: str) -> ssl.SSLContext | bool:
     """Certificate checking for a private deployment whose server certificate comes from its own CA:
-    the system's trusted roots plus ``ca_file``; ``True`` (the default checks) when none is named."""
-    if not ca_file:
+    the system's trusted roots plus each named file; ``True`` (the default checks) when none is named."""
+    named = [path for path in ca_files if path]
+    if not named:
         return True
     context = ssl.create_default_context()
-    context.load_verify_locations(cafile=ca_file)
+    for path in named:
+        context.load_verify_locations(cafile=path)
     return context

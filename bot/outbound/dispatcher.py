@@ -37,7 +37,7 @@ import aiohttp
 from bot.config import NetworkConfig, Settings
 from bot.context import AppContext
 from bot.metrics import observe_send, record_rate_limit_wait, record_send_failure
-from bot.net import client_session
+from bot.net import client_session, tls_context
 from bot.outbound.alerts import RowRef, alert_failure, alert_uncertain
 from bot.outbound.limits import policy_for
 from bot.outbound.senders import build_senders
@@ -129,9 +129,10 @@ async def http_session(
     options: DispatchOptions, network: NetworkConfig | None = None
 ) -> AsyncIterator[aiohttp.ClientSession]:
     """The one HTTP client of a dispatcher: pooled connections, connect and read deadlines, the proxy."""
-    connector = aiohttp.TCPConnector(limit=options.concurrency, limit_per_host=0)
+    network = network or NetworkConfig()
+    connector = aiohttp.TCPConnector(limit=options.concurrency, limit_per_host=0, ssl=tls_context(network.ca_file))
     async with client_session(
-        network or NetworkConfig(),
+        network,
         connector=connector,
         timeout=http_timeout(connect=options.connect_timeout, read=options.read_timeout),
     ) as session:

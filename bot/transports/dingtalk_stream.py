@@ -102,7 +102,7 @@ class DingtalkStream:
         self._app_secret = config.app_secret.get_secret_value()
         self.open_url = config.openapi_base.rstrip("/") + OPEN_PATH
         self.api_base = config.api_base
-        self.ssl = tls_context(config.ca_file)
+        self.ssl = tls_context(settings.network.ca_file, config.ca_file)
         self.inbox = inbox
         self.link = link
 

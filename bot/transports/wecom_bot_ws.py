@@ -58,7 +58,7 @@ class WecomBotLink:
         self.bot_id = config.bot_id
         self._secret = config.secret.get_secret_value()
         self.ws_url = config.ws_url
-        self.ssl = tls_context(config.ca_file)
+        self.ssl = tls_context(ctx.settings.network.ca_file, config.ca_file)
         self.inbox = inbox
         self.link = link
         self.lease = LeaseKeeper(ctx.db, f"wecom_bot:{self.bot_id}", ctx.instance_id)

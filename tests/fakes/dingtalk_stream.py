@@ -85,7 +85,7 @@ class FakeDingtalkStream:
         ticket = secrets.token_hex(16)
         self.tickets[ticket] = time.monotonic() + TICKET_SECONDS
         self.opened += 1
-        endpoint = self.base_url.replace("http://", "ws://", 1) + "/gateway/connect"
+        endpoint = self.base_url.replace("http", "ws", 1) + "/gateway/connect"  # https → wss
         return web.json_response({"endpoint": endpoint, "ticket": ticket})
 
     async def connect(self, request: web.Request) -> web.StreamResponse:

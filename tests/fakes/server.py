@@ -6,6 +6,7 @@ at :attr:`FakePlatforms.url`.
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections import Counter
 from types import TracebackType
@@ -85,13 +86,14 @@ class FakePlatforms:
         for fake in self.platforms:
             fake.faults = faults
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+    async def start(self, host: str = "127.0.0.1", port: int = 0, *, tls: ssl.SSLContext | None = None) -> str:
+        """Listen (over TLS with ``tls``: every URL then starts ``https``, websockets ``wss``)."""
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.25)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port, backlog=1024)
+        site = web.TCPSite(self._runner, host, port, backlog=1024, ssl_context=tls)
         await site.start()
         bound_port = self._runner.addresses[0][1]
-        self.url = f"http://{host}:{bound_port}"
+        self.url = f"{'https' if tls else 'http'}://{host}:{bound_port}"
         for fake in self.platforms:
             fake.base_url = self.url
         self.dingtalk_stream.base_url = self.url

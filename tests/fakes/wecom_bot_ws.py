@@ -66,7 +66,7 @@ class FakeWecomBotSocket:
 
     @property
     def url(self) -> str:
-        return self.base_url.replace("http://", "ws://", 1) + PATH
+        return self.base_url.replace("http", "ws", 1) + PATH  # https → wss
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get(PATH, self.serve)]
