@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from contextvars import ContextVar
-from datetime import date, time
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from bot.errors import ConfigError as ConfigError  # re-exported: callers catch it from here
+from schedules.settings import ScheduleSettings
 
 DEFAULT_CONFIG_PATH = Path("duban.toml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/duban.db"
@@ -248,6 +249,8 @@ class FilesConfig(Section):
     join_window_minutes: int = Field(default=10, ge=0, le=24 * 60)
     extract_max_chars: int = Field(default=200_000, ge=1000, le=5_000_000)
     extract_timeout_seconds: float = Field(default=20.0, ge=1.0, le=300.0)
+    # How long an instance holds a file it is fetching; after a crash another takes it over once this runs out.
+    fetch_lease_seconds: int = Field(default=300, ge=2, le=3600)
 
     @property
     def max_bytes(self) -> int:
@@ -280,9 +283,6 @@ class NetworkConfig(Section):
 class ReportingConfig(Section):
     deadline_day: int = Field(default=25, ge=1, le=28)
     deadline_time: time = time(23, 59, 59)
-
-
-HolidayPolicy = Literal["shift", "skip", "keep"]
 
 
 class DocumentsConfig(Section):
@@ -319,88 +319,6 @@ class DocumentsConfig(Section):
         return value
 
 
-class JobConfig(Section):
-    """One timed job (``[schedules.weekly-briefing]`` …)."""
-
-    enabled: bool = True
-    at: time = time(9, 0)
-    groups: list[str] = []
-    holiday_policy: HolidayPolicy = "shift"
-
-
-class ReminderJobConfig(JobConfig):
-    at: time = time(9, 30)
-    days_before: list[int] = [5, 2, 1]
-    deadline_day_at: list[time] = [time(9, 30), time(15, 0)]
-
-    @field_validator("days_before")
-    @classmethod
-    def _days_before(cls, value: list[int]) -> list[int]:
-        if any(not 1 <= day <= 20 for day in value) or len(set(value)) != len(value):
-            raise ValueError("应为 1 到 20 之间、互不重复的工作日数")
-        return value
-
-
-class ItemReminderJobConfig(JobConfig):
-    """``[schedules.item-reminder]``: amber and red 督办 items remind their lead units on working mornings."""
-
-    at: time = time(9, 15)
-
-
-class SchedulesConfig(Section):
-    """``[schedules]``: the four timed jobs, the catch-up grace and the office's own working-day lists."""
-
-    model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
-
-    weekly_briefing: JobConfig = Field(default_factory=JobConfig, alias="weekly-briefing")
-    monthly_circular: JobConfig = Field(default_factory=JobConfig, alias="monthly-circular")
-    deadline_reminder: ReminderJobConfig = Field(default_factory=ReminderJobConfig, alias="deadline-reminder")
-    overdue_notice: JobConfig = Field(default_factory=JobConfig, alias="overdue-notice")
-    item_reminder: ItemReminderJobConfig = Field(default_factory=ItemReminderJobConfig, alias="item-reminder")
-    deadline_policy: Literal["keep", "previous", "next"] = "keep"
-    catchup_grace_hours: float = Field(default=6, ge=0, le=168)
-    templates_dir: str = ""
-    extra_holidays: list[date] = []
-    extra_workdays: list[date] = []
-
-    @model_validator(mode="before")
-    @classmethod
-    def _one_key_per_job(cls, data: Any) -> Any:
-        """The file writes ``weekly-briefing``, the environment ``WEEKLY_BRIEFING``: one job, the environment wins."""
-        if not isinstance(data, dict):
-            return data
-        merged = dict(data)
-        for name, field in cls.model_fields.items():
-            alias = field.alias
-            if alias and isinstance(merged.get(alias), dict) and isinstance(merged.get(name), dict):
-                merged[name] = {**merged.pop(alias), **merged[name]}
-        return merged
-
-    @field_validator("templates_dir")
-    @classmethod
-    def _templates_dir_exists(cls, value: str) -> str:
-        if value and not Path(value).is_dir():
-            raise ValueError("目录不存在")
-        return value
-
-    @model_validator(mode="after")
-    def _days_listed_once(self) -> SchedulesConfig:
-        both = sorted(set(self.extra_holidays) & set(self.extra_workdays))
-        if both:
-            listed = "、".join(day.isoformat() for day in both)
-            raise ValueError(f"{listed} 同时列在 extra_holidays 和 extra_workdays 中")
-        return self
-
-    def jobs(self) -> dict[str, JobConfig]:
-        return {
-            "weekly-briefing": self.weekly_briefing,
-            "monthly-circular": self.monthly_circular,
-            "deadline-reminder": self.deadline_reminder,
-            "overdue-notice": self.overdue_notice,
-            "item-reminder": self.item_reminder,
-        }
-
-
 class Settings(BaseSettings):
     """The whole configuration. Field names are the TOML keys."""
 
@@ -420,7 +338,7 @@ class Settings(BaseSettings):
     sandbox: SandboxConfig = SandboxConfig()
     groups: list[GroupConfig] = []
     reporting: ReportingConfig = ReportingConfig()
-    schedules: SchedulesConfig = SchedulesConfig()
+    schedules: ScheduleSettings = ScheduleSettings()
     health: HealthConfig = HealthConfig()
     outbound: OutboundConfig = OutboundConfig()
     files: FilesConfig = FilesConfig()

@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.config import Settings
-from bot.schedule_config import schedule_settings_of
 from schedules.documents.settings import DocumentSettings
 from schedules.settings import with_schedules
 from storage.db import Database
@@ -59,7 +58,7 @@ def policy_from_settings(settings: Settings) -> Policy:
         direct_platforms=frozenset({"sandbox"} | ({"wecom"} if _wecom_app_can_send(settings) else set())),
     )
     # The schedule settings ride along, and the deadline moves by the office's deadline policy.
-    return with_schedules(policy, schedule_settings_of(settings))
+    return with_schedules(policy, settings.schedules)
 
 
 def _wecom_app_can_send(settings: Settings) -> bool:

@@ -23,7 +23,7 @@ from bot import metrics
 from bot.context import AppContext
 from schedules.catchup import LATE_AFTER, catch_up, notify_missing_calendar
 from schedules.context import JobContext
-from schedules.jobs import JOBS
+from schedules.jobs import run_job
 from schedules.occurrences import Occurrence
 from storage.db import Database
 from storage.policy import Policy
@@ -141,7 +141,7 @@ class JobScheduler:
             self._running.add(task)
         try:
             now = self.jobs.now()
-            outcome = await JOBS[job](self.jobs, at, late=now - at > LATE_AFTER)
+            outcome = await run_job(self.jobs, job, at, late=now - at > LATE_AFTER)
             log.info("%s %s: %s %s", job, at.isoformat(), outcome.status, outcome.note)
             if outcome.status == "taken":
                 metrics.record_claim_lost(job)

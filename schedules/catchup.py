@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from schedules import claims
 from schedules.content import target_groups
 from schedules.context import JobContext
-from schedules.jobs import JOBS, JobOutcome
+from schedules.jobs import JobOutcome, run_job
 from schedules.occurrences import Occurrence
 from schedules.settings import DEADLINE_REMINDER, OVERDUE_NOTICE
 from storage.outbound import OutboundMessage, enqueue_to_group
@@ -85,7 +85,7 @@ async def catch_up(ctx: JobContext, *, now: datetime | None = None) -> CatchUp:
                     note="服务恢复后由同一任务的较晚一次补发代替",
                 )
     for occurrence in sorted(to_run, key=lambda o: o.at):
-        report.ran.append(await JOBS[occurrence.job](ctx, occurrence.at, late=now - occurrence.at > LATE_AFTER))
+        report.ran.append(await run_job(ctx, occurrence.job, occurrence.at, late=now - occurrence.at > LATE_AFTER))
     if report.missed:
         report.missed, report.told = await _tell_missed(ctx, report.missed, now)
     return report

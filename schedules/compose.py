@@ -21,11 +21,11 @@ from schedules.content import (
 from schedules.context import ScheduleEnv
 from schedules.dates import month_key
 from schedules.documents.settings import document_settings
-from schedules.drafts import DraftKind, pending_drafts
+from schedules.drafts import pending_drafts
 from schedules.item_content import item_reminders, items_briefing, items_month, reminder_message
 from schedules.occurrences import Occurrence
 from schedules.reminders import reminder_messages
-from schedules.settings import DEADLINE_REMINDER, ITEM_REMINDER, MONTHLY_CIRCULAR, OVERDUE_NOTICE, WEEKLY_BRIEFING
+from schedules.settings import MONTHLY_CIRCULAR
 from storage.models import Draft, Group
 from storage.outbound import OutboundMessage, quote
 from storage.periods import Period
@@ -225,14 +225,3 @@ async def compose_item_reminder(
     deliveries = [Delivery(r.group, reminder_message(env, r, at, late=late, now=now)) for r in reminders]
     count = len({s.item.id for r in reminders for s in r.standings})
     return Composition(deliveries=deliveries, note=f"提醒黄灯、红灯事项{count}项")
-
-
-COMPOSERS = {
-    WEEKLY_BRIEFING: compose_weekly,
-    MONTHLY_CIRCULAR: compose_monthly,
-    DEADLINE_REMINDER: compose_reminder,
-    OVERDUE_NOTICE: compose_overdue,
-    ITEM_REMINDER: compose_item_reminder,
-}
-
-DRAFT_KINDS: dict[str, DraftKind] = {WEEKLY_BRIEFING: "weekly", MONTHLY_CIRCULAR: "monthly"}

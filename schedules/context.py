@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from schedules.calendar import WorkCalendar
 from schedules.occurrences import Planner
-from schedules.settings import ScheduleSettings, schedule_settings
+from schedules.settings import ScheduleSettings
 from schedules.templating import Templates, templates_for
 from storage.db import Database
 from storage.policy import Policy
@@ -25,7 +25,7 @@ class ScheduleEnv:
 
     @classmethod
     def of(cls, policy: Policy) -> ScheduleEnv:
-        settings = schedule_settings(policy)
+        settings = policy.schedules
         calendar = settings.calendar()
         return cls(
             policy=policy,

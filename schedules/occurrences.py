@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from schedules.calendar import WorkCalendar
 from schedules.dates import day_label, month_key, week_key, week_monday
 from schedules.settings import (
     DEADLINE_REMINDER,
     ITEM_REMINDER,
-    JOB_NAMES,
-    JOB_TITLES,
     MONTHLY_CIRCULAR,
     OVERDUE_NOTICE,
     WEEKLY_BRIEFING,
@@ -27,7 +26,15 @@ from schedules.settings import (
 from storage.periods import Period
 from storage.policy import Policy
 
-_JOB_ORDER = {name: index for index, name in enumerate(JOB_NAMES)}
+if TYPE_CHECKING:
+    from schedules.job import Job
+
+
+def _jobs() -> tuple[Job, ...]:
+    """The registered jobs, imported when first needed: the registry declares them with this module's planner."""
+    from schedules.registry import JOBS
+
+    return JOBS
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class Occurrence:
 
     @property
     def title(self) -> str:
-        return JOB_TITLES[self.job]
+        return next(job.title for job in _jobs() if job.name == self.job)
 
     @property
     def utc(self) -> datetime:
@@ -228,18 +235,14 @@ class Planner:
         self, start: date, end: date, *, jobs: Iterable[str] | None = None, enabled_only: bool = True
     ) -> list[Occurrence]:
         """Every occurrence dated ``start`` to ``end`` (inclusive), in time order, skipped ones included."""
-        wanted = [job for job in (jobs or JOB_NAMES) if not enabled_only or self.settings.job(job).enabled]
-        makers = {
-            WEEKLY_BRIEFING: self.weekly,
-            MONTHLY_CIRCULAR: self.monthly,
-            DEADLINE_REMINDER: self.reminders,
-            OVERDUE_NOTICE: self.overdue,
-            ITEM_REMINDER: self.item_reminders,
-        }
+        registered = _jobs()
+        names = set(jobs) if jobs is not None else {job.name for job in registered}
+        order = {job.name: index for index, job in enumerate(registered)}
         found: list[Occurrence] = []
-        for job in wanted:
-            found += [o for o in makers[job](start, end) if start <= o.at.date() <= end]
-        return sorted(found, key=lambda o: (o.at, _JOB_ORDER[o.job]))
+        for job in registered:
+            if job.name in names and (not enabled_only or job.settings_of(self.settings).enabled):
+                found += [o for o in job.plan(self, start, end) if start <= o.at.date() <= end]
+        return sorted(found, key=lambda o: (o.at, order[o.job]))
 
     def due(self, start: datetime, end: datetime) -> list[Occurrence]:
         """Occurrences that fire in ``[start, end)`` (aware datetimes), skipped ones left out."""

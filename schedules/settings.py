@@ -1,17 +1,19 @@
-"""The timed jobs' settings as plain objects: the shell builds them from ``[schedules]`` in the config.
+"""The timed jobs' settings, defined once: the pydantic models ``[schedules]`` of the TOML is read into.
 
-``schedules`` never imports ``bot``; handlers reach these settings through ``Policy.schedules``
-(:func:`schedule_settings`), with the defaults of the issue when nothing was configured.
+``bot.config.Settings.schedules`` is a :class:`ScheduleSettings`; the same object rides on
+``Policy.schedules`` to the handlers and the jobs, which read it typed (``settings.weekly_briefing.at``).
+Each job's declaration (:mod:`schedules.registry`) names the field its settings live in.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from storage.policy import Policy
 
@@ -23,15 +25,6 @@ MONTHLY_CIRCULAR = "monthly-circular"
 DEADLINE_REMINDER = "deadline-reminder"
 OVERDUE_NOTICE = "overdue-notice"
 ITEM_REMINDER = "item-reminder"
-JOB_NAMES = (WEEKLY_BRIEFING, MONTHLY_CIRCULAR, DEADLINE_REMINDER, OVERDUE_NOTICE, ITEM_REMINDER)
-
-JOB_TITLES = {
-    WEEKLY_BRIEFING: "每周工作通报",
-    MONTHLY_CIRCULAR: "月度工作通报",
-    DEADLINE_REMINDER: "催报提醒",
-    OVERDUE_NOTICE: "逾期未报名单",
-    ITEM_REMINDER: "督办事项提醒",
-}
 
 HolidayPolicy = Literal["shift", "skip", "keep"]
 """What a job does when its nominal day is not a working day: move to the next working day (weekly: the
@@ -42,47 +35,97 @@ DeadlinePolicy = Literal["keep", "previous", "next"]
 working day."""
 
 
-@dataclass(frozen=True)
-class JobSettings:
+class JobSettings(BaseModel):
+    """One timed job (``[schedules.weekly-briefing]`` …). Unknown keys are refused, so a typo is caught at start."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     enabled: bool = True
     at: time = time(9, 0)
     groups: tuple[str, ...] = ()  # empty: the job's default targets
     holiday_policy: HolidayPolicy = "shift"
 
 
-@dataclass(frozen=True)
 class ReminderSettings(JobSettings):
+    """``[schedules.deadline-reminder]``: working days before the deadline, and the times on the day itself."""
+
     at: time = time(9, 30)
-    days_before: tuple[int, ...] = (5, 2, 1)  # working days before the deadline
+    days_before: tuple[int, ...] = (5, 2, 1)
     deadline_day_at: tuple[time, ...] = (time(9, 30), time(15, 0))
 
+    @field_validator("days_before")
+    @classmethod
+    def _days_before(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 1 <= day <= 20 for day in value) or len(set(value)) != len(value):
+            raise ValueError("应为 1 到 20 之间、互不重复的工作日数")
+        return value
 
-@dataclass(frozen=True)
-class ScheduleSettings:
-    weekly_briefing: JobSettings = field(default_factory=JobSettings)
-    monthly_circular: JobSettings = field(default_factory=JobSettings)
-    deadline_reminder: ReminderSettings = field(default_factory=ReminderSettings)
-    overdue_notice: JobSettings = field(default_factory=JobSettings)
+
+class ItemReminderSettings(JobSettings):
+    """``[schedules.item-reminder]``: amber and red 督办 items remind their lead units on working mornings."""
+
+    at: time = time(9, 15)
+
+
+class ScheduleSettings(BaseModel):
+    """``[schedules]``: every timed job, the deadline policy, the catch-up grace and the office's working-day lists."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
+
+    weekly_briefing: JobSettings = Field(default_factory=JobSettings, alias="weekly-briefing")
+    monthly_circular: JobSettings = Field(default_factory=JobSettings, alias="monthly-circular")
+    deadline_reminder: ReminderSettings = Field(default_factory=ReminderSettings, alias="deadline-reminder")
+    overdue_notice: JobSettings = Field(default_factory=JobSettings, alias="overdue-notice")
     # Amber and red 督办 items remind their lead units' liaisons on working mornings.
-    item_reminder: JobSettings = field(default_factory=lambda: JobSettings(at=time(9, 15)))
+    item_reminder: ItemReminderSettings = Field(default_factory=ItemReminderSettings, alias="item-reminder")
     deadline_policy: DeadlinePolicy = "keep"
-    catchup_grace: timedelta = timedelta(hours=6)
+    catchup_grace_hours: float = Field(default=6, ge=0, le=168)
     templates_dir: Path | None = None
     extra_holidays: frozenset[date] = frozenset()
     extra_workdays: frozenset[date] = frozenset()
 
-    def job(self, name: str) -> JobSettings:
-        jobs: dict[str, JobSettings] = {
-            WEEKLY_BRIEFING: self.weekly_briefing,
-            MONTHLY_CIRCULAR: self.monthly_circular,
-            DEADLINE_REMINDER: self.deadline_reminder,
-            OVERDUE_NOTICE: self.overdue_notice,
-            ITEM_REMINDER: self.item_reminder,
-        }
-        try:
-            return jobs[name]
-        except KeyError:
-            raise KeyError(f"没有名为 {name} 的定时任务（可选：{'、'.join(JOB_NAMES)}）") from None
+    @model_validator(mode="before")
+    @classmethod
+    def _one_key_per_job(cls, data: Any) -> Any:
+        """The file writes ``weekly-briefing``, the environment ``WEEKLY_BRIEFING``: one job, the environment wins."""
+        if not isinstance(data, dict):
+            return data
+        merged = dict(data)
+        for name, field in cls.model_fields.items():
+            alias = field.alias
+            if alias and isinstance(merged.get(alias), dict) and isinstance(merged.get(name), dict):
+                merged[name] = {**merged.pop(alias), **merged[name]}
+        return merged
+
+    @field_validator("templates_dir", mode="before")
+    @classmethod
+    def _templates_dir_exists(cls, value: Any) -> Any:
+        if value in ("", None):
+            return None
+        if not Path(value).is_dir():
+            raise ValueError("目录不存在")
+        return value
+
+    @model_validator(mode="after")
+    def _days_listed_once(self) -> ScheduleSettings:
+        both = sorted(self.extra_holidays & self.extra_workdays)
+        if both:
+            listed = "、".join(day.isoformat() for day in both)
+            raise ValueError(f"{listed} 同时列在 extra_holidays 和 extra_workdays 中")
+        return self
+
+    def jobs(self) -> dict[str, JobSettings]:
+        """Each job's settings by its name in the TOML (``weekly-briefing`` …)."""
+        found = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if isinstance(value, JobSettings):
+                found[field.alias or name] = value
+        return found
+
+    @property
+    def catchup_grace(self) -> timedelta:
+        return timedelta(hours=self.catchup_grace_hours)
 
     def calendar(self) -> WorkCalendar:
         from schedules.calendar import WorkCalendar  # chinesecalendar and holidays load only when asked
@@ -104,8 +147,3 @@ def with_schedules(policy: Policy, settings: ScheduleSettings) -> Policy:
     shift = deadline_shift(settings.calendar(), settings.deadline_policy)
     deadline = dataclasses.replace(policy.deadline, shift=shift)
     return dataclasses.replace(policy, deadline=deadline, schedules=settings)
-
-
-def schedule_settings(policy: Policy) -> ScheduleSettings:
-    """The schedule settings ``policy`` carries, or the defaults."""
-    return policy.schedules if isinstance(policy.schedules, ScheduleSettings) else ScheduleSettings()

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from storage.periods import DeadlineRule
+
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
+
+
+def _default_schedules() -> ScheduleSettings:
+    # Imported here: the settings model belongs to ``schedules``, which imports storage, not the other way round.
+    from schedules.settings import ScheduleSettings
+
+    return ScheduleSettings()
 
 
 @dataclass(frozen=True)
@@ -17,10 +28,10 @@ class Policy:
     # A document that follows the same liaison's text within this window joins that version (issue 10).
     file_join_window: timedelta = timedelta(minutes=10)
     max_file_bytes: int = 50 * 1024 * 1024
-    # The timed jobs' settings (``schedules.settings.ScheduleSettings``), typed loosely because storage does not
-    # import schedules; ``schedules.settings.schedule_settings(policy)`` reads it back, with defaults when unset.
-    schedules: object = field(default=None, compare=False)
+    # The timed jobs' settings, read typed by handlers and jobs; the defaults when nothing was configured.
+    schedules: ScheduleSettings = field(default_factory=_default_schedules, compare=False)
     console_url: str = ""  # where the office's console is opened ("" when it is off): sign-in links start here
     direct_platforms: frozenset[str] = frozenset({"sandbox"})  # platforms the bot can write to a person 1:1 on
-    # The documents' settings (``schedules.documents.settings.DocumentSettings``), typed loosely for the same reason.
+    # The documents' settings (``schedules.documents.settings.DocumentSettings``), typed loosely because storage
+    # does not import schedules.
     documents: object = field(default=None, compare=False)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from handlers_kit import OFFICE_NAME, SHANGHAI, local
 from sqlalchemy import func, select
 
 from schedules.context import JobContext
-from schedules.settings import JobSettings, ScheduleSettings, with_schedules
+from schedules.settings import ItemReminderSettings, ScheduleSettings, with_schedules
 from storage.db import Database
 from storage.models import Group, JobClaim, OutboxMessage, Submission, Unit
 from storage.periods import DeadlineRule, Period
@@ -28,7 +27,7 @@ def policy(**settings: Any) -> Policy:
     The daily 督办 item reminder is off unless given: these tests are about the reporting cycle's four jobs
     (tests/test_items_rhythm.py covers it).
     """
-    settings.setdefault("item_reminder", JobSettings(enabled=False, at=time(9, 15)))
+    settings.setdefault("item_reminder", ItemReminderSettings(enabled=False))
     return with_schedules(BASE_POLICY, ScheduleSettings(**settings))
 
 
@@ -37,7 +36,7 @@ def jobs(db: Database, *, instance: str = "test", **settings: Any) -> JobContext
 
 
 def with_settings(ctx: JobContext, **changes: Any) -> JobContext:
-    settings = dataclasses.replace(ctx.settings, **changes)
+    settings = ctx.settings.model_copy(update=changes)
     return JobContext.create(ctx.db, with_schedules(BASE_POLICY, settings), ctx.instance_id)
 
 

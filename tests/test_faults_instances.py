@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import select
 
 from schedules.jobs import dedupe_key
-from schedules.settings import JOB_NAMES
+from schedules.registry import JOB_NAMES
 from storage.db import Database
 from storage.models import InboxState, JobClaim, OutboxMessage, OutboxState, SendLog
 from tests.fakes import FakePlatforms

@@ -1,7 +1,7 @@
 """The ledger in the rhythm: the Monday briefing and the monthly circular with items in every state, and the
 morning reminders of amber and red items, once a day at most."""
 
-from datetime import date, time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,10 +12,10 @@ from schedules_kit import jobs, posts
 from bot.cli import main
 from schedules.context import JobContext
 from schedules.jobs import JobOutcome, run_job
-from schedules.settings import ITEM_REMINDER, JobSettings
+from schedules.settings import ITEM_REMINDER, ItemReminderSettings
 from storage.db import Database
 
-REMINDER_ON = JobSettings(at=time(9, 15))
+REMINDER_ON = ItemReminderSettings()
 
 
 async def run(ctx: JobContext, job: str, at_day: tuple[int, int, int], hour: int = 9, minute: int = 0) -> JobOutcome:

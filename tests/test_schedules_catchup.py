@@ -12,6 +12,7 @@ from bot import scheduler as scheduler_module
 from bot.config import GroupConfig, Settings
 from bot.context import AppContext
 from bot.scheduler import JobScheduler, scheduler_worker
+from schedules import catchup as catchup_module
 from schedules.catchup import catch_up, notify_missing_calendar
 from schedules.context import JobContext
 from schedules.jobs import JobOutcome, run_job
@@ -74,7 +75,7 @@ async def test_three_day_outage_catches_up_within_the_grace_and_reports_the_rest
 
 async def test_a_reminder_whose_deadline_passed_is_dropped_on_catch_up(db: Database) -> None:
     await seed(db)
-    ctx = with_settings(jobs(db), catchup_grace=timedelta(hours=12))
+    ctx = with_settings(jobs(db), catchup_grace_hours=12)
     await start_service(ctx, when(2026, 11, 25, 8))
     await fire(ctx, "deadline-reminder", when(2026, 11, 25, 9, 30))
     with time_machine.travel(when(2026, 11, 26, 1), tick=False):  # down from 14:00 to 01:00
@@ -173,14 +174,15 @@ async def test_the_scheduler_fires_a_due_occurrence_through_apscheduler(
     await seed(db)
     ctx = jobs(db)
     fired = asyncio.Event()
-    real = scheduler_module.JOBS["weekly-briefing"]
+    real = scheduler_module.run_job
 
-    async def observed(job_ctx: JobContext, at: datetime, *, late: bool = False) -> JobOutcome:
-        outcome = await real(job_ctx, at, late=late)
-        fired.set()
+    async def observed(job_ctx: JobContext, job: str, at: datetime, *, late: bool = False) -> JobOutcome:
+        outcome = await real(job_ctx, job, at, late=late)
+        if job == "weekly-briefing":
+            fired.set()
         return outcome
 
-    monkeypatch.setitem(scheduler_module.JOBS, "weekly-briefing", observed)
+    monkeypatch.setattr(scheduler_module, "run_job", observed)
     with time_machine.travel(when(2026, 11, 23, 8, 59) + timedelta(seconds=59.5), tick=True):
         scheduler = JobScheduler(ctx)
         await scheduler.start()
@@ -206,7 +208,7 @@ async def test_a_late_fire_is_marked_and_a_failed_one_is_retried(db: Database, m
     async def broken(*_args: object, **_kwargs: object) -> JobOutcome:
         raise ConnectionError("database unreachable")
 
-    monkeypatch.setitem(scheduler_module.JOBS, "monthly-circular", broken)
+    monkeypatch.setattr(scheduler_module, "run_job", broken)
     with time_machine.travel(when(2026, 12, 1, 9), tick=False):
         await scheduler._fire("monthly-circular", when(2026, 12, 1))
     (retry,) = [job for job in scheduler.scheduler.get_jobs() if job.id.startswith("retry:")]
@@ -228,14 +230,15 @@ async def test_scheduler_worker_starts_catches_up_and_stops(db: Database, monkey
     app = AppContext(settings=settings, db=db, instance_id="worker")
     await start_service(jobs(db), when(2026, 11, 20, 8))
     caught_up = asyncio.Event()
-    real = scheduler_module.JOBS["deadline-reminder"]
+    real = catchup_module.run_job
 
-    async def observed(job_ctx: JobContext, at: datetime, *, late: bool = False) -> JobOutcome:
-        outcome = await real(job_ctx, at, late=late)
-        caught_up.set()  # the last of the catch-up's runs
+    async def observed(job_ctx: JobContext, job: str, at: datetime, *, late: bool = False) -> JobOutcome:
+        outcome = await real(job_ctx, job, at, late=late)
+        if job == "deadline-reminder":
+            caught_up.set()  # the last of the catch-up's runs
         return outcome
 
-    monkeypatch.setitem(scheduler_module.JOBS, "deadline-reminder", observed)
+    monkeypatch.setattr(catchup_module, "run_job", observed)
     stopping = asyncio.Event()
     with time_machine.travel(when(2026, 11, 23, 10), tick=True):
         task = asyncio.create_task(scheduler_worker(app, stopping))

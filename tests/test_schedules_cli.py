@@ -101,6 +101,5 @@ def test_dry_run_prints_and_posts_nothing(config: Path, sqlite_url: str, capsys:
 def test_bad_moments_and_names_are_refused(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(config, "weekly-briefing", "--at", "下周一") == 1
     assert "ISO 8601" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        run(config, "daily-digest", "--at", "2026-11-23T09:00")
-    assert "invalid choice" in capsys.readouterr().err
+    assert run(config, "daily-digest", "--at", "2026-11-23T09:00") == 2
+    assert "没有名为 daily-digest 的定时任务（可选：weekly-briefing、" in capsys.readouterr().err

@@ -7,8 +7,7 @@ import pytest
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.context import policy_from_settings
-from bot.schedule_config import schedule_settings_of
-from schedules.settings import ScheduleSettings, schedule_settings
+from schedules.settings import ScheduleSettings
 from storage.periods import Period
 
 GROUPS = (
@@ -20,7 +19,7 @@ GROUPS = (
 def settings_from(tmp_path: Path, text: str) -> ScheduleSettings:
     path = tmp_path / "duban.toml"
     path.write_text(GROUPS + text, encoding="utf-8")
-    return schedule_settings_of(load_settings(path))
+    return load_settings(path).schedules
 
 
 def problems(tmp_path: Path, text: str) -> list[str]:
@@ -32,14 +31,14 @@ def problems(tmp_path: Path, text: str) -> list[str]:
 
 
 def test_defaults_are_the_issues() -> None:
-    assert schedule_settings_of(Settings()) == ScheduleSettings()
+    assert Settings().schedules == ScheduleSettings()
     defaults = ScheduleSettings()
     assert defaults.weekly_briefing.at == time(9, 0)
     assert defaults.deadline_reminder.days_before == (5, 2, 1)
     assert defaults.deadline_reminder.deadline_day_at == (time(9, 30), time(15, 0))
     assert defaults.catchup_grace == timedelta(hours=6)
     assert defaults.deadline_policy == "keep"
-    assert {defaults.job(name).holiday_policy for name in ("weekly-briefing", "monthly-circular")} == {"shift"}
+    assert {defaults.weekly_briefing.holiday_policy, defaults.monthly_circular.holiday_policy} == {"shift"}
 
 
 def test_every_key(tmp_path: Path) -> None:
@@ -115,6 +114,6 @@ def test_the_policy_carries_the_settings_and_the_deadline_policy(tmp_path: Path)
     path = tmp_path / "duban.toml"
     path.write_text(GROUPS + '[schedules]\ndeadline_policy = "previous"\n', encoding="utf-8")
     policy = policy_from_settings(load_settings(path))
-    assert schedule_settings(policy).deadline_policy == "previous"
+    assert policy.schedules.deadline_policy == "previous"
     assert policy.deadline.due_date(Period(2026, 9)) == date(2026, 10, 23)  # the 25th is a Sunday
     assert policy.deadline.nominal_due_date(Period(2026, 9)) == date(2026, 10, 25)

@@ -10,7 +10,7 @@ from handlers_kit import MEMBER_GROUP, OFFICE_GROUP, seed
 from schedules_kit import bodies, claims, file_report, jobs, policy, posts, when, with_settings
 from sqlalchemy import delete, select
 
-from schedules import compose
+from schedules import registry
 from schedules.context import JobContext
 from schedules.documents.settings import DocumentSettings
 from schedules.drafts import add_draft
@@ -105,7 +105,8 @@ async def test_a_failing_composition_leaves_no_claim(db: Database, monkeypatch: 
     async def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("database went away")
 
-    monkeypatch.setitem(compose.COMPOSERS, "weekly-briefing", broken)
+    weekly = registry.job_named("weekly-briefing")
+    monkeypatch.setitem(registry._BY_NAME, "weekly-briefing", dataclasses.replace(weekly, compose=broken))
     with pytest.raises(RuntimeError):
         await run_at(ctx, "weekly-briefing", when(2026, 11, 23))
     assert await claims(db, "weekly-briefing") == []

@@ -13,7 +13,7 @@ from schedules_kit import jobs, posts, when
 from sqlalchemy import select
 
 from schedules.context import JobContext
-from schedules.jobs import JOBS
+from schedules.jobs import run_job
 from schedules.occurrences import Occurrence
 from storage.db import Database
 from storage.models import OutboxMessage, Person
@@ -98,7 +98,7 @@ async def test_november_2026_day_by_day(db: Database) -> None:
                 continue
             before = len(await posts(db))
             with time_machine.travel(event.at, tick=False):
-                outcome = await JOBS[event.job](ctx, event.at, late=False)
+                outcome = await run_job(ctx, event.job, event.at, late=False)
             assert outcome.status in ("posted", "nothing")
             fired.append((event.at, event.job, (await posts(db))[before:]))
         day += timedelta(days=1)

@@ -28,12 +28,11 @@ def register(sub: SubParsers) -> None:
 
 async def _workbook(settings: Settings, policy: Policy, now: datetime) -> tuple[Workbook, int]:
     from bot.workbooks.items import build_items_workbook
-    from schedules.settings import schedule_settings
     from storage import items as ledger
 
     async with checked_database(settings) as db, db.sessions() as session:
         items = await ledger.all_items(session, with_events=True)
-        calendar = schedule_settings(policy).calendar()
+        calendar = policy.schedules.calendar()
         lights = {item.id: ledger.item_light(item, calendar, now, policy.tz) for item in items}
         workbook = build_items_workbook(items, lights, tz=policy.tz, office_name=policy.office_name, now=now)
         return workbook, len(items)

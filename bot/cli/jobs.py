@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from bot.cli.base import CliError, SubParsers, checked_database, settings_of
 from schedules.dates import day_label, moment_label
-from schedules.settings import JOB_NAMES, JOB_TITLES
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -39,7 +38,7 @@ def register(sub: SubParsers) -> None:
     listing.set_defaults(func=cmd_list)
 
     run = jobs.add_parser("run", help="按指定时刻执行一次定时任务（与自动执行共用认领，重复执行只发送一次）")
-    run.add_argument("name", choices=JOB_NAMES, help="任务名")
+    run.add_argument("name", help="任务名（见 duban jobs list）")
     run.add_argument("--at", required=True, help="视作执行的时刻，ISO 8601，如 2026-12-01T09:00（未写时区按配置时区）")
     run.add_argument("--dry-run", action="store_true", help="只显示将发送的消息，不认领、不发送")
     run.set_defaults(func=cmd_run)
@@ -115,7 +114,9 @@ def list_lines(
             f"注意：尚未收录国务院办公厅公布的{year}年节假日安排，该年按法定节假日规则推算，不含调休上班日；"
             "可升级 chinesecalendar，或在配置 [schedules] extra_workdays / extra_holidays 中列出。"
         )
-    disabled = [JOB_TITLES[name] for name in JOB_NAMES if not env.settings.job(name).enabled]
+    from schedules.registry import JOBS
+
+    disabled = [job.title for job in JOBS if not job.settings_of(env.settings).enabled]
     if disabled:
         lines.append(f"已停用：{'、'.join(disabled)}")
     special = special_days(env.calendar, start, end)
@@ -138,6 +139,12 @@ def list_lines(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from schedules.registry import job_named
+
+    try:
+        job_named(args.name)
+    except KeyError as exc:
+        raise CliError(str(exc.args[0]), code=2) from None
     settings = settings_of(args)
     at = parse_moment(args.at, settings.tz)
     return asyncio.run(_run(settings, args.name, at, dry_run=args.dry_run))
@@ -148,17 +155,18 @@ async def _run(settings: Settings, job: str, at: datetime, *, dry_run: bool) -> 
     from bot.outbound.dispatcher import drain_once
     from schedules.context import JobContext
     from schedules.jobs import preview, run_job
+    from schedules.registry import job_named
     from storage.sync import sync_groups
 
     async with checked_database(settings) as db:
         await sync_groups(db, settings.groups)
         ctx = JobContext.create(db, policy_from_settings(settings), instance_id="cli")
-        if not ctx.settings.job(job).enabled:
-            print(f"提示：{JOB_TITLES[job]}已在配置中停用，本次为手动执行。")
+        if not job_named(job).settings_of(ctx.settings).enabled:
+            print(f"提示：{job_named(job).title}已在配置中停用，本次为手动执行。")
         when = moment_label(at, settings.tz, year=True)
         if dry_run:
             composition = await preview(ctx, job, at)
-            print(f"【预演】{JOB_TITLES[job]}，视作{when}执行（未认领、未发送）：{composition.note}")
+            print(f"【预演】{job_named(job).title}，视作{when}执行（未认领、未发送）：{composition.note}")
             for delivery in composition.deliveries:
                 message = delivery.message
                 print(f"\n—— 发送至「{delivery.group.name}」——")
@@ -179,7 +187,9 @@ async def _run(settings: Settings, job: str, at: datetime, *, dry_run: bool) -> 
 
 
 def describe(outcome: JobOutcome, tz: ZoneInfo) -> str:
-    title = JOB_TITLES[outcome.job]
+    from schedules.registry import job_named
+
+    title = job_named(outcome.job).title
     when = moment_label(outcome.occurrence, tz, year=True)
     if outcome.status == "taken":
         by = f"，认领者 {outcome.claimed_by}" if outcome.claimed_by else ""

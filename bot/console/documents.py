@@ -24,7 +24,6 @@ from bot.workbooks.items import build_items_workbook
 from bot.workbooks.ledger import build_workbook
 from schedules.documents.service import Kind
 from schedules.documents.spans import month_span
-from schedules.settings import schedule_settings
 from storage import items as ledger
 from storage.matrix import months_ending
 from storage.models import utcnow
@@ -110,7 +109,7 @@ async def archive(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     policy = ctx.policy
     now = utcnow()
-    calendar = schedule_settings(policy).calendar()
+    calendar = policy.schedules.calendar()
     documents: dict[str, bytes] = {}
     async with ctx.db.transaction() as session:
         found = await period_ledger(session, period)
@@ -168,7 +167,7 @@ async def items_workbook(request: web.Request) -> web.Response:
     ctx = context_of(request)
     policy = ctx.policy
     now = utcnow()
-    calendar = schedule_settings(policy).calendar()
+    calendar = policy.schedules.calendar()
     async with ctx.db.transaction() as session:
         items = await ledger.all_items(session, with_events=True)
         actor_for(request, session).audit("下载督办事项台账", f"{len(items)}项")

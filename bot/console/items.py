@@ -19,7 +19,6 @@ from bot.console.base import actor_for, as_id, context_of, form_text, path_id, r
 from handlers.item_texts import ACTIONS
 from handlers.services import items as rules
 from handlers.services.actor import Actor, Refused
-from schedules.settings import schedule_settings
 from storage import items as ledger
 from storage.items import Light
 from storage.models import Item, ItemState, Unit, utcnow
@@ -37,7 +36,7 @@ async def item_list(request: web.Request) -> web.Response:
     viewer = viewer_of(request)
     ctx = context_of(request)
     now = utcnow()
-    calendar = schedule_settings(ctx.policy).calendar()
+    calendar = ctx.policy.schedules.calendar()
     light_filter = request.query.get("light", "")
     state_filter = request.query.get("state", "open")
     unit_filter = request.query.get("unit", "")
@@ -84,7 +83,7 @@ async def _detail(request: web.Request, *, message: str = "", error: str = "") -
         item = await _item(request, session)
         events = await ledger.events_of(session, item.id)
         units = list(await session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.id)))
-    calendar = schedule_settings(ctx.policy).calendar()
+    calendar = ctx.policy.schedules.calendar()
     viewer = viewer_of(request)
     return render(
         request,

@@ -18,7 +18,7 @@ from schedules import claims
 from schedules.catchup import LATE_AFTER
 from schedules.context import ScheduleEnv
 from schedules.occurrences import Occurrence
-from schedules.settings import JOB_NAMES, JOB_TITLES
+from schedules.registry import JOB_NAMES, JOB_TITLES, JOBS
 from schedules.special_days import special_days
 from storage.models import JobClaim, utcnow
 
@@ -87,7 +87,7 @@ async def jobs(request: web.Request) -> web.Response:
         claim = found.get((occurrence.job, occurrence.utc))
         fate, kind = fate_of(occurrence, claim, now, epoch)
         lines.append(PlanLine(occurrence, occurrence.at <= now, fate, kind, claim))
-    disabled = [JOB_TITLES[name] for name in JOB_NAMES if not env.settings.job(name).enabled]
+    disabled = [job.title for job in JOBS if not job.settings_of(env.settings).enabled]
     return render(
         request,
         "jobs.html.j2",

@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from bot.console.base import as_id, context_of, path_id, render, viewer_of
 from bot.console.files import describe
-from schedules.settings import schedule_settings
 from storage import items as ledger
 from storage.files import files_of_versions
 from storage.matrix import LABELS, months_ending, report_matrix
@@ -48,7 +47,7 @@ async def unit_page(request: web.Request) -> web.Response:
     ctx = context_of(request)
     now = utcnow()
     periods = months_ending(ctx.policy.deadline.open_period(now), MONTHS)
-    calendar = schedule_settings(ctx.policy).calendar()
+    calendar = ctx.policy.schedules.calendar()
     async with ctx.db.sessions() as session:
         unit = await session.get(Unit, unit_id)
         if unit is None:

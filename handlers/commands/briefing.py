@@ -17,13 +17,13 @@ from datetime import timedelta
 
 from handlers.commands.registry import CommandContext, command, normalize
 from schedules import claims
-from schedules.compose import COMPOSERS
 from schedules.context import ScheduleEnv
 from schedules.dates import day_label, moment_label
 from schedules.drafts import MAX_DRAFT_CHARS, DraftKind, add_draft, pending_drafts, withdraw_draft
-from schedules.jobs import write
+from schedules.jobs import Manual, occur
 from schedules.occurrences import Occurrence
-from schedules.settings import JOB_TITLES, MONTHLY_CIRCULAR, WEEKLY_BRIEFING
+from schedules.registry import JOB_TITLES, job_named
+from schedules.settings import MONTHLY_CIRCULAR, WEEKLY_BRIEFING
 from storage.outbound import quote
 
 ADD_WORDS = ("添加", "增加", "新增", "add")
@@ -118,7 +118,9 @@ async def _add(ctx: CommandContext, env: ScheduleEnv, briefing: Briefing, text: 
 
 async def _preview(ctx: CommandContext, env: ScheduleEnv, briefing: Briefing) -> None:
     target = await _next_unsent(ctx, env, briefing)
-    composition = await COMPOSERS[briefing.job](ctx.session, env, target.at, late=False, now=max(target.at, ctx.now))
+    composition = await job_named(briefing.job).compose(
+        ctx.session, env, target.at, late=False, now=max(target.at, ctx.now)
+    )
     drafts = await pending_drafts(ctx.session, briefing.kind, target.subject)
     if not composition.deliveries:
         ctx.reply(f"{briefing.title}暂无可发送的群：{composition.note}")
@@ -136,34 +138,21 @@ async def _preview(ctx: CommandContext, env: ScheduleEnv, briefing: Briefing) ->
 
 async def _send(ctx: CommandContext, env: ScheduleEnv, briefing: Briefing) -> None:
     current = briefing.current(env, ctx)
-    held = await claims.claim_of(ctx.session, briefing.job, current.at)
-    won = held is None and await claims.claim(
-        ctx.session,
-        briefing.job,
-        current.at,
-        by=f"command:{ctx.inbox.id}",
-        now=ctx.now,
-        status=claims.MANUAL,
-        note=f"{ctx.person.name}通过“{briefing.word} 发送”发送",
-    )
-    if not won:
-        held = held or await claims.claim_of(ctx.session, briefing.job, current.at)
-        when = moment_label(held.claimed_at, env.policy.tz) if held else "此前"
+    manual = Manual(by=f"command:{ctx.inbox.id}", note=f"{ctx.person.name}通过“{briefing.word} 发送”发送")
+    outcome = await occur(ctx.session, env, briefing.job, current.at, by=manual.by, now=ctx.now, manual=manual)
+    if outcome.status == "taken":
+        when = moment_label(outcome.claimed_at, env.policy.tz) if outcome.claimed_at else "此前"
         ctx.reply(f"{briefing.this}{briefing.title}已于{when}发送，未重复发送。")
         ctx.audit(briefing.word, f"发送 {current.subject}：已发送过", "already_sent")
         return
-    composition = await COMPOSERS[briefing.job](ctx.session, env, current.at, late=False, now=ctx.now)
-    if not composition.deliveries:
-        why = composition.note
-        await claims.settle(ctx.session, briefing.job, current.at, status=claims.NOTHING, note=why)
-        ctx.reply(f"{briefing.title}未发送：{why}")
+    if outcome.status != "posted":
+        ctx.reply(f"{briefing.title}未发送：{outcome.note}")
         ctx.audit(briefing.word, f"发送 {current.subject}：无目标群", "no_groups")
         return
-    await write(ctx.session, env, briefing.job, current.at, composition)
-    groups = [delivery.group.name for delivery in composition.deliveries]
+    groups = outcome.groups
     scheduled = "" if current.skipped else f"，{moment_label(current.at, env.policy.tz)}不再重复发送"
     ctx.reply(f"已发送{briefing.this}{briefing.title}至{'、'.join(groups)}（共{len(groups)}个群）{scheduled}。")
-    ctx.audit(briefing.word, f"发送 {current.subject}：{len(groups)}个群，补充事项{len(composition.drafts)}条")
+    ctx.audit(briefing.word, f"发送 {current.subject}：{len(groups)}个群，{outcome.note}")
 
 
 async def _withdraw(ctx: CommandContext, briefing: Briefing, argument: str) -> None:

@@ -18,7 +18,6 @@ from handlers.reports import file_report
 from handlers.services import items as rules
 from handlers.services.actor import Actor, Refused
 from handlers.texts import command_word_as_report
-from schedules.settings import schedule_settings
 from storage import items as ledger
 from storage.models import Item, Unit
 from storage.outbound import quote
@@ -217,7 +216,7 @@ async def stop(ctx: CommandContext) -> None:
     office_only=False,
 )
 async def show_items(ctx: CommandContext) -> None:
-    calendar = schedule_settings(ctx.policy).calendar()
+    calendar = ctx.policy.schedules.calendar()
     tz = ctx.policy.tz
     args = ctx.args.strip()
     number, _ = item_reference(args)

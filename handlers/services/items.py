@@ -17,7 +17,6 @@ from datetime import date
 from handlers import item_texts as texts
 from handlers.services.actor import Actor, Refused
 from handlers.services.item_notices import tell_office, tell_units
-from schedules.settings import schedule_settings
 from storage import items as ledger
 from storage.models import Item, ItemState, Person, Unit
 
@@ -63,7 +62,7 @@ def due_warning(actor: Actor, due: date, word: str) -> str:
     """Refuse a date in the past; a warning for a non-working day, or ``""``."""
     if due < actor.today:
         raise actor.refuse(texts.past_due(due, actor.today), word, due.isoformat(), "past_due")
-    info = schedule_settings(actor.policy).calendar().explain(due)
+    info = actor.policy.schedules.calendar().explain(due)
     return "" if info.workday else texts.non_working_due(due, info.reason)
 
 

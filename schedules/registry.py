@@ -1,0 +1,70 @@
+"""Every timed job, in the order ``duban jobs list`` shows them: add a new kind of job here."""
+
+from __future__ import annotations
+
+from schedules.compose import (
+    compose_item_reminder,
+    compose_monthly,
+    compose_overdue,
+    compose_reminder,
+    compose_weekly,
+)
+from schedules.job import Job
+from schedules.occurrences import Planner
+from schedules.settings import (
+    DEADLINE_REMINDER,
+    ITEM_REMINDER,
+    MONTHLY_CIRCULAR,
+    OVERDUE_NOTICE,
+    WEEKLY_BRIEFING,
+)
+
+JOBS: tuple[Job, ...] = (
+    Job(
+        name=WEEKLY_BRIEFING,
+        title="每周工作通报",
+        settings_of=lambda settings: settings.weekly_briefing,
+        plan=Planner.weekly,
+        compose=compose_weekly,
+    ),
+    Job(
+        name=MONTHLY_CIRCULAR,
+        title="月度工作通报",
+        settings_of=lambda settings: settings.monthly_circular,
+        plan=Planner.monthly,
+        compose=compose_monthly,
+    ),
+    Job(
+        name=DEADLINE_REMINDER,
+        title="催报提醒",
+        settings_of=lambda settings: settings.deadline_reminder,
+        plan=Planner.reminders,
+        compose=compose_reminder,
+    ),
+    Job(
+        name=OVERDUE_NOTICE,
+        title="逾期未报名单",
+        settings_of=lambda settings: settings.overdue_notice,
+        plan=Planner.overdue,
+        compose=compose_overdue,
+    ),
+    Job(
+        name=ITEM_REMINDER,
+        title="督办事项提醒",
+        settings_of=lambda settings: settings.item_reminder,
+        plan=Planner.item_reminders,
+        compose=compose_item_reminder,
+    ),
+)
+
+JOB_NAMES = tuple(job.name for job in JOBS)
+JOB_TITLES = {job.name: job.title for job in JOBS}
+_BY_NAME = {job.name: job for job in JOBS}
+
+
+def job_named(name: str) -> Job:
+    """The job called ``name``; a ``KeyError`` naming the choices otherwise."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"没有名为 {name} 的定时任务（可选：{'、'.join(JOB_NAMES)}）") from None
