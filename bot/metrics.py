@@ -44,9 +44,16 @@ from bot.appkeys import CONTEXT, LINKS, WORKERS
 from bot.health import FAILURE_WINDOW, by_errcode, duban_version
 from bot.transports.status import LinkBoard
 from storage.db import Database
-from storage.models import InboxState, OutboxState, utcnow
+from storage.models import FileState, InboxState, OutboxState, utcnow
 from storage.outbox_ops import state_counts as outbox_state_counts
-from storage.queue_stats import QueueAges, SendFailure, inbox_state_counts, queue_ages, recent_send_failures
+from storage.queue_stats import (
+    QueueAges,
+    SendFailure,
+    file_state_counts,
+    inbox_state_counts,
+    queue_ages,
+    recent_send_failures,
+)
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +159,7 @@ class QueueSnapshot:
     outbox: Mapping[OutboxState, int]
     ages: QueueAges
     failures: list[SendFailure]
+    files: Mapping[FileState, int]
 
 
 async def read_queues(db: Database) -> QueueSnapshot:
@@ -161,7 +169,8 @@ async def read_queues(db: Database) -> QueueSnapshot:
         outbox = await outbox_state_counts(session)
         ages = await queue_ages(session, now=now)
         failures = await recent_send_failures(session, since=now - FAILURE_WINDOW)
-    return QueueSnapshot(inbox=inbox, outbox=outbox, ages=ages, failures=failures)
+        files = await file_state_counts(session)
+    return QueueSnapshot(inbox=inbox, outbox=outbox, ages=ages, failures=failures, files=files)
 
 
 @dataclass(frozen=True)
@@ -227,6 +236,12 @@ def _queue_families(snapshot: QueueSnapshot) -> Iterable[Metric]:
     for outbox_state, count in snapshot.outbox.items():
         outbox.add_metric([outbox_state.value], count)
     yield outbox
+    files = GaugeMetricFamily(
+        "duban_files", "Files people sent, by state: pending (fetch queue), stored, lost, refused.", labels=["state"]
+    )
+    for file_state, count in snapshot.files.items():
+        files.add_metric([file_state.value], count)
+    yield files
     yield GaugeMetricFamily(
         "duban_outbox_lag_seconds",
         "How long the oldest due pending outbox row has waited for the dispatcher (0 when none).",

@@ -5,9 +5,10 @@ Routing, in order:
 1. The leading @-mention of the bot is removed.
 2. An unknown sender (not on the roster, or inactive) is told so courteously and whom to ask; the attempt is
    audited. Their message stays in the inbox.
-3. Images and files: a liaison's are attached to the unit's report; an office member's are not filed.
-   Other message types (voice, video, links, locations, events) are kept but not filed, with a polite answer
-   naming what the bot understands.
+3. Images, files, and voice or video the platform sent as media: a liaison's are attached to the unit's report
+   and fetched (:mod:`handlers.files`); an office member's are not filed. Other message types (links,
+   locations, events, voice sent only as text) are kept but not filed, with a polite answer naming what the
+   bot understands.
 4. A command (``统计``, ``/status``…): run if the sender may use it, refused and audited if not.
 5. Any other text: an office member gets their help (office members do not file reports); a liaison's text
    is the unit's report (:mod:`handlers.reports`) — except a bare acknowledgement (``收到``, ``好的，谢谢``,
@@ -32,7 +33,7 @@ import handlers.commands  # noqa: F401  (registers every command)
 from handlers import file_texts, texts
 from handlers.commands.help import help_text
 from handlers.commands.registry import CommandContext, CommandSpec, match, raw_arguments
-from handlers.files import asks_how_to_send, file_attachment, mentions_attachment
+from handlers.files import asks_how_to_send, file_attachment, keep_unfiled, mentions_attachment
 from handlers.identity import identify, strip_mention
 from handlers.reports import file_report
 from handlers.respond import audit, reply
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 REPORT_MIN_CHARS = 40
 ATTACHMENT_TYPES = frozenset({"image", "picture", "file"})
+MEDIA_TYPES = frozenset({"voice", "audio", "video", "shortvideo"})  # kept as files when the platform sent the media
 TEXT_TYPES = frozenset({"text", "mixed", "richText", "markdown"})  # voice, video, link, location… are not filed
 ACKNOWLEDGEMENTS = frozenset({"收到", "好", "好的", "ok", "okay", "嗯", "嗯嗯", "明白", "了解", "知道了"})
 COURTESIES = ACKNOWLEDGEMENTS | {"谢谢", "感谢", "多谢", "辛苦了", "辛苦"}
@@ -60,7 +62,11 @@ async def handle(session: AsyncSession, row: InboxMessage, policy: Policy, now: 
         return
     row.person_id = person.id
 
-    if row.msgtype in ATTACHMENT_TYPES or (row.msgtype in TEXT_TYPES and not text and row.attachments):
+    if (
+        row.msgtype in ATTACHMENT_TYPES
+        or (row.msgtype in TEXT_TYPES and not text and row.attachments)
+        or (row.msgtype in MEDIA_TYPES and row.attachments)
+    ):
         await _attachment(session, row, person, policy, now)
     elif row.msgtype not in TEXT_TYPES:
         reply(session, row, texts.unsupported_message(row.msgtype))
@@ -93,8 +99,8 @@ def is_courtesy(text: str) -> bool:
 
 
 async def _attachment(session: AsyncSession, row: InboxMessage, person: Person, policy: Policy, now: datetime) -> None:
-    if person.role is Role.OFFICE:
-        reply(session, row, texts.OFFICE_ATTACHMENT)
+    if person.role is Role.OFFICE:  # kept all the same (nothing a person sent is lost), but not filed
+        keep_unfiled(session, row, person, lead=texts.OFFICE_ATTACHMENT)
         return
     unit = person.unit
     if unit is None or not unit.active:

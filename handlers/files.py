@@ -99,6 +99,16 @@ async def file_attachment(
     return submission
 
 
+def keep_unfiled(session: AsyncSession, row: InboxMessage, person: Person, *, lead: str) -> None:
+    """Fetch and keep a message's files without filing them in any report (an office member's, say)."""
+    items = [dict(item) for item in row.attachments if isinstance(item, dict)] or [{"kind": row.msgtype}]
+    for item in items:
+        item["kind"] = _kind(row, item)
+    record_files(
+        session, row, items, unit_id=None, period=None, submission_id=None, person_id=person.id, reply_lead=lead
+    )
+
+
 def _within_window(latest: Submission, person: Person, row: InboxMessage, policy: Policy) -> bool:
     """The latest version is this liaison's own text, sent no longer than the window before the document."""
     return (

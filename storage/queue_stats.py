@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import InboxMessage, InboxState, OutboxMessage, OutboxState, SendLog
+from storage.models import FileState, InboxMessage, InboxState, OutboxMessage, OutboxState, SendLog, StoredFile
 
 # The send log's words for a request that did not succeed (``storage.outbox_ops.Settlement.log_outcome``).
 FAILED_OUTCOMES = ("retry", "failed", "uncertain")
@@ -92,6 +92,15 @@ async def inbox_state_counts(session: AsyncSession) -> dict[InboxState, int]:
     counts = dict.fromkeys(InboxState, 0)
     for state, count in rows:
         counts[InboxState(state)] = int(count)
+    return counts
+
+
+async def file_state_counts(session: AsyncSession) -> dict[FileState, int]:
+    """Files people sent, by state (``pending`` is the fetch queue's depth)."""
+    rows = await session.execute(select(StoredFile.state, func.count()).group_by(StoredFile.state))
+    counts = dict.fromkeys(FileState, 0)
+    for state, count in rows:
+        counts[FileState(state)] = int(count)
     return counts
 
 

@@ -199,6 +199,16 @@ async def send_file(channel: str, client: TestClient, fakes: FakePlatforms, data
         assert response.status == 200
 
 
+async def send_dingtalk_text(client: TestClient, text: str) -> None:
+    """The commerce department's B liaison writes ``text`` to the DingTalk robot 1:1."""
+    message = dingtalk_message(
+        text, msg_id=f"text-{next(_ids)}", conversationType="1", senderStaffId="lina-staff", robotCode="dingkey"
+    )
+    millis = str(int(datetime.now(UTC).timestamp() * 1000))
+    response = await client.post("/dingtalk/bot", data=as_json(message).encode(), headers=dingtalk_headers(millis))
+    assert response.status == 200
+
+
 async def make_world(
     db: Database, fake_platforms: FakePlatforms, tmp_path: Path, aiohttp_client: Client, **extra: Any
 ) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from tests.files_kit import (
     make_pdf,
     make_world,
     make_xlsx,
+    send_dingtalk_text,
     send_file,
     sha256,
     write_config,
@@ -103,6 +104,32 @@ async def test_duplicate_names_in_one_version_are_numbered(db: Database) -> None
             db, roster.liaison, "", local(2026, 11, 20, 9, minute), msgtype="file", attachments=[document("进展.docx")]
         )
     assert [file.name for file in await held(db)] == ["进展.docx", "进展 (2).docx"]
+
+
+async def test_voice_and_video_sent_as_media_are_kept_as_files(db: Database) -> None:
+    roster = await seed(db)
+    voice = {"kind": "voice", "media_id": "V1", "format": "amr"}
+    video = {"kind": "video", "download_code": "DV1"}
+    assert await say(db, roster.liaison, "", local(2026, 11, 20, 9), msgtype="voice", attachments=[voice]) == []
+    assert await say(db, roster.liaison, "", local(2026, 11, 20, 9, 1), msgtype="video", attachments=[video]) == []
+    assert [(file.kind, file.name) for file in await held(db)] == [("voice", "语音"), ("video", "视频")]
+    assert len(await submissions(db, roster.commerce)) == 1
+
+
+async def test_a_joined_documents_text_shows_in_the_version(
+    db: Database, fake_platforms: FakePlatforms, tmp_path: Path, aiohttp_client: Client
+) -> None:
+    world = await make_world(db, fake_platforms, tmp_path, aiohttp_client)
+    roster = world["roster"]
+    with time_machine.travel(NOW, tick=True):
+        await send_dingtalk_text(world["client"], "10月工作进展见附件")
+        await send_file("dingtalk", world["client"], fake_platforms, make_docx(), "进展.docx")
+        await deliver(world["ctx"])
+    (version,) = await submissions(db, roster.commerce)
+    assert version.text == "10月工作进展见附件"
+    (shown,) = await say(db, roster.office, "查看 省商务厅", local(2026, 11, 21, 9))
+    assert "《进展.docx》正文摘录：" in shown and "签约重点项目3个" in shown
+    assert "- 第1版：" in shown and "《进展.docx》" in shown.split("- 第1版：")[1]
 
 
 # ---- advice in groups ---------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from storage.files import claim_next_file
 from storage.models import Blob, FileState, OutboxMessage, StoredFile
 from tests.fakes.behaviour import Reply
 from tests.fakes.server import FakePlatforms
-from tests.files_kit import Client, deliver, make_docx, make_world, send_file, sha256
+from tests.files_kit import Client, deliver, duban, make_docx, make_world, send_file, sha256, write_config
 
 NOW = local(2026, 11, 20, 10)
 
@@ -73,6 +73,29 @@ async def test_an_expired_url_is_lost_and_sender_and_office_are_told(
     assert "文件未能接收" in notice and "省商务厅" in notice and "张伟" in notice
 
 
+async def test_files_get_refuses_what_has_no_bytes(
+    world: dict[str, Any],
+    db: Database,
+    fake_platforms: FakePlatforms,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with time_machine.travel(NOW, tick=True):
+        await send_file("wecom_app", world["client"], fake_platforms, make_docx(), "进展.docx")
+        fake_platforms.files.media.clear()
+        await deliver(world["ctx"])
+    (file,) = await files_of(db)
+    config = write_config(tmp_path / "duban.toml", world["settings"])
+    out = tmp_path / "out.docx"
+    assert await duban(config, "files", "get", str(file.id), "-o", str(out)) == 2
+    assert "未能接收，没有可取出的内容" in capsys.readouterr().err
+    assert await duban(config, "files", "get", "999", "-o", str(out)) == 2
+    assert "没有编号为 999 的文件" in capsys.readouterr().err
+    assert not out.exists()
+    assert await duban(config, "files", "list", "--unit", "不存在的单位") == 2
+    assert "应恰好对应一个在册单位" in capsys.readouterr().err
+
+
 async def test_retries_with_back_off_until_the_reference_runs_out(
     world: dict[str, Any], db: Database, fake_platforms: FakePlatforms
 ) -> None:
@@ -92,6 +115,20 @@ async def test_retries_with_back_off_until_the_reference_runs_out(
     assert file.state is FileState.LOST
     assert file.reason.startswith("平台提供文件的时限已过") and "HTTP 502" in file.reason
     assert file.attempts == 2
+
+
+async def test_metrics_count_files_by_state(world: dict[str, Any], db: Database, fake_platforms: FakePlatforms) -> None:
+    from bot.metrics import read_queues
+
+    with time_machine.travel(NOW, tick=True):
+        await send_file("wecom_app", world["client"], fake_platforms, make_docx(), "a.docx")
+        await drain(world["ctx"])
+        assert (await read_queues(db)).files[FileState.PENDING] == 1
+        await deliver(world["ctx"])
+        counts = (await read_queues(db)).files
+    assert (counts[FileState.PENDING], counts[FileState.STORED]) == (0, 1)
+    response = await world["client"].get("/metrics")
+    assert 'duban_files{state="stored"} 1.0' in await response.text()
 
 
 async def test_a_retry_that_succeeds_stores_the_file(

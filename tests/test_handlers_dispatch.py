@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 
 from handlers.dispatch import apologize, is_courtesy
 from storage.db import Database
-from storage.models import InboxMessage, Person, Submission, Unit
+from storage.models import InboxMessage, Person, StoredFile, Submission, Unit
 
 UNKNOWN_REPLY = (
     "您好！系统名册中暂未登记您的账号，本条消息已留存，但暂不能作为工作进展登记。"
@@ -95,7 +95,11 @@ async def test_office_member_text_gets_help_not_a_report(db: Database) -> None:
 async def test_office_member_image_is_not_filed(db: Database) -> None:
     roster = await seed(db)
     replies = await say(db, roster.office, "", local(2026, 11, 20), msgtype="image", attachments=[{"kind": "image"}])
-    assert replies == ["您好！办公室成员发送的图片和文件不作为报送材料登记。发送“帮助”可查看可用命令。"]
+    assert replies == []  # answered once the image is fetched: it is kept, though not filed
+    async with db.sessions() as session:
+        (kept,) = (await session.scalars(select(StoredFile))).all()
+    assert kept.reply_lead == "您好！办公室成员发送的图片和文件不作为报送材料登记。发送“帮助”可查看可用命令。"
+    assert (kept.unit_id, kept.submission_id, kept.kind) == (None, None, "image")
     assert await count_submissions(db) == 0
 
 

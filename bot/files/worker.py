@@ -31,7 +31,7 @@ from bot.outbound.senders.base import http_timeout
 from handlers.files import DOCUMENT_KINDS, settle_message
 from storage.blobs import BlobStore, DatabaseStore, DirectoryStore, record_blob
 from storage.file_names import safe_name, unique_names
-from storage.files import LEASE, claim_next_file, lock_held, retry_later, settle
+from storage.files import claim_next_file, lock_held, retry_later, settle
 from storage.models import FileState, StoredFile, Submission
 
 log = logging.getLogger(__name__)
@@ -156,8 +156,9 @@ async def drain_files(
 
     async def lane() -> None:
         nonlocal taken
+        lease = timedelta(seconds=ctx.settings.files.fetch_lease_seconds)
         while stopping is None or not stopping.is_set():
-            file_id = await claim_next_file(ctx.db, ctx.instance_id, now=datetime.now(UTC))
+            file_id = await claim_next_file(ctx.db, ctx.instance_id, now=datetime.now(UTC), lease=lease)
             if file_id is None:
                 return
             taken += 1
@@ -188,7 +189,8 @@ def sweep_spool(directory: Path | None, *, older_than: timedelta) -> int:
 async def fetch_worker(ctx: AppContext, stopping: asyncio.Event) -> None:
     """The service's fetch worker: runs until ``stopping`` is set."""
     store = blob_store(ctx.settings)
-    swept = await asyncio.to_thread(sweep_spool, store.spool_directory(), older_than=LEASE)
+    lease = timedelta(seconds=ctx.settings.files.fetch_lease_seconds)
+    swept = await asyncio.to_thread(sweep_spool, store.spool_directory(), older_than=lease)
     if swept:
         log.info("fetch worker: removed %d partial downloads left by an interrupted fetch", swept)
     log.info("fetch worker started as %s (store: %s)", ctx.instance_id, store.backend)
