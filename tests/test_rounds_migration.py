@@ -23,7 +23,8 @@ async def test_rounds_migrate_up_and_down_over_existing_data(tmp_path: Path) -> 
         async with db.engine.begin() as connection:
             await connection.execute(
                 text(
-                    "INSERT INTO unit (id, name, division, active, created_at, updated_at) VALUES (1, '省商务厅', '', 1, :t, :t)"
+                    "INSERT INTO unit (id, name, division, active, created_at, updated_at)"
+                    " VALUES (1, '省商务厅', '', 1, :t, :t)"
                 ),
                 {"t": now},
             )
