@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from schedules import round_reminder
 from schedules.compose import (
     compose_item_reminder,
     compose_monthly,
@@ -16,6 +17,7 @@ from schedules.settings import (
     ITEM_REMINDER,
     MONTHLY_CIRCULAR,
     OVERDUE_NOTICE,
+    ROUND_REMINDER,
     WEEKLY_BRIEFING,
 )
 
@@ -54,6 +56,13 @@ JOBS: tuple[Job, ...] = (
         settings_of=lambda settings: settings.item_reminder,
         plan=Planner.item_reminders,
         compose=compose_item_reminder,
+    ),
+    Job(
+        name=ROUND_REMINDER,
+        title="征集催报",
+        settings_of=lambda settings: settings.round_reminder,
+        plan=round_reminder.plan,
+        compose=round_reminder.compose,
     ),
 )
 

@@ -25,6 +25,7 @@ MONTHLY_CIRCULAR = "monthly-circular"
 DEADLINE_REMINDER = "deadline-reminder"
 OVERDUE_NOTICE = "overdue-notice"
 ITEM_REMINDER = "item-reminder"
+ROUND_REMINDER = "round-reminder"
 
 HolidayPolicy = Literal["shift", "skip", "keep"]
 """What a job does when its nominal day is not a working day: move to the next working day (weekly: the
@@ -67,6 +68,14 @@ class ItemReminderSettings(JobSettings):
     at: time = time(9, 15)
 
 
+class RoundReminderSettings(JobSettings):
+    """``[schedules.round-reminder]``: open collections due within ``workdays_before`` working days (or overdue)
+    remind the units that have not answered, on working mornings."""
+
+    at: time = time(10, 0)
+    workdays_before: int = Field(default=2, ge=0, le=20)
+
+
 class ScheduleSettings(BaseModel):
     """``[schedules]``: every timed job, the deadline policy, the catch-up grace and the office's working-day lists."""
 
@@ -78,6 +87,7 @@ class ScheduleSettings(BaseModel):
     overdue_notice: JobSettings = Field(default_factory=JobSettings, alias="overdue-notice")
     # Amber and red 督办 items remind their lead units' liaisons on working mornings.
     item_reminder: ItemReminderSettings = Field(default_factory=ItemReminderSettings, alias="item-reminder")
+    round_reminder: RoundReminderSettings = Field(default_factory=RoundReminderSettings, alias="round-reminder")
     deadline_policy: DeadlinePolicy = "keep"
     catchup_grace_hours: float = Field(default=6, ge=0, le=168)
     templates_dir: Path | None = None

@@ -10,7 +10,7 @@ from handlers_kit import OFFICE_NAME, SHANGHAI, local
 from sqlalchemy import func, select
 
 from schedules.context import JobContext
-from schedules.settings import ItemReminderSettings, ScheduleSettings, with_schedules
+from schedules.settings import ItemReminderSettings, RoundReminderSettings, ScheduleSettings, with_schedules
 from storage.db import Database
 from storage.models import Group, JobClaim, OutboxMessage, Submission, Unit
 from storage.periods import DeadlineRule, Period
@@ -24,10 +24,11 @@ __all__ = ["SHANGHAI", "local"]
 def policy(**settings: Any) -> Policy:
     """The office's policy with ``ScheduleSettings(**settings)`` (defaults otherwise).
 
-    The daily 督办 item reminder is off unless given: these tests are about the reporting cycle's four jobs
-    (tests/test_items_rhythm.py covers it).
+    The daily 督办 item and 征集 reminders are off unless given: these tests are about the reporting cycle's four
+    jobs (tests/test_items_rhythm.py and tests/test_rounds_reminder.py cover them).
     """
     settings.setdefault("item_reminder", ItemReminderSettings(enabled=False))
+    settings.setdefault("round_reminder", RoundReminderSettings(enabled=False))
     return with_schedules(BASE_POLICY, ScheduleSettings(**settings))
 
 

@@ -1,0 +1,100 @@
+"""The round reminder (征集催报): on working mornings, each open collection due within a few working days reminds
+only the units that have not answered, @-mentioning only those units' liaisons (A角, B角) in the groups they sit in.
+
+A job in one module: its settings model, its planner and its composer; :mod:`schedules.registry` lists it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from schedules.compose import Composition, Delivery
+from schedules.content import target_groups
+from schedules.context import ScheduleEnv
+from schedules.dates import moment_label
+from schedules.occurrences import Occurrence, Planner
+from schedules.settings import ROUND_REMINDER
+from storage import rounds
+from storage.models import Group, GroupMember, Person, Role, Round
+from storage.outbound import Mention, OutboundMessage, quote
+
+
+def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
+    """Every working day (every day under ``keep``) at the configured time; the claim makes it once a day."""
+    config = planner.settings.round_reminder
+    found = []
+    day = start
+    while day <= end:
+        if config.holiday_policy == "keep" or planner.calendar.is_workday(day):
+            at = datetime.combine(day, config.at, tzinfo=planner.tz)
+            found.append(Occurrence(ROUND_REMINDER, at, day, day.isoformat()))
+        day += timedelta(days=1)
+    return found
+
+
+def _due_soon(env: ScheduleEnv, round_: Round, today: date) -> bool:
+    """Due from today up to the configured number of working days ahead (overdue open rounds keep being chased)."""
+    due = round_.deadline.astimezone(env.policy.tz).date()
+    ahead = env.settings.round_reminder.workdays_before
+    horizon = today
+    for _ in range(ahead):
+        horizon = env.calendar.next_workday(horizon)
+    return due <= horizon
+
+
+async def _liaisons_by_group(
+    session: AsyncSession, unit_ids: list[int], groups: list[Group]
+) -> dict[int, dict[int, list[Person]]]:
+    """group id → unit id → the unit's active liaisons sitting in that group (A角 first)."""
+    rows = await session.execute(
+        select(GroupMember.group_id, Person)
+        .join(Person, Person.id == GroupMember.person_id)
+        .where(
+            GroupMember.group_id.in_([group.id for group in groups]),
+            Person.unit_id.in_(unit_ids),
+            Person.active.is_(True),
+            Person.role.in_([Role.A, Role.B]),
+        )
+        .order_by(GroupMember.group_id, Person.unit_id, Person.role, Person.id)
+    )
+    found: dict[int, dict[int, list[Person]]] = {}
+    for group_id, person in rows:
+        assert person.unit_id is not None  # filtered by unit_id above
+        found.setdefault(group_id, {}).setdefault(person.unit_id, []).append(person)
+    return found
+
+
+async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
+    """One message per group and round due soon, naming and @-mentioning only that group's laggards."""
+    today = at.astimezone(env.policy.tz).date()
+    deliveries: list[Delivery] = []
+    reminded: set[tuple[int, int]] = set()
+    for round_ in await rounds.open_rounds(session):
+        if not _due_soon(env, round_, today):
+            continue
+        standing = await rounds.round_standing(session, round_)
+        names = {unit.unit_id: unit.unit_name for unit in standing.missing}
+        if not names:
+            continue
+        groups = await target_groups(session, [round_.group] if round_.group else [], office=False)
+        for group in groups:
+            present = (await _liaisons_by_group(session, list(names), [group])).get(group.id, {})
+            if not present:
+                continue
+            units = "、".join(quote(names[unit_id]) for unit_id in present)
+            passed = now > round_.deadline
+            when = ("已过截止时间" if passed else "截止时间为") + moment_label(round_.deadline, env.policy.tz)
+            body = (
+                f"征集#{round_.id}“{quote(round_.title, max_chars=40)}”{when}，"
+                f"以下单位尚未答复：{units}。请联络员回复“#{round_.id} …”。"
+            )
+            mentions = [Mention.of(person) for people in present.values() for person in people]
+            message = OutboundMessage(title=f"征集#{round_.id}提醒", body=body, mentions=mentions, late_post=late)
+            deliveries.append(Delivery(group, message))
+            reminded.update((round_.id, unit_id) for unit_id in present)
+    if not deliveries:
+        return Composition(note="没有需要提醒的征集（或均已答复）")
+    return Composition(deliveries=deliveries, note=f"提醒未答复单位{len(reminded)}家次")
