@@ -21,7 +21,7 @@ from storage.outbound import quote
 from storage.policy import Policy
 
 _MARKER = re.compile(r"^\s*(?:征集)?[#＃]\s*([0-9０-９]{1,9})(?:号)?[\s:：,，、.。]*")
-_SEPARATORS = re.compile(r"[\s,，、;；/]+")
+_SEPARATORS = re.compile(r"[\s,，、;；]+")
 
 
 def round_marker(text: str) -> tuple[int, str] | None:

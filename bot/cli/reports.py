@@ -1,4 +1,5 @@
-"""``duban status [--period YYYY-MM] [--json]`` and ``duban export --period YYYY-MM -o FILE.xlsx|FILE.zip``."""
+"""``duban status [--period YYYY-MM] [--json]``, ``duban export --period YYYY-MM -o FILE.xlsx|FILE.zip`` and
+``duban export --round N -o FILE.xlsx`` (a collection's answers)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,12 @@ def register(sub: SubParsers) -> None:
     status.add_argument("--json", action="store_true", help="以 JSON 输出")
     status.set_defaults(func=cmd_status)
 
-    export = sub.add_parser("export", help="导出某期工作进展报送台账（.xlsx），或台账连同各单位文件（.zip）")
-    export.add_argument("--period", required=True, help="期别，写作 YYYY-MM")
+    export = sub.add_parser(
+        "export", help="导出某期工作进展报送台账（.xlsx），或台账连同各单位文件（.zip）；或某次征集的答复（.xlsx）"
+    )
+    which = export.add_mutually_exclusive_group(required=True)
+    which.add_argument("--period", help="期别，写作 YYYY-MM")
+    which.add_argument("--round", type=int, help="征集编号（如 7，即“征集#7”），导出各单位答复")
     export.add_argument("-o", "--output", required=True, help="输出文件路径，如 台账-2026-10.xlsx 或 报送-2026-10.zip")
     export.set_defaults(func=cmd_export)
 
@@ -135,8 +140,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     policy = policy_from_settings(settings)
-    period = _period(args.period, policy)
     output = Path(args.output)
+    if args.round is not None:
+        return _export_round(settings, policy, args.round, output)
+    period = _period(args.period, policy)
     suffix = output.suffix.lower()
     if suffix not in (".xlsx", ".zip"):
         raise CliError(f"输出文件应以 .xlsx 或 .zip 结尾（收到 {output}）。", code=2)
@@ -184,3 +191,32 @@ async def _export(settings: Settings, policy: Policy, period: Period, output: Pa
         except OSError as exc:
             raise CliError(f"无法写入 {output}：{exc.strerror}") from None
         return ledger, count
+
+
+def _export_round(settings: Settings, policy: Policy, number: int, output: Path) -> int:
+    if output.suffix.lower() != ".xlsx":
+        raise CliError(f"征集答复导出为 .xlsx 文件（收到 {output}）。", code=2)
+    if not output.parent.is_dir():
+        raise CliError(f"目录 {output.parent} 不存在，请先创建。", code=2)
+    answered, missing = asyncio.run(_write_round(settings, policy, number, output))
+    print(f"已导出征集#{number}的答复：{output}（已答复 {answered} 个单位，未答复 {missing} 个）")
+    return 0
+
+
+async def _write_round(settings: Settings, policy: Policy, number: int, output: Path) -> tuple[int, int]:
+    from bot.workbooks.rounds import build_round_workbook
+    from bot.workbooks.sheet import save_workbook
+    from storage.models import Round
+    from storage.rounds import round_standing
+
+    async with checked_database(settings) as db, db.sessions() as session:
+        round_ = await session.get(Round, number)
+        if round_ is None:
+            raise CliError(f"没有编号为 {number} 的征集。", code=2)
+        standing = await round_standing(session, round_)
+    workbook = build_round_workbook(standing, tz=policy.tz, office_name=settings.office_name, now=datetime.now(UTC))
+    try:
+        save_workbook(workbook, output)
+    except OSError as exc:
+        raise CliError(f"无法写入 {output}：{exc.strerror}") from None
+    return len(standing.answered), len(standing.missing)
