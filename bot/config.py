@@ -160,7 +160,22 @@ class DingtalkConfig(Section):
 
 
 class FeishuConfig(Section):
+    """``[feishu]``: ``api_base`` for every Feishu request. ``transport = "websocket"`` receives group @-messages
+    and 1:1 messages (``im.message.receive_v1``) of the self-built app ``app_id`` over Feishu's long connection
+    and answers through the message reply API; ``"none"`` (default) only pushes through custom bots."""
+
     api_base: str = "https://open.feishu.cn"
+    transport: Literal["none", "websocket"] = "none"
+    app_id: str = ""
+    app_secret: SecretStr = SecretStr("")
+
+    @model_validator(mode="after")
+    def _websocket_needs_app(self) -> FeishuConfig:
+        if self.transport == "websocket" and not (self.app_id and self.app_secret.get_secret_value()):
+            raise ValueError(
+                'transport = "websocket" 须同时填写 app_id 与 app_secret（飞书开发者后台“凭证与基础信息”）'
+            )
+        return self
 
 
 class SandboxConfig(Section):
@@ -186,7 +201,8 @@ class GroupConfig(Section):
 
     @model_validator(mode="after")
     def _webhook_needed(self) -> GroupConfig:
-        if self.platform != "sandbox" and not self.webhook:
+        # A WeCom group named by its chat id alone is posted to through the 智能机器人's long connection.
+        if self.platform != "sandbox" and not self.webhook and not (self.platform == "wecom" and self.chat_id):
             raise ValueError(f"群「{self.name}」的平台为 {self.platform}，须填写 webhook")
         return self
 
@@ -350,6 +366,17 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _chat_id_groups_have_a_bot(self) -> Settings:
+        bare = [g.name for g in self.groups if g.platform == "wecom" and not g.webhook]
+        if bare and self.wecom.bot.transport != "websocket":
+            names = "、".join(bare)
+            raise ValueError(
+                f"群「{names}」只填了 chat_id、没有 webhook：须开启企业微信智能机器人长连接"
+                '（[wecom.bot] transport = "websocket"）经其主动发送，或为该群填写群机器人 webhook'
+            )
+        return self
+
+    @model_validator(mode="after")
     def _schedule_groups_known(self) -> Settings:
         known = {group.name for group in self.groups}
         for job, config in self.schedules.jobs().items():
@@ -379,6 +406,7 @@ class Settings(BaseSettings):
             self.wecom.bot.token,
             self.wecom.bot.encoding_aes_key,
             self.wecom.bot.secret,
+            self.feishu.app_secret,
             self.dingtalk.app_secret,
             *(group.secret for group in self.groups),
         ]

@@ -22,6 +22,8 @@ from bot.outbound.senders.wecom_bot_ws import CHANNEL as WECOM_BOT_SOCKET
 from bot.scheduler import scheduler_worker
 from bot.transports.dingtalk_stream import TRANSPORT as DINGTALK_STREAM
 from bot.transports.dingtalk_stream import dingtalk_stream_worker
+from bot.transports.feishu_ws import TRANSPORT as FEISHU_WS
+from bot.transports.feishu_ws import feishu_ws_worker
 from bot.transports.status import LinkBoard
 from bot.transports.wecom_bot_ws import TRANSPORT as WECOM_BOT_WS
 from bot.transports.wecom_bot_ws import wecom_bot_ws_worker
@@ -44,6 +46,9 @@ def long_connections(settings: Settings, inbox: Inbox, board: LinkBoard) -> list
     if settings.wecom.bot.transport == "websocket":
         link = board.link(WECOM_BOT_WS)
         workers.append((WECOM_BOT_WS, partial(wecom_bot_ws_worker, inbox=inbox, link=link)))
+    if settings.feishu.transport == "websocket":
+        link = board.link(FEISHU_WS)
+        workers.append((FEISHU_WS, partial(feishu_ws_worker, inbox=inbox, link=link)))
     return workers
 
 

@@ -38,9 +38,7 @@ port = {port}
 [wecom]
 api_base = "{fake_url}"
 
-[feishu]
-api_base = "{fake_url}"
-
+{"" if "[feishu]" in sections else f'[feishu]{chr(10)}api_base = "{fake_url}"{chr(10)}'}
 [sandbox]
 enabled = false
 
@@ -146,3 +144,12 @@ async def health_of(instance: Instance) -> dict[str, object]:
 
     async with aiohttp.ClientSession() as http, http.get(f"{instance.url}/healthz") as response:
         return dict(await response.json())
+
+
+def feishu_socket_section(api_base: str, app_id: str, app_secret: str) -> str:
+    return f"""[feishu]
+api_base = "{api_base}"
+transport = "websocket"
+app_id = "{app_id}"
+app_secret = "{app_secret}"
+"""

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbound.senders.base import Outcome
 from storage.models import Group, OutboxMessage
-from storage.outbound import GROUP_CHANNELS, OutboundMessage, enqueue_to_group, quote
+from storage.outbound import BOT_SOCKET_CHANNEL, GROUP_CHANNELS, OutboundMessage, enqueue_to_group, quote
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ CHANNEL_LABELS = {
     "feishu_bot": "飞书群机器人",
     "wecom_response_url": "企业微信智能机器人回复",
     "wecom_bot_ws": "企业微信智能机器人（长连接）",
+    "feishu_reply": "飞书应用机器人回复",
     "dingtalk_session": "钉钉机器人回复",
     "wecom_app": "企业微信应用消息",
     "sandbox": "沙箱",
@@ -75,7 +76,7 @@ async def office_groups(session: AsyncSession) -> list[Group]:
 def _is_target(group: Group, row: RowRef) -> bool:
     if row.group_id is not None and group.id == row.group_id:
         return True
-    return row.channel in GROUP_CHANNELS.values() and group.name == row.target
+    return row.channel in (*GROUP_CHANNELS.values(), BOT_SOCKET_CHANNEL) and group.name == row.target
 
 
 async def _queue_once(session: AsyncSession, group: Group, message: OutboundMessage, key: str) -> bool:

@@ -9,6 +9,7 @@
 | dingtalk_session   | 20/min per conversation (conservative)              |
 | wecom_response_url | one request, ever                                   |
 | wecom_bot_ws       | 20/min per chat (the platform's is unpublished)     |
+| feishu_reply       | 5/s per chat (Feishu's per-chat bot limit)          |
 | sandbox            | none                                                |
 
 Replies are keyed by their own route, so they never use up a group robot's budget.
@@ -46,6 +47,8 @@ def policy_for(row: Claim, groups: Mapping[str, GroupConfig]) -> RatePolicy:
             return RatePolicy(once=True)
         case "wecom_bot_ws":
             return RatePolicy((Window(ROBOT_PER_MINUTE, 60),))
+        case "feishu_reply":
+            return RatePolicy((Window(FEISHU_PER_SECOND, 1),))
         case "sandbox":
             return UNLIMITED
     return RatePolicy((Window(ROBOT_PER_MINUTE, 60),))

@@ -18,6 +18,7 @@ from tests.fakes.behaviour import Clock, RandomFaults
 from tests.fakes.dingtalk import FakeDingtalk
 from tests.fakes.dingtalk_stream import FakeDingtalkStream
 from tests.fakes.feishu import FakeFeishu
+from tests.fakes.feishu_ws import FakeFeishuSocket
 from tests.fakes.files import FakeFiles
 from tests.fakes.wecom import FakeWecom
 from tests.fakes.wecom_bot_ws import FakeWecomBotSocket
@@ -40,6 +41,7 @@ class FakePlatforms:
         self.feishu = FakeFeishu(clock=clock, latency=latency)
         self.dingtalk_stream = FakeDingtalkStream()  # long connections (not one of :attr:`platforms`' senders)
         self.wecom_bot_socket = FakeWecomBotSocket()
+        self.feishu_socket = FakeFeishuSocket()
         for fake in self.platforms:
             fake.auto_register = auto_register
             fake.faults = faults
@@ -48,7 +50,9 @@ class FakePlatforms:
         self.app.add_routes(
             [*self.wecom.routes(), *self.dingtalk.routes(), *self.feishu.routes(), *self.files.routes()]
         )
-        self.app.add_routes([*self.dingtalk_stream.routes(), *self.wecom_bot_socket.routes()])
+        self.app.add_routes(
+            [*self.dingtalk_stream.routes(), *self.wecom_bot_socket.routes(), *self.feishu_socket.routes()]
+        )
         self.app.router.add_get("/_fake/stats", self.stats)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -98,6 +102,7 @@ class FakePlatforms:
             fake.base_url = self.url
         self.dingtalk_stream.base_url = self.url
         self.wecom_bot_socket.base_url = self.url
+        self.feishu_socket.base_url = self.url
         return self.url
 
     async def close(self) -> None:

@@ -7,6 +7,7 @@ from bot.outbound.senders.context import SendContext
 from bot.outbound.senders.dingtalk_robot import DingtalkRobotSender
 from bot.outbound.senders.dingtalk_session import DingtalkSessionSender
 from bot.outbound.senders.feishu_bot import FeishuBotSender
+from bot.outbound.senders.feishu_reply import FeishuReplySender
 from bot.outbound.senders.sandbox import SandboxSender
 from bot.outbound.senders.wecom_app import WecomAppSender
 from bot.outbound.senders.wecom_bot_ws import WecomBotSocketSender
@@ -17,6 +18,7 @@ SENDER_TYPES: tuple[type[Sender], ...] = (
     WecomWebhookSender,
     DingtalkRobotSender,
     FeishuBotSender,
+    FeishuReplySender,
     WecomResponseUrlSender,
     DingtalkSessionSender,
     WecomAppSender,
@@ -30,6 +32,7 @@ def build_senders(ctx: SendContext) -> dict[str, Sender]:
         WecomWebhookSender(ctx),
         DingtalkRobotSender(ctx),
         FeishuBotSender(ctx),
+        FeishuReplySender(ctx),
         WecomResponseUrlSender(ctx),
         DingtalkSessionSender(ctx),
         WecomAppSender(ctx),

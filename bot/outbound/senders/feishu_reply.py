@@ -1,0 +1,118 @@
+"""Feishu message reply API: ``POST {api_base}/open-apis/im/v1/messages/{message_id}/reply`` with the app's
+``tenant_access_token`` (fetched from ``/open-apis/auth/v3/tenant_access_token/internal``, cached, renewed
+30 minutes before it expires or when the platform says it is invalid)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, ClassVar
+
+import aiohttp
+
+from bot.outbound.render import Payload, render
+from bot.outbound.senders.base import (
+    Answer,
+    Kind,
+    Outcome,
+    Undeliverable,
+    post_json,
+    remaining_outcome,
+    transport_outcome,
+)
+from bot.outbound.senders.context import ContextSender, message_of
+from storage.outbox_claim import Claim
+
+PLATFORM = "飞书"
+CHANNEL = "feishu_reply"
+ACCESS_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
+TOKEN_INVALID = (99991663, 99991661, 99991668)
+RATE_LIMITED = 99991400
+RENEW_BEFORE_SECONDS = 1800
+
+
+def classify(answer: Answer) -> Outcome:
+    early = transport_outcome(answer, PLATFORM)
+    if early is not None:
+        return early
+    code = answer.errcode
+    if code == 0:
+        return Outcome.ok()
+    if code in TOKEN_INVALID:
+        return Outcome(Kind.RETRY, str(code), "飞书访问令牌已失效", detail=answer.errmsg, refresh_token=True)
+    if code == RATE_LIMITED:
+        return Outcome.retry("飞书接口调用过于频繁", errcode=code, detail=answer.errmsg, wait=5.0)
+    return remaining_outcome(
+        answer,
+        PLATFORM,
+        fix="请对照飞书开放平台的错误码说明处理（常见原因：未开通机器人能力、缺少 im:message 权限、机器人不在该群）。",
+        unrecognised_fix="请核对配置 [feishu] api_base 是否为飞书开放平台地址。",
+        field="code",
+        busy=False,
+    )
+
+
+class FeishuReplySender(ContextSender):
+    channel: ClassVar[str] = CHANNEL
+
+    _token: str = ""
+    _expires: float = 0.0
+
+    def payloads(self, claim: Claim) -> list[Payload]:
+        return render(message_of(claim), "feishu_bot")
+
+    async def token(self, *, fresh: bool = False) -> str | Outcome:
+        if fresh or not self._token or time.monotonic() > self._expires:
+            config = self.ctx.settings.feishu
+            url = config.api_base.rstrip("/") + ACCESS_PATH
+            answer = await post_json(
+                self.ctx.http, url, {"app_id": config.app_id, "app_secret": config.app_secret.get_secret_value()}
+            )
+            body = answer.body or {}
+            token, expire = body.get("tenant_access_token"), body.get("expire")
+            if answer.errcode != 0 or not isinstance(token, str) or not isinstance(expire, int):
+                outcome = classify(answer)
+                if outcome.kind is Kind.OK:
+                    return Outcome.permanent("飞书未发放访问令牌", "请核对配置 [feishu] app_id 与 app_secret。")
+                return outcome
+            self._token, self._expires = token, time.monotonic() + max(60, expire - RENEW_BEFORE_SECONDS)
+        return self._token
+
+    async def send(self, claim: Claim, payload: Payload) -> Outcome:
+        message_id = claim.address.get("message_id")
+        if not isinstance(message_id, str) or not message_id:
+            missing = Outcome.permanent("回复缺少消息编号", "请联系系统维护人员。", errcode="no_message", alert=False)
+            raise Undeliverable(missing)
+        body = _reply_body(payload)
+        url = f"{self.ctx.settings.feishu.api_base.rstrip('/')}/open-apis/im/v1/messages/{message_id}/reply"
+        for fresh in (False, True):
+            token = await self.token(fresh=fresh)
+            if isinstance(token, Outcome):
+                return token
+            outcome = classify(await _post_with_token(self, url, body, token))
+            if not outcome.refresh_token:
+                return outcome
+        return outcome
+
+
+def _reply_body(payload: Payload) -> dict[str, Any]:
+    """The custom-bot payload as the IM API wants it: ``content`` a JSON *string*, a post without its wrapper."""
+    msg_type = str(payload.get("msg_type", "text"))
+    content: Any = payload.get("content", {})
+    if msg_type == "post" and isinstance(content, dict):
+        content = content.get("post", content)
+    return {"msg_type": msg_type, "content": json.dumps(content, ensure_ascii=False)}
+
+
+async def _post_with_token(sender: FeishuReplySender, url: str, body: dict[str, Any], token: str) -> Answer:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=utf-8"}
+    try:
+        async with sender.ctx.http.post(url, data=json.dumps(body, ensure_ascii=False), headers=headers) as response:
+            raw = await response.read()
+            try:
+                parsed = json.loads(raw) if raw else None
+            except ValueError:
+                parsed = None
+            return Answer(response.status, parsed if isinstance(parsed, dict) else None)
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        return Answer(error=exc)
