@@ -35,6 +35,7 @@ REFERENCE_LIFETIME = {
     "wecom_app": timedelta(days=3),
     "wecom_bot": timedelta(minutes=5),
     "dingtalk_bot": timedelta(days=1),
+    "feishu_ws": timedelta(days=1),  # Feishu documents no lifetime for a message's resources either
 }
 DEFAULT_LIFETIME = timedelta(hours=1)
 
@@ -74,7 +75,7 @@ def record_files(
             sender_id=row.sender_id,
             inbox_id=row.id,
             channel=row.channel,
-            reference=dict(item),
+            reference={**item, "message_id": row.message_id},
             received_at=row.received_at,
             valid_until=row.received_at + reference_lifetime(row.channel),
             state=FileState.PENDING,
