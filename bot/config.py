@@ -201,7 +201,8 @@ class GroupConfig(Section):
 
     @model_validator(mode="after")
     def _webhook_needed(self) -> GroupConfig:
-        if self.platform != "sandbox" and not self.webhook:
+        # A WeCom group named by its chat id alone is posted to through the 智能机器人's long connection.
+        if self.platform != "sandbox" and not self.webhook and not (self.platform == "wecom" and self.chat_id):
             raise ValueError(f"群「{self.name}」的平台为 {self.platform}，须填写 webhook")
         return self
 
@@ -362,6 +363,17 @@ class Settings(BaseSettings):
             if group.name in seen:
                 raise ValueError(f"群名「{group.name}」重复")
             seen.add(group.name)
+        return self
+
+    @model_validator(mode="after")
+    def _chat_id_groups_have_a_bot(self) -> Settings:
+        bare = [g.name for g in self.groups if g.platform == "wecom" and not g.webhook]
+        if bare and self.wecom.bot.transport != "websocket":
+            names = "、".join(bare)
+            raise ValueError(
+                f"群「{names}」只填了 chat_id、没有 webhook：须开启企业微信智能机器人长连接"
+                '（[wecom.bot] transport = "websocket"）经其主动发送，或为该群填写群机器人 webhook'
+            )
         return self
 
     @model_validator(mode="after")

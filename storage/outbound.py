@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Group, InboxMessage, OutboxMessage, Person, utcnow
 
+BOT_SOCKET_CHANNEL = "wecom_bot_ws"  # the WeCom 智能机器人's long connection (bot.transports.wecom_bot_ws)
 GROUP_CHANNELS = {
     "wecom": "wecom_webhook",
     "dingtalk": "dingtalk_robot",
@@ -181,13 +182,15 @@ def enqueue_to_group(
     origin: str,
     dedupe_key: str | None = None,
 ) -> OutboxMessage:
-    """Queue ``message`` for a group's robot (the group's platform decides the dialect)."""
+    """Queue ``message`` for a group's robot (the group's platform decides the dialect). A WeCom group with a chat
+    id and no webhook is posted to by the 智能机器人's active send over its long connection."""
+    by_bot = group.platform == "wecom" and not group.webhook and bool(group.chat_id)
     return enqueue(
         session,
-        channel=GROUP_CHANNELS[group.platform],
+        channel=BOT_SOCKET_CHANNEL if by_bot else GROUP_CHANNELS[group.platform],
         target=group.name,
         rate_key=group_rate_key(group),
-        address={"group": group.name},
+        address={"group": group.name, "chatid": group.chat_id} if by_bot else {"group": group.name},
         message=message,
         origin=origin,
         group_id=group.id,

@@ -16,7 +16,7 @@ import pytest
 from storage.db import Database
 from storage.models import InboxMessage, InboxState, Submission
 from tests.fakes import FakePlatforms
-from tests.faults_kit import Instance, all_of, eventually
+from tests.faults_kit import Instance, all_of, eventually, fresh_database
 from tests.transports_kit import (
     GROUP_CHAT,
     LIAISON,
@@ -138,3 +138,40 @@ async def test_bad_credentials_are_refused_and_retried_without_a_traceback(
     assert "the gateway refused to open a connection: HTTP 401 InvalidAuthentication" in log
     assert "wrong-secret-value" not in log and "Traceback" not in log
     assert gateway.connections == []
+
+
+@pytest.mark.slow
+async def test_every_instance_connects_and_the_survivor_serves_after_sigkill(
+    tmp_path: Path, fake_platforms: FakePlatforms, pg_url: str | None
+) -> None:
+    gateway = fake_platforms.dingtalk_stream
+    fake_platforms.dingtalk.auto_register = True
+    async with fresh_database(pg_url) as url:
+        section = dingtalk_stream_section(fake_platforms.url, gateway.app_key, gateway.app_secret)
+        instances = await prepared_instances(tmp_path, url, 2, section, fake_platforms.url)
+        db = Database(url)
+        try:
+            for instance in instances:
+                await instance.start()
+            for instance in instances:
+                await instance.ready()
+            await gateway.wait_for(lambda: len(gateway.live) == 2)
+            instances[0].kill()
+            await instances[0].wait(within=10)
+            await gateway.wait_for(lambda: len(gateway.live) == 1)
+            pushed = {f"msgSurvivor{n:02d}" for n in range(10)}
+            for msg_id in sorted(pushed):
+                session_url, expires = fake_platforms.dingtalk.new_session()
+                connection, frame_id = await gateway.push(dingtalk_group_message(msg_id, "帮助", session_url, expires))
+                await gateway.acked(connection, frame_id)
+
+            async def done() -> set[str]:
+                return {r.message_id for r in await all_of(db, InboxMessage) if r.state is InboxState.DONE}
+
+            await eventually(done, lambda ids: ids == pushed, within=60, what="every message handled by the survivor")
+            assert gateway.problems == []
+        finally:
+            await db.close()
+            for instance in instances:
+                if instance.running:
+                    await instance.terminate()

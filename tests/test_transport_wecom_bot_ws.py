@@ -13,9 +13,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import InboxMessage, InboxState, OutboxMessage, OutboxState, Submission
+from storage.models import Group, InboxMessage, InboxState, OutboxMessage, OutboxState, Submission
+from storage.outbound import OutboundMessage, enqueue_to_group
 from tests.fakes import FakePlatforms
 from tests.fakes.wecom_bot_ws import FakeWecomBotSocket, group_message
 from tests.faults_kit import Instance, all_of, eventually, fresh_database
@@ -162,3 +164,40 @@ async def test_one_instance_holds_the_connection_and_another_takes_over_after_si
             for instance in instances:
                 if instance.running:
                     await instance.terminate()
+
+
+async def test_a_group_named_by_chat_id_is_posted_to_by_the_bots_active_send(
+    tmp_path: Path, fake_platforms: FakePlatforms
+) -> None:
+    gateway = fake_platforms.wecom_bot_socket
+    url = f"sqlite+aiosqlite:///{tmp_path / 'duban.db'}"
+    group = '\n[[groups]]\nname = "企业微信工作群"\nplatform = "wecom"\nchat_id = "wrkSFfCgAAposts01"\n'
+    [instance] = await prepared_instances(tmp_path, url, 1, section(gateway) + group, fake_platforms.url)
+    await instance.start()
+    db = Database(url)
+    try:
+        await instance.ready()
+        await gateway.wait_for(lambda: gateway.subscriptions == 1)
+        async with db.transaction() as session:
+            target = await session.scalar(select(Group).where(Group.name == "企业微信工作群"))
+            assert target is not None
+            row = enqueue_to_group(session, target, OutboundMessage(title="周报", body="本周工作情况……"), origin="test")
+        await gateway.wait_for(lambda: len(gateway.sent) == 1)
+        [post] = gateway.sent
+        assert (post.cmd, post.body["chatid"], post.body["msgtype"]) == (
+            "aibot_send_msg",
+            "wrkSFfCgAAposts01",
+            "markdown",
+        )
+        assert "**周报**" in post.content and "本周工作情况" in post.content
+
+        async def state() -> OutboxState:
+            [sent] = [r for r in await all_of(db, OutboxMessage) if r.id == row.id]
+            assert sent.channel == "wecom_bot_ws"
+            return sent.state
+
+        await eventually(state, lambda s: s is OutboxState.SENT, within=10, what="the row settled as sent")
+    finally:
+        await db.close()
+        await instance.terminate()
+    assert "Traceback" not in instance.log(), instance.log_tail()

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbound.senders.base import Outcome
 from storage.models import Group, OutboxMessage
-from storage.outbound import GROUP_CHANNELS, OutboundMessage, enqueue_to_group, quote
+from storage.outbound import BOT_SOCKET_CHANNEL, GROUP_CHANNELS, OutboundMessage, enqueue_to_group, quote
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ async def office_groups(session: AsyncSession) -> list[Group]:
 def _is_target(group: Group, row: RowRef) -> bool:
     if row.group_id is not None and group.id == row.group_id:
         return True
-    return row.channel in GROUP_CHANNELS.values() and group.name == row.target
+    return row.channel in (*GROUP_CHANNELS.values(), BOT_SOCKET_CHANNEL) and group.name == row.target
 
 
 async def _queue_once(session: AsyncSession, group: Group, message: OutboundMessage, key: str) -> bool:
