@@ -218,3 +218,21 @@ async def test_a_briefing_item_keeps_its_link(db: Database) -> None:
         {"tag": "text", "text": "- ＠所有人 会议材料见"},
         {"tag": "a", "text": OFFICE_URL, "href": OFFICE_URL},
     ] in feishu
+
+
+async def test_a_collection_keeps_its_links(db: Database) -> None:
+    roster = await seed(db)
+    at = local(2026, 3, 10, 10)
+    request = f"征集 工作专班联系人 截止 3月24日 字段 姓名、职务 填报说明见{OFFICE_URL}"
+    (preview,) = await say(db, roster.office, request, at)
+    code = re.search(r"确认 ([A-Z0-9]{4})", preview)
+    assert code is not None
+    await say(db, roster.office_deputy, f"确认 {code[1]}", at + timedelta(minutes=2))
+    (post,) = await group_posts(db)
+    message = OutboundMessage.model_validate(post.message)
+    assert message.links == [OFFICE_URL]
+    assert f"填报说明见[{OFFICE_URL}]({OFFICE_URL})" in rendered(message, "dingtalk_robot")["markdown"]["text"]
+    assert (
+        f"填报说明见{OFFICE_URL}"
+        in rendered(message.model_copy(update={"format": "text"}), "wecom_webhook")["text"]["content"]
+    )
