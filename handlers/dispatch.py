@@ -37,6 +37,7 @@ from handlers.files import asks_how_to_send, file_attachment, keep_unfiled, ment
 from handlers.identity import identify, strip_mention
 from handlers.reports import file_report
 from handlers.respond import audit, reply
+from handlers.round_answers import file_round_answer, round_marker
 from storage.models import Group, InboxMessage, OutboxMessage, Person, Role
 from storage.outbound import OutboundMessage, enqueue, enqueue_to_group
 from storage.policy import Policy
@@ -81,6 +82,8 @@ async def handle(session: AsyncSession, row: InboxMessage, policy: Policy, now: 
         reply(session, row, texts.EMPTY_TEXT)
     elif is_courtesy(text):
         reply(session, row, texts.COURTESY)
+    elif (marked := round_marker(text)) is not None:
+        await _round_answer(session, row, person, marked, policy, now)
     else:
         await _report(session, row, person, text, policy, now)
 
@@ -119,6 +122,17 @@ async def _report(
     if row.chat_type == "group" and not row.attachments and mentions_attachment(text):
         note = note + file_texts.NOTE_SEND_FILE_ONE_TO_ONE  # platforms deliver no files in groups
     await file_report(session, row, person, unit, text, policy, note=note)
+
+
+async def _round_answer(
+    session: AsyncSession, row: InboxMessage, person: Person, marked: tuple[int, str], policy: Policy, now: datetime
+) -> None:
+    unit = person.unit
+    if unit is None or not unit.active:
+        _no_unit(session, row, person, policy, now)
+        return
+    number, text = marked
+    await file_round_answer(session, row, person, unit, number, text, policy, now)
 
 
 def _no_unit(session: AsyncSession, row: InboxMessage, person: Person, policy: Policy, now: datetime) -> None:

@@ -178,6 +178,33 @@ async def test_an_expired_app_token_is_refreshed_once(
     assert fake_platforms.wecom.tokens_issued == 2
 
 
+async def test_a_large_wecom_file_comes_in_range_pieces(
+    world: dict[str, Any], db: Database, fake_platforms: FakePlatforms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.files.fetch
+
+    monkeypatch.setattr(bot.files.fetch, "WECOM_RANGE_BYTES", 8 * 1024)  # WeCom's 20 MB pieces, scaled down
+    data = make_docx(paragraphs=300)
+    with time_machine.travel(NOW, tick=True):
+        await send_file("wecom_app", world["client"], fake_platforms, data, "a.docx")
+        await deliver(world["ctx"])
+    (file,) = await files_of(db)
+    assert (file.state, file.sha256) == (FileState.STORED, sha256(data))
+    pieces = [reference for channel, reference in fake_platforms.files.downloads if channel == "wecom_app"]
+    assert len(pieces) == -(-len(data) // (8 * 1024)) > 2
+
+
+async def test_dingtalk_fetches_share_one_token(
+    world: dict[str, Any], db: Database, fake_platforms: FakePlatforms
+) -> None:
+    with time_machine.travel(NOW, tick=True):
+        for number in range(6):
+            await send_file("dingtalk", world["client"], fake_platforms, make_docx(f"报告{number}"), f"{number}.docx")
+        await deliver(world["ctx"])
+    assert all(file.state is FileState.STORED for file in await files_of(db))
+    assert len(fake_platforms.files.dingtalk_tokens) == 1
+
+
 async def test_a_file_over_the_limit_is_refused_and_told(
     db: Database, fake_platforms: FakePlatforms, tmp_path: Path, aiohttp_client: Client
 ) -> None:

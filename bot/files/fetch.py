@@ -15,6 +15,7 @@ size limit is enforced as they arrive (and from ``Content-Length`` before any ar
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import enum
 import json
@@ -178,6 +179,7 @@ class Fetchers:
         self.spool_directory = spool_directory
         self.wecom_token = WecomAppToken(http, settings)
         self._dingtalk_token: tuple[str, float] | None = None
+        self._dingtalk_lock = asyncio.Lock()  # one token request for all concurrent fetches
         self.limit = settings.files.max_bytes
         self._by_channel: dict[str, Callable[[StoredFile, Download], Any]] = {
             "wecom_app": self._wecom_app,
@@ -193,7 +195,10 @@ class Fetchers:
         decryptor = None
         if file.channel == "wecom_bot":
             key = str(file.reference.get("aeskey") or self.settings.wecom.bot.encoding_aes_key.get_secret_value())
-            decryptor = Decryptor(key)
+            try:
+                decryptor = Decryptor(key)
+            except ValueError:  # binascii.Error is one too
+                return Fetched(Verdict.GONE, "解密密钥无效（请核对 [wecom.bot] encoding_aes_key）")
         download = Download(self.spool_directory, self.limit, decryptor)
         try:
             await fetch(file, download)
@@ -260,9 +265,13 @@ class Fetchers:
     # ---- DingTalk --------------------------------------------------------------------------------------
 
     async def _dingtalk_access_token(self, *, fresh: bool = False) -> str:
-        cached = self._dingtalk_token
-        if cached is not None and not fresh and time.time() < cached[1]:
-            return cached[0]
+        async with self._dingtalk_lock:
+            cached = self._dingtalk_token
+            if cached is not None and not fresh and time.time() < cached[1]:
+                return cached[0]
+            return await self._new_dingtalk_token()
+
+    async def _new_dingtalk_token(self) -> str:
         config = self.settings.dingtalk
         url = config.openapi_base.rstrip("/") + "/v1.0/oauth2/accessToken"
         body = {"appKey": config.app_key, "appSecret": config.app_secret.get_secret_value()}

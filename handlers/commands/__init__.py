@@ -1,5 +1,29 @@
 """The chat commands: importing this package registers every one of them."""
 
-from handlers.commands import announce, briefing, documents, help, items, login, remind, resend, show, status
+from handlers.commands import (
+    announce,
+    briefing,
+    documents,
+    help,
+    items,
+    login,
+    remind,
+    resend,
+    rounds,
+    show,
+    status,
+)
 
-__all__ = ["announce", "briefing", "documents", "help", "items", "login", "remind", "resend", "show", "status"]
+__all__ = [
+    "announce",
+    "briefing",
+    "documents",
+    "help",
+    "items",
+    "login",
+    "remind",
+    "resend",
+    "rounds",
+    "show",
+    "status",
+]

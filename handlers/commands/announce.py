@@ -5,14 +5,15 @@
 ``announce:CODE:GROUP`` so that nothing is ever posted twice. The confirmation is claimed by a conditional
 update, so two ``确认`` racing each other cannot both queue it.
 
-The text is the office's own: it is sent as written (markdown allowed), and it reaches everyone (@all) only
-when the office writes ``@所有人``.
+The text is the office's own: it is sent as written (markdown allowed, its http/https links kept working), and it
+reaches everyone (@all) only when the office writes ``@所有人``.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import texts
 from handlers.commands.registry import CommandContext, command, normalize
 from storage.models import Group, PendingAction, Person
-from storage.outbound import OutboundMessage, enqueue_to_group
+from storage.outbound import OutboundMessage, addresses, enqueue_to_group, office_links
 
 KIND = "announce"
 VALID_MINUTES = 30
@@ -29,6 +30,10 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I, which peopl
 CODE_LENGTH = 4
 AT_ALL = "@所有人"
 _TARGET = re.compile(r"^[@＠](?P<name>\S+)\s*")
+
+Confirmer = Callable[[CommandContext, PendingAction], Awaitable[None]]
+CONFIRMERS: dict[str, Confirmer] = {}
+"""What ``确认 CODE`` does for other kinds of pending action (``征集``…), after the shared checks and claim."""
 
 
 async def target_groups(session: AsyncSession, name: str | None) -> list[Group]:
@@ -107,7 +112,7 @@ async def confirm(ctx: CommandContext) -> None:
         ctx.audit("确认", ctx.args, "invalid")
         return
     pending = await ctx.session.get(PendingAction, code)
-    if pending is None or pending.kind != KIND:
+    if pending is None or (pending.kind != KIND and pending.kind not in CONFIRMERS):
         ctx.reply(texts.confirm_unknown(code))
         ctx.audit("确认", code, "unknown")
         return
@@ -115,11 +120,33 @@ async def confirm(ctx: CommandContext) -> None:
         ctx.reply(texts.confirm_expired(code, VALID_MINUTES))
         ctx.audit("确认", code, "expired")
         return
+    if pending.kind != KIND:
+        if await _claim(ctx, pending, code):
+            await CONFIRMERS[pending.kind](ctx, pending)
+        return
     groups = await target_groups(ctx.session, pending.payload.get("group"))
     if pending.confirmed_at is None and not groups:
         ctx.reply(texts.NO_GROUPS)
         ctx.audit("确认", code, "no_groups")
         return
+    if not await _claim(ctx, pending, code):
+        return
+    message = OutboundMessage(
+        body=office_links(str(pending.payload["text"])),
+        links=addresses(str(pending.payload["text"])),
+        title=texts.announcement_title(ctx.policy.office_name),
+        at_all=bool(pending.payload.get("at_all")),
+    )
+    for group in groups:
+        enqueue_to_group(
+            ctx.session, group, message, origin=f"announce:{code}", dedupe_key=f"announce:{code}:{group.name}"
+        )
+    ctx.reply(texts.announced([group.name for group in groups]))
+    ctx.audit("确认", f"{code}：{len(groups)}个群")
+
+
+async def _claim(ctx: CommandContext, pending: PendingAction, code: str) -> bool:
+    """Mark ``pending`` confirmed by a conditional update; ``False`` (answered, audited) if another did first."""
     claimed = await ctx.session.execute(
         update(PendingAction)
         .where(PendingAction.code == code, PendingAction.confirmed_at.is_(None))
@@ -132,15 +159,5 @@ async def confirm(ctx: CommandContext) -> None:
         at = pending.confirmed_at or ctx.now
         ctx.reply(texts.confirm_repeated(code, at, confirmer.name if confirmer else "办公室", ctx.policy.tz))
         ctx.audit("确认", code, "already_confirmed")
-        return
-    message = OutboundMessage(
-        body=str(pending.payload["text"]),
-        title=texts.announcement_title(ctx.policy.office_name),
-        at_all=bool(pending.payload.get("at_all")),
-    )
-    for group in groups:
-        enqueue_to_group(
-            ctx.session, group, message, origin=f"announce:{code}", dedupe_key=f"announce:{code}:{group.name}"
-        )
-    ctx.reply(texts.announced([group.name for group in groups]))
-    ctx.audit("确认", f"{code}：{len(groups)}个群")
+        return False
+    return True

@@ -1,0 +1,143 @@
+"""Rounds (征集): who was asked, who answered, and each unit's answers — the typed API others read.
+
+:func:`round_standing` is what ``统计 #N``, the reminders, the export and the weekly briefing show: one row per unit
+asked, with its latest answer (if any), in one grouped query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Group, GroupMember, Person, Round, RoundAnswer, Unit
+
+OPEN = "open"
+CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class UnitAnswer:
+    """One unit asked by a round, and where its answer stands."""
+
+    unit_id: int
+    unit_name: str
+    answered_at: datetime | None = None  # the latest version's time
+    versions: int = 0
+    late: bool = False  # the latest version came after the deadline or the close
+    values: dict[str, Any] = field(default_factory=dict)
+    parsed: bool = True
+    text: str = ""
+
+    @property
+    def answered(self) -> bool:
+        return self.versions > 0
+
+
+@dataclass(frozen=True)
+class RoundStanding:
+    round: Round
+    units: list[UnitAnswer]
+
+    @property
+    def answered(self) -> list[UnitAnswer]:
+        return [unit for unit in self.units if unit.answered]
+
+    @property
+    def missing(self) -> list[UnitAnswer]:
+        return [unit for unit in self.units if not unit.answered]
+
+    @property
+    def unparsed(self) -> list[UnitAnswer]:
+        return [unit for unit in self.answered if not unit.parsed]
+
+
+async def asked_unit_ids(session: AsyncSession, round_: Round) -> list[int]:
+    """The active units ``round_`` asks: every one, or those with an active liaison in its group."""
+    query = select(Unit.id).where(Unit.active.is_(True))
+    if round_.group:
+        query = query.where(
+            Unit.id.in_(
+                select(Person.unit_id)
+                .join(GroupMember, GroupMember.person_id == Person.id)
+                .join(Group, Group.id == GroupMember.group_id)
+                .where(Group.name == round_.group, Person.active.is_(True), Person.unit_id.is_not(None))
+            )
+        )
+    return list(await session.scalars(query.order_by(Unit.id)))
+
+
+async def round_standing(session: AsyncSession, round_: Round) -> RoundStanding:
+    """Every unit ``round_`` asks with its latest answer, in unit order."""
+    asked = await asked_unit_ids(session, round_)
+    latest = (
+        select(RoundAnswer.unit_id, func.max(RoundAnswer.version).label("version"), func.count().label("versions"))
+        .where(RoundAnswer.round_id == round_.id)
+        .group_by(RoundAnswer.unit_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(
+            Unit.id,
+            Unit.name,
+            RoundAnswer.received_at,
+            latest.c.versions,
+            RoundAnswer.late,
+            RoundAnswer.values,
+            RoundAnswer.parsed,
+            RoundAnswer.text,
+        )
+        .join(latest, latest.c.unit_id == Unit.id)
+        .join(
+            RoundAnswer,
+            (RoundAnswer.round_id == round_.id)
+            & (RoundAnswer.unit_id == latest.c.unit_id)
+            & (RoundAnswer.version == latest.c.version),
+        )
+    )
+    found = {row[0]: UnitAnswer(*row) for row in rows}
+    names: dict[int, str] = {
+        unit_id: name for unit_id, name in await session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(asked)))
+    }
+    units = [found.get(unit_id) or UnitAnswer(unit_id, names[unit_id]) for unit_id in asked]
+    return RoundStanding(round_, units)
+
+
+async def open_rounds(session: AsyncSession) -> list[Round]:
+    return list(await session.scalars(select(Round).where(Round.state == OPEN).order_by(Round.id)))
+
+
+async def add_answer(
+    session: AsyncSession,
+    round_: Round,
+    unit: Unit,
+    text: str,
+    *,
+    values: dict[str, str],
+    parsed: bool,
+    person: Person | None,
+    inbox_id: int | None,
+    now: datetime,
+) -> RoundAnswer:
+    """Keep a new version of ``unit``'s answer; late when after the deadline or the close."""
+    previous = await session.scalar(
+        select(func.max(RoundAnswer.version)).where(RoundAnswer.round_id == round_.id, RoundAnswer.unit_id == unit.id)
+    )
+    answer = RoundAnswer(
+        round_id=round_.id,
+        unit_id=unit.id,
+        version=(previous or 0) + 1,
+        text=text,
+        values=values,
+        parsed=parsed,
+        late=round_.state == CLOSED or now > round_.deadline,
+        person_id=person.id if person else None,
+        inbox_id=inbox_id,
+        received_at=now,
+    )
+    session.add(answer)
+    await session.flush()
+    return answer
