@@ -6,7 +6,8 @@
    runs; the figure is the peak above the idle process just before. Target: under 20 MB above idle.
 2. **Many small files** (``--small``, default 1,000): one image each from 1,000 liaisons of 1,000 units,
    queued as the handler queues them, fetched from the fake WeCom app (``media/get`` with the cached token)
-   and stored by the fetch worker: files stored per second, on SQLite (directory store).
+   and stored by the fetch worker: files stored per second, on SQLite and PostgreSQL (directory store;
+   ``--backend``). The PostgreSQL server is the test suite's, at 127.0.0.1:5432 (a database made and dropped).
 
 The fake platforms run in a child process so that their copy of the bytes is not counted. The figures depend
 on the machine: on a shared two-core machine, run it when it is quiet and read them as an order of magnitude.
@@ -33,6 +34,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from bench.standing import postgres_database
 from bot.cli.export_zip import period_files, write_export_zip
 from bot.config import Settings
 from bot.context import AppContext
@@ -211,23 +213,30 @@ async def _large_once(workdir: Path, fake_url: str, code: str, digest: str, stor
     )
 
 
-async def many(workdir: Path, fake_url: str, media: list[str]) -> tuple[int, float]:
+async def many(workdir: Path, fake_url: str, media: list[str], backend: str = "sqlite") -> tuple[int, float]:
+    if backend == "postgres":
+        async with postgres_database("127.0.0.1", 5432) as db:
+            return await _many(db, workdir, fake_url, media)
     url = f"sqlite+aiosqlite:///{workdir / 'many.db'}"
     await asyncio.to_thread(migrate.upgrade, url)
-    settings = settings_for(url, fake_url, workdir / "files-many", "directory")
     db = Database(url)
     try:
-        ctx = AppContext(settings=settings, db=db, instance_id="bench")
-        owners = await roster(db, len(media))
-        references = [{"kind": "image", "media_id": media_id, "name": f"{n}.jpg"} for n, media_id in enumerate(media)]
-        await queue(db, "wecom_app", references, owners)
-        started = time.perf_counter()
-        taken = await fetch_all(ctx)
-        seconds = time.perf_counter() - started
-        stored = [file for file in await period_files(db, PERIOD) if file.state is FileState.STORED]
-        assert len(stored) == taken == len(media), f"{len(stored)} of {len(media)} stored"
+        return await _many(db, workdir, fake_url, media)
     finally:
         await db.close()
+
+
+async def _many(db: Database, workdir: Path, fake_url: str, media: list[str]) -> tuple[int, float]:
+    settings = settings_for(db.url, fake_url, workdir / f"files-many-{db.dialect}", "directory")
+    ctx = AppContext(settings=settings, db=db, instance_id="bench")
+    owners = await roster(db, len(media))
+    references = [{"kind": "image", "media_id": media_id, "name": f"{n}.jpg"} for n, media_id in enumerate(media)]
+    await queue(db, "wecom_app", references, owners)
+    started = time.perf_counter()
+    taken = await fetch_all(ctx)
+    seconds = time.perf_counter() - started
+    stored = [file for file in await period_files(db, PERIOD) if file.state is FileState.STORED]
+    assert len(stored) == taken == len(media), f"{len(stored)} of {len(media)} stored"
     return len(media), seconds
 
 
@@ -235,6 +244,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--megabytes", type=int, default=20)
     parser.add_argument("--small", type=int, default=1000)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both", help="for the small files")
     args = parser.parse_args()
     receiving, sending = multiprocessing.Pipe(duplex=False)
     fakes = multiprocessing.get_context("spawn").Process(
@@ -248,7 +258,8 @@ def main() -> None:
                 asyncio.run(large(Path(workdir), fake_url, code, digest, store, args.megabytes))
                 for store in ("directory", "database")
             ]
-            count, seconds = asyncio.run(many(Path(workdir), fake_url, media))
+            backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+            rates = [(backend, *asyncio.run(many(Path(workdir), fake_url, media, backend))) for backend in backends]
     finally:
         fakes.kill()
         fakes.join()
@@ -260,7 +271,11 @@ def main() -> None:
             f"(+{figures.fetch_growth_mb:4.1f} MB), exported to zip in {figures.export_seconds:5.2f} s "
             f"(+{figures.export_growth_mb:4.1f} MB): {verdict}"
         )
-    print(f"{count} small files from {count} liaisons: stored in {seconds:.2f} s = {count / seconds:,.0f} files/s")
+    for backend, count, seconds in rates:
+        print(
+            f"{count} small files from {count} liaisons ({backend}, directory store): stored in {seconds:.2f} s"
+            f" = {count / seconds:,.0f} files/s"
+        )
 
 
 if __name__ == "__main__":

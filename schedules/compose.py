@@ -27,7 +27,7 @@ from schedules.occurrences import Occurrence
 from schedules.reminders import reminder_messages
 from schedules.settings import MONTHLY_CIRCULAR
 from storage.models import Draft, Group
-from storage.outbound import OutboundMessage, quote
+from storage.outbound import OutboundMessage, addresses, quote_keeping_links
 from storage.periods import Period
 from storage.standing import period_standing
 
@@ -70,7 +70,12 @@ def _local_midnight(day: date, env: ScheduleEnv) -> datetime:
 
 
 def _draft_texts(drafts: list[Draft]) -> list[str]:
-    return [quote(draft.text).replace("\n", " ") for draft in drafts]
+    """The office's drafted items, inert but for their http/https links, which stay working links."""
+    return [quote_keeping_links(draft.text).replace("\n", " ") for draft in drafts]
+
+
+def _draft_links(drafts: list[Draft]) -> list[str]:
+    return [link for draft in drafts for link in addresses(draft.text)]
 
 
 def _to_groups(groups: list[Group], message: OutboundMessage, note: str) -> Composition:
@@ -132,7 +137,7 @@ async def compose_weekly(
         drafts=_draft_texts(drafts),
         items=await items_briefing(session, env, at, window),
     )
-    message = OutboundMessage(title=rendered.title, body=rendered.body, late_post=late)
+    message = OutboundMessage(title=rendered.title, body=rendered.body, late_post=late, links=_draft_links(drafts))
     groups = await target_groups(session, env.settings.weekly_briefing.groups, office=False)
     composition = _to_groups(groups, message, f"{occurrence.subject}：报送{len(reports)}份，补充事项{len(drafts)}条")
     composition.drafts = drafts
@@ -165,7 +170,7 @@ async def compose_monthly(
         drafts=_draft_texts(drafts),
         items=await items_month(session, env, work_month.first_day, work_month.next().first_day),
     )
-    message = OutboundMessage(title=rendered.title, body=rendered.body, late_post=late)
+    message = OutboundMessage(title=rendered.title, body=rendered.body, late_post=late, links=_draft_links(drafts))
     groups = await target_groups(session, env.settings.monthly_circular.groups, office=False)
     note = (
         f"{period}：按时{len(standing.on_time)}、逾期{len(standing.late)}、未报{len(standing.missing)}，"

@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
-from storage.models import Blob, BlobChunk
+from storage.models import Blob, BlobChunk, utcnow
 
 CHUNK_BYTES = 512 * 1024
 
@@ -130,10 +132,8 @@ class DatabaseStore(BlobStore):
     async def put(self, db: Database, spooled: Spooled) -> None:
         try:
             async with db.transaction() as session:
-                if await session.get(Blob, spooled.sha256) is not None:
-                    return
-                session.add(Blob(sha256=spooled.sha256, size=spooled.size, backend=self.backend))
-                await session.flush()
+                if not await record_blob(session, spooled, self.backend):
+                    return  # stored already (or being stored by another instance, whose transaction commits it)
                 with spooled.path.open("rb") as source:
                     seq = 0
                     while chunk := await asyncio.to_thread(source.read, CHUNK_BYTES):
@@ -143,10 +143,20 @@ class DatabaseStore(BlobStore):
             spooled.path.unlink(missing_ok=True)
 
 
-async def record_blob(session: AsyncSession, spooled: Spooled, backend: str) -> None:
-    """The ``blob`` row for content just put in the store, unless it is there already."""
-    if await session.get(Blob, spooled.sha256) is None:
-        session.add(Blob(sha256=spooled.sha256, size=spooled.size, backend=backend))
+async def record_blob(session: AsyncSession, spooled: Spooled, backend: str) -> bool:
+    """The ``blob`` row for content just put in the store, unless it is there already; whether it was new.
+
+    ``INSERT … ON CONFLICT DO NOTHING``: two instances (or lanes) storing the same content at once both succeed.
+    """
+    dialect = (await session.connection()).dialect.name
+    insert_into = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert_into(Blob)
+        .values(sha256=spooled.sha256, size=spooled.size, backend=backend, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["sha256"])
+        .returning(Blob.sha256)
+    )
+    return (await session.execute(statement)).scalar_one_or_none() is not None
 
 
 class BlobMissing(Exception):

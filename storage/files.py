@@ -35,6 +35,7 @@ REFERENCE_LIFETIME = {
     "wecom_app": timedelta(days=3),
     "wecom_bot": timedelta(minutes=5),
     "dingtalk_bot": timedelta(days=1),
+    "feishu_ws": timedelta(days=1),  # Feishu documents no lifetime for a message's resources either
 }
 DEFAULT_LIFETIME = timedelta(hours=1)
 
@@ -74,7 +75,7 @@ def record_files(
             sender_id=row.sender_id,
             inbox_id=row.id,
             channel=row.channel,
-            reference=dict(item),
+            reference={**item, "message_id": row.message_id},
             received_at=row.received_at,
             valid_until=row.received_at + reference_lifetime(row.channel),
             state=FileState.PENDING,
@@ -98,6 +99,12 @@ def claimable(now: datetime) -> ColumnElement[bool]:
 
 async def claim_next_file(db: Database, instance: str, *, now: datetime, lease: timedelta = LEASE) -> int | None:
     """Claim the oldest due file for ``instance``; its id, or ``None``."""
+    claimed = await claim_next(db, instance, now=now, lease=lease)
+    return claimed.id if claimed is not None else None
+
+
+async def claim_next(db: Database, instance: str, *, now: datetime, lease: timedelta = LEASE) -> StoredFile | None:
+    """Claim the oldest due file for ``instance``; the claimed row as it now is (one statement), or ``None``."""
     oldest = (
         select(StoredFile.id)
         .where(claimable(now))
@@ -110,10 +117,10 @@ async def claim_next_file(db: Database, instance: str, *, now: datetime, lease: 
         update(StoredFile)
         .where(StoredFile.id == oldest, claimable(now))
         .values(locked_by=instance, locked_until=now + lease, attempts=StoredFile.attempts + 1)
-        .returning(StoredFile.id)
+        .returning(StoredFile)
     )
     async with db.transaction() as session:
-        return (await session.execute(statement)).scalar_one_or_none()
+        return (await session.scalars(statement)).one_or_none()
 
 
 def held_by(file_id: int, instance: str) -> ColumnElement[bool]:

@@ -55,6 +55,9 @@ class OutboundMessage(BaseModel):
     at_all: bool = False
     format: Literal["markdown", "text"] = "markdown"
     late_post: bool = False
+    # The http/https addresses the office itself wrote into the body (see :func:`office_links`): a marked address
+    # becomes a working link only if it is listed here, so no text that missed :func:`quote` can forge one.
+    links: list[str] = Field(default_factory=list)
 
 
 _MARKUP = str.maketrans(
@@ -77,8 +80,51 @@ _MARKUP = str.maketrans(
 )
 # Anywhere, not only at a word boundary: in 详见https://… the scheme follows a letter, and clients still link it.
 _URL_SCHEME = re.compile(r"(?i)(https?|ftp|dingtalk|wxwork|weixin|javascript|data|mailto)(:)")
-# Control characters, zero-width and invisible characters, and every bidi control (U+061C included).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# Control characters, zero-width and invisible characters, every bidi control (U+061C included), and the two
+# private-use characters that mark the office's links (so that no one else's words can carry a link mark).
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ue000\ue001]"
+)
+
+# A link the office wrote stays a link: it travels in the body between these two marks, which only
+# :func:`office_links` and :func:`quote_keeping_links` put there and :func:`quote` removes from anyone's words.
+LINK_OPEN = "\ue000"
+LINK_CLOSE = "\ue001"
+# An http/https address with a host, of the characters that mean nothing to any platform's markdown (no
+# brackets, parentheses, angle brackets, asterisks, backticks, pipes, backslashes or ``@``); it ends before
+# trailing sentence punctuation, as in “详见https://www.gov.cn/a.html。” or “…/a.html.”.
+LINK = re.compile(r"(?i)https?://[a-z0-9.-]+(?::\d{1,5})?(?:[/?#][a-z0-9\-._~:/?#!$&+,;=%]*)?(?<![.,;:!?])")
+
+
+def _marked(url: str) -> str:
+    return f"{LINK_OPEN}{url}{LINK_CLOSE}"
+
+
+def without_link_marks(body: str) -> str:
+    """A stored body as a person reads it (the link marks, invisible characters, taken out)."""
+    return body.replace(LINK_OPEN, "").replace(LINK_CLOSE, "")
+
+
+def addresses(text: str) -> list[str]:
+    """The http/https addresses in the office's ``text``, as :func:`office_links` marks them (for ``links``)."""
+    return LINK.findall(_CONTROL.sub("", text))
+
+
+def office_links(text: str) -> str:
+    """The office's own text (sent as written) with each http/https address marked to stay a working link."""
+    return LINK.sub(lambda m: _marked(m[0]), _CONTROL.sub("", text))
+
+
+def quote_keeping_links(text: str) -> str:
+    """The office's words made inert like :func:`quote`, except its http/https addresses, which stay links."""
+    cleaned = _CONTROL.sub("", text)
+    parts: list[str] = []
+    position = 0
+    for match in LINK.finditer(cleaned):
+        parts += [quote(cleaned[position : match.start()]), _marked(match[0])]
+        position = match.end()
+    parts.append(quote(cleaned[position:]))
+    return "".join(parts)
 
 
 def quote(text: str, *, max_chars: int | None = None) -> str:

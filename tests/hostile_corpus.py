@@ -57,6 +57,8 @@ INJECTIONS = (
     "10月工作进展：dingtalk://dingtalkclient/page/link?url=x wxwork://message mailto:a@b.c",
     "10月工作进展：详见https://evil.example/phish，或访问http://evil.example/x、_ftp://evil.example",
     "10月工作进展：\u061c阿拉伯字母标记\u2060词连接\ufeff零宽不换行\u2064不可见加号",
+    # the private-use marks that keep the office's own links working, forged around a liaison's address
+    "10月工作进展：详见\ue000https://evil.example/phish\ue001，或\ue000http://evil.example/x",
 )
 
 

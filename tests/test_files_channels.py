@@ -13,8 +13,9 @@ from handlers_kit import Roster, local, replies_to, say, seed
 from sqlalchemy import select
 
 from bot.context import AppContext
+from storage.blobs import CHUNK_BYTES
 from storage.db import Database
-from storage.models import Blob, FileState, InboxMessage, OutboxMessage, StoredFile
+from storage.models import Blob, BlobChunk, FileState, InboxMessage, OutboxMessage, StoredFile
 from tests.fakes.server import FakePlatforms
 from tests.files_kit import (
     DOCX_TEXT,
@@ -112,20 +113,24 @@ async def test_the_database_store_keeps_the_same_bytes(
     assert out.read_bytes() == data
 
 
-async def test_the_same_file_twice_is_stored_once(
-    world: dict[str, Any], db: Database, fake_platforms: FakePlatforms
+@pytest.mark.parametrize("store", ["directory", "database"])
+async def test_the_same_file_twice_at_once_is_stored_once(
+    store: str, db: Database, fake_platforms: FakePlatforms, tmp_path: Path, aiohttp_client: Client
 ) -> None:
-    data = make_docx()
+    world = await make_world(db, fake_platforms, tmp_path, aiohttp_client, files={"store": store})
+    data = make_docx(paragraphs=2000)
     with time_machine.travel(NOW, tick=True):
-        await send_file("wecom_app", world["client"], fake_platforms, data, "a.docx")
-        await send_file("wecom_app", world["client"], fake_platforms, data, "a.docx")
+        for _ in range(4):  # fetched side by side by the worker's lanes
+            await send_file("wecom_app", world["client"], fake_platforms, data, "a.docx")
         await deliver(world["ctx"])
     async with db.sessions() as session:
         files = list(await session.scalars(select(StoredFile).order_by(StoredFile.id)))
         blobs = list(await session.scalars(select(Blob)))
-    assert [file.state for file in files] == [FileState.STORED, FileState.STORED]
-    assert len(blobs) == 1
-    assert copies(Path(world["settings"].files.directory), sha256(data)) == 1
+        chunks = len((await session.scalars(select(BlobChunk.seq))).all())
+    assert [file.state for file in files] == [FileState.STORED] * 4
+    assert len(blobs) == 1 and blobs[0].backend == store
+    on_disk = copies(Path(world["settings"].files.directory), sha256(data))
+    assert (on_disk, chunks) == ((1, 0) if store == "directory" else (0, -(-len(data) // CHUNK_BYTES)))
 
 
 def copies(directory: Path, digest: str) -> int:

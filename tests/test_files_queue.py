@@ -24,7 +24,7 @@ from storage.files import claim_next_file
 from storage.models import Blob, FileState, OutboxMessage, StoredFile
 from tests.fakes.behaviour import Reply
 from tests.fakes.server import FakePlatforms
-from tests.files_kit import Client, deliver, duban, make_docx, make_world, send_file, sha256, write_config
+from tests.files_kit import Client, deliver, duban, make_docx, make_pdf, make_world, send_file, sha256, write_config
 
 NOW = local(2026, 11, 20, 10)
 
@@ -178,6 +178,33 @@ async def test_an_expired_app_token_is_refreshed_once(
     assert fake_platforms.wecom.tokens_issued == 2
 
 
+async def test_a_large_wecom_file_comes_in_range_pieces(
+    world: dict[str, Any], db: Database, fake_platforms: FakePlatforms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.files.fetch
+
+    monkeypatch.setattr(bot.files.fetch, "WECOM_RANGE_BYTES", 8 * 1024)  # WeCom's 20 MB pieces, scaled down
+    data = make_docx(paragraphs=300)
+    with time_machine.travel(NOW, tick=True):
+        await send_file("wecom_app", world["client"], fake_platforms, data, "a.docx")
+        await deliver(world["ctx"])
+    (file,) = await files_of(db)
+    assert (file.state, file.sha256) == (FileState.STORED, sha256(data))
+    pieces = [reference for channel, reference in fake_platforms.files.downloads if channel == "wecom_app"]
+    assert len(pieces) == -(-len(data) // (8 * 1024)) > 2
+
+
+async def test_dingtalk_fetches_share_one_token(
+    world: dict[str, Any], db: Database, fake_platforms: FakePlatforms
+) -> None:
+    with time_machine.travel(NOW, tick=True):
+        for number in range(6):
+            await send_file("dingtalk", world["client"], fake_platforms, make_docx(f"报告{number}"), f"{number}.docx")
+        await deliver(world["ctx"])
+    assert all(file.state is FileState.STORED for file in await files_of(db))
+    assert len(fake_platforms.files.dingtalk_tokens) == 1
+
+
 async def test_a_file_over_the_limit_is_refused_and_told(
     db: Database, fake_platforms: FakePlatforms, tmp_path: Path, aiohttp_client: Client
 ) -> None:
@@ -265,3 +292,39 @@ async def test_two_instances_share_the_queue_and_fetch_each_file_once(
     assert sorted(file.sha256 or "" for file in files) == sorted(sha256(data) for data in documents)
     served = [reference for channel, reference in fake_platforms.files.downloads if channel == "wecom_app"]
     assert len(served) == len(set(served)) == len(documents)
+
+
+async def queued_feishu_file(db: Database, reference: dict[str, str]) -> None:
+    """A Feishu file as the handler queues it (Feishu messages arrive over the long connection)."""
+    async with db.transaction() as session:
+        session.add(
+            StoredFile(
+                kind="file",
+                name="进展.pdf",
+                original_name="进展.pdf",
+                channel="feishu_ws",
+                reference=reference,
+                received_at=NOW,
+                valid_until=NOW + timedelta(days=1),
+                next_attempt_at=NOW,
+            )
+        )
+
+
+async def test_a_feishu_file_is_fetched_with_the_tenant_token(
+    db: Database, fake_platforms: FakePlatforms, tmp_path: Path, aiohttp_client: Client
+) -> None:
+    from tests.fakes.feishu_ws import APP_ID, APP_SECRET
+
+    feishu = {"api_base": fake_platforms.url, "app_id": APP_ID, "app_secret": APP_SECRET}
+    world = await make_world(db, fake_platforms, tmp_path, aiohttp_client, feishu=feishu)
+    data = make_pdf()
+    key = fake_platforms.files.add_feishu_file("om_1", data, "进展.pdf")
+    await queued_feishu_file(db, {"kind": "file", "file_key": key, "message_id": "om_1"})
+    await queued_feishu_file(db, {"kind": "file", "file_key": "file_v3_unknown", "message_id": "om_1"})
+    with time_machine.travel(NOW, tick=True):
+        await deliver(world["ctx"])
+    stored, unknown = await files_of(db)
+    assert (stored.state, stored.sha256) == (FileState.STORED, sha256(data))
+    assert "October progress" in stored.text
+    assert unknown.state is FileState.LOST and "234003" in unknown.reason

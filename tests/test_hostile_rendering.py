@@ -41,7 +41,7 @@ CHANNELS = (
 )
 KEYWORDS = ("督办",)
 LIVE_SCHEME = re.compile(r"(?i)\b(?:https?|ftp|javascript|data|dingtalk|wxwork|weixin|mailto):")
-INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+INVISIBLE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\ue000\ue001]")
 
 
 def strings(value: Any) -> Iterator[str]:

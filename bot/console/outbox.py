@@ -9,6 +9,7 @@ from bot.outbound.alerts import channel_label
 from handlers.services.actor import Refused
 from handlers.services.outbox import resend
 from storage.models import OutboxMessage, OutboxState
+from storage.outbound import without_link_marks
 from storage.outbox_ops import STATE_LABELS, list_rows, state_counts
 
 routes = web.RouteTableDef()
@@ -23,7 +24,7 @@ LIMIT = 200
 
 
 def _preview(row: OutboxMessage) -> str:
-    body = str(row.message.get("title") or row.message.get("body") or "")
+    body = without_link_marks(str(row.message.get("title") or row.message.get("body") or ""))
     flat = " ".join(body.split())
     return flat if len(flat) <= 80 else flat[:79] + "…"
 
@@ -70,7 +71,7 @@ async def confirm(request: web.Request) -> web.Response:
         row=row,
         labels=STATE_LABELS,
         channel_label=channel_label,
-        body=str(row.message.get("body", "")),
+        body=without_link_marks(str(row.message.get("body", ""))),
     )
 
 

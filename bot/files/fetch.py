@@ -4,6 +4,8 @@
   ``Range`` pieces of at most 20 MB (WeCom answers 830002 to a whole request for a larger file).
 - WeCom 智能机器人: ``GET`` the message's ``url`` (valid 5 minutes); the bytes are AES-256-CBC encrypted with
   the bot's EncodingAESKey (IV = key[:16], PKCS#7 to 32 bytes) and are decrypted as they arrive.
+- Feishu (long connection): ``GET {api_base}/open-apis/im/v1/messages/{message_id}/resources/{key}?type=…``
+  with the app's ``tenant_access_token``.
 - DingTalk robot: the app token from ``POST {openapi_base}/v1.0/oauth2/accessToken``, then
   ``POST {openapi_base}/v1.0/robot/messageFiles/download`` with the ``downloadCode`` and ``robotCode`` gives a
   ``downloadUrl``, fetched with a plain ``GET``.
@@ -15,6 +17,7 @@ size limit is enforced as they arrive (and from ``Content-Length`` before any ar
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import enum
 import json
@@ -31,6 +34,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from bot.config import Settings
 from bot.outbound.senders.base import Kind, Outcome
+from bot.outbound.senders.feishu_reply import ACCESS_PATH as FEISHU_ACCESS_PATH
+from bot.outbound.senders.feishu_reply import TOKEN_INVALID as FEISHU_TOKEN_INVALID
 from bot.outbound.senders.wecom_app import WecomAppToken
 from storage.blobs import Spool, Spooled, TooLarge
 from storage.models import StoredFile
@@ -178,12 +183,16 @@ class Fetchers:
         self.spool_directory = spool_directory
         self.wecom_token = WecomAppToken(http, settings)
         self._dingtalk_token: tuple[str, float] | None = None
+        self._dingtalk_lock = asyncio.Lock()  # one token request for all concurrent fetches
         self.limit = settings.files.max_bytes
         self._by_channel: dict[str, Callable[[StoredFile, Download], Any]] = {
             "wecom_app": self._wecom_app,
             "wecom_bot": self._wecom_bot,
             "dingtalk_bot": self._dingtalk,
+            "feishu_ws": self._feishu,
         }
+        self._feishu_token: tuple[str, float] | None = None
+        self._feishu_lock = asyncio.Lock()
 
     async def fetch(self, file: StoredFile) -> Fetched:
         """Fetch ``file`` into a spool; never raises for what a platform or the network does."""
@@ -193,7 +202,10 @@ class Fetchers:
         decryptor = None
         if file.channel == "wecom_bot":
             key = str(file.reference.get("aeskey") or self.settings.wecom.bot.encoding_aes_key.get_secret_value())
-            decryptor = Decryptor(key)
+            try:
+                decryptor = Decryptor(key)
+            except ValueError:  # binascii.Error is one too
+                return Fetched(Verdict.GONE, "解密密钥无效（请核对 [wecom.bot] encoding_aes_key）")
         download = Download(self.spool_directory, self.limit, decryptor)
         try:
             await fetch(file, download)
@@ -257,12 +269,63 @@ class Fetchers:
                 raise _wecom_failure(_json_error(await response.content.read(ERROR_BODY_BYTES)))
             await download.take(response)
 
+    # ---- Feishu ---------------------------------------------------------------------------------------
+
+    async def _feishu_access_token(self, *, fresh: bool = False) -> str:
+        async with self._feishu_lock:
+            cached = self._feishu_token
+            if cached is not None and not fresh and time.time() < cached[1]:
+                return cached[0]
+            config = self.settings.feishu
+            body = {"app_id": config.app_id, "app_secret": config.app_secret.get_secret_value()}
+            async with self.http.post(config.api_base.rstrip("/") + FEISHU_ACCESS_PATH, json=body) as response:
+                answer = _json_error(await response.content.read(ERROR_BODY_BYTES))
+                status = response.status
+            token, expire = answer.get("tenant_access_token"), answer.get("expire", 7200)
+            if status >= 500:
+                raise Failed(Verdict.RETRY, f"飞书服务器暂时不可用（HTTP {status}）")
+            if answer.get("code") != 0 or not isinstance(token, str):
+                raise Failed(Verdict.RETRY, f"获取飞书访问令牌失败（{answer.get('code')}：{answer.get('msg', '')}）")
+            lifetime = float(expire) if isinstance(expire, int | float) else 7200.0
+            self._feishu_token = (token, time.time() + max(lifetime - 1800, 60.0))
+            return token
+
+    async def _feishu(self, file: StoredFile, download: Download) -> None:
+        message_id = str(file.reference.get("message_id") or "")
+        key = str(file.reference.get("file_key") or file.reference.get("image_key") or "")
+        if not message_id or not key:
+            raise Failed(Verdict.GONE, "消息中没有文件标识（file_key / image_key）")
+        kind = "image" if file.reference.get("image_key") else "file"
+        url = f"{self.settings.feishu.api_base.rstrip('/')}/open-apis/im/v1/messages/{message_id}/resources/{key}"
+        for fresh in (False, True):
+            token = await self._feishu_access_token(fresh=fresh)
+            headers = {"Authorization": f"Bearer {token}"}
+            async with self.http.get(url, params={"type": kind}, headers=headers) as response:
+                if _is_json(response):
+                    body = _json_error(await response.content.read(ERROR_BODY_BYTES))
+                    if body.get("code") in FEISHU_TOKEN_INVALID and not fresh:
+                        continue
+                    if response.status >= 500 or body.get("code") == 99991400:
+                        raise Failed(Verdict.RETRY, f"飞书暂时无法提供文件（{body.get('code')}）")
+                    raise Failed(
+                        Verdict.GONE, f"飞书拒绝提供该文件（错误码 {body.get('code')}：{body.get('msg', '')}）"
+                    )
+                if response.status >= 400:
+                    raise _status_failure(response.status, "飞书")
+                await download.take(response)
+                return
+        raise Failed(Verdict.RETRY, "飞书访问令牌已失效")
+
     # ---- DingTalk --------------------------------------------------------------------------------------
 
     async def _dingtalk_access_token(self, *, fresh: bool = False) -> str:
-        cached = self._dingtalk_token
-        if cached is not None and not fresh and time.time() < cached[1]:
-            return cached[0]
+        async with self._dingtalk_lock:
+            cached = self._dingtalk_token
+            if cached is not None and not fresh and time.time() < cached[1]:
+                return cached[0]
+            return await self._new_dingtalk_token()
+
+    async def _new_dingtalk_token(self) -> str:
         config = self.settings.dingtalk
         url = config.openapi_base.rstrip("/") + "/v1.0/oauth2/accessToken"
         body = {"appKey": config.app_key, "appSecret": config.app_secret.get_secret_value()}

@@ -31,7 +31,7 @@ from bot.outbound.senders.base import http_timeout
 from handlers.files import DOCUMENT_KINDS, settle_message
 from storage.blobs import BlobStore, DatabaseStore, DirectoryStore, record_blob
 from storage.file_names import safe_name, unique_names
-from storage.files import claim_next_file, lock_held, retry_later, settle
+from storage.files import claim_next, lock_held, retry_later, settle
 from storage.models import FileState, StoredFile, Submission
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,12 @@ async def process_file(ctx: AppContext, fetchers: Fetchers, store: BlobStore, fi
     """Fetch and settle one claimed file; its new state, or ``None`` when it went back to the queue."""
     async with ctx.db.sessions() as session:
         file = await session.get_one(StoredFile, file_id)
+    return await process_claimed(ctx, fetchers, store, file)
+
+
+async def process_claimed(ctx: AppContext, fetchers: Fetchers, store: BlobStore, file: StoredFile) -> FileState | None:
+    """:func:`process_file` for the row as the claim returned it."""
+    file_id = file.id
     fetched = await fetchers.fetch(file)
     now = datetime.now(UTC)
     if fetched.verdict is Verdict.RETRY:
@@ -158,12 +164,13 @@ async def drain_files(
         nonlocal taken
         lease = timedelta(seconds=ctx.settings.files.fetch_lease_seconds)
         while stopping is None or not stopping.is_set():
-            file_id = await claim_next_file(ctx.db, ctx.instance_id, now=datetime.now(UTC), lease=lease)
-            if file_id is None:
+            file = await claim_next(ctx.db, ctx.instance_id, now=datetime.now(UTC), lease=lease)
+            if file is None:
                 return
             taken += 1
+            file_id = file.id
             try:
-                await process_file(ctx, fetchers, store, file_id)
+                await process_claimed(ctx, fetchers, store, file)
             except Exception as exc:  # the lease runs out and the file is fetched again
                 log.error("file %d: processing failed (%s); it will be retried", file_id, type(exc).__name__)
                 log.debug("file %d: traceback", file_id, exc_info=True)

@@ -10,6 +10,10 @@ notifies nobody but still tells readers who is meant):
   and the matching ``@id`` tokens in the text; a configured keyword is guaranteed to appear.
 - Feishu custom bot: ``post`` (or ``text``); the roster holds no Feishu ids, so mentions are plain names;
   ``@all`` is an ``at`` element.
+
+A link the office wrote itself (a link :class:`~bot.outbound.markup.Span`) stays a working link: ``[url](url)``
+in WeCom and DingTalk markdown, an ``a`` element in a Feishu ``post``, the bare address in text messages
+(which the clients make clickable). Every other address, above all in liaisons' words, stays inert.
 - WeCom 智能机器人 ``response_url``: markdown, one request only, so a reply that would need several parts
   is shortened with a visible note instead.
 - WeCom app message: text or markdown to one member; mentions are plain names.
@@ -87,7 +91,7 @@ class Dialect(ABC):
     def size(self, chunk: Chunk) -> int: ...
 
     def chunks(self) -> list[Chunk]:
-        lines = parse(self.message.body)
+        lines = parse(self.message.body, self.message.links)
         return split(lines, unique_mentions(self.message.mentions), self.message.at_all, self)
 
     def render(self) -> list[Payload]:
@@ -253,6 +257,21 @@ class Dingtalk(Dialect):
 # ---- Feishu custom bot ---------------------------------------------------------------------------------
 
 
+def _feishu_paragraph(line: Line) -> list[dict[str, str]]:
+    """One ``post`` paragraph: inert text elements, and an ``a`` element for each office-written link."""
+    if not any(span.link for span in line.spans):
+        return [{"tag": "text", "text": as_plain(line)}]
+    elements: list[dict[str, str]] = [{"tag": "text", "text": "- "}] if line.bullet else []
+    for span in line.spans:
+        if span.link:
+            elements.append({"tag": "a", "text": span.text, "href": span.text})
+        elif elements and elements[-1]["tag"] == "text":
+            elements[-1] = {"tag": "text", "text": elements[-1]["text"] + inert(span.text)}
+        else:
+            elements.append({"tag": "text", "text": inert(span.text)})
+    return elements
+
+
 @dataclass(frozen=True)
 class Feishu(Dialect):
     """Feishu ``post`` (or ``text``); mentions are plain names, ``@all`` an ``at`` element."""
@@ -272,7 +291,7 @@ class Feishu(Dialect):
             if tail:
                 text_lines.append(tail)
             return {"msg_type": "text", "content": {"text": "\n".join(text_lines)}}
-        paragraphs: list[list[dict[str, str]]] = [[{"tag": "text", "text": line}] for line in lines]
+        paragraphs = [_feishu_paragraph(line) for line in chunk.lines]
         closing: list[dict[str, str]] = [{"tag": "text", "text": names}] if names else []
         if chunk.at_all:
             closing.append({"tag": "at", "user_id": "all"})
@@ -305,7 +324,7 @@ class ResponseUrl(WecomMarkdown):
     mention_ids: bool = False
 
     def chunks(self) -> list[Chunk]:
-        lines = parse(self.message.body)
+        lines = parse(self.message.body, self.message.links)
         mentions = tuple(unique_mentions(self.message.mentions))
         whole = Chunk(tuple(lines), mentions, self.message.at_all)
         if self.size(whole) <= self.limit:
@@ -340,6 +359,7 @@ def combine(messages: Sequence[OutboundMessage]) -> OutboundMessage:
         at_all=any(message.at_all for message in messages),
         format="markdown" if any(message.format == "markdown" for message in messages) else "text",
         late_post=any(message.late_post for message in messages),
+        links=[link for message in messages for link in message.links],
     )
 
 

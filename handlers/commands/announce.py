@@ -5,8 +5,8 @@
 ``announce:CODE:GROUP`` so that nothing is ever posted twice. The confirmation is claimed by a conditional
 update, so two ``确认`` racing each other cannot both queue it.
 
-The text is the office's own: it is sent as written (markdown allowed), and it reaches everyone (@all) only
-when the office writes ``@所有人``.
+The text is the office's own: it is sent as written (markdown allowed, its http/https links kept working), and it
+reaches everyone (@all) only when the office writes ``@所有人``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import texts
 from handlers.commands.registry import CommandContext, command, normalize
 from storage.models import Group, PendingAction, Person
-from storage.outbound import OutboundMessage, enqueue_to_group
+from storage.outbound import OutboundMessage, addresses, enqueue_to_group, office_links
 
 KIND = "announce"
 VALID_MINUTES = 30
@@ -132,7 +132,8 @@ async def confirm(ctx: CommandContext) -> None:
     if not await _claim(ctx, pending, code):
         return
     message = OutboundMessage(
-        body=str(pending.payload["text"]),
+        body=office_links(str(pending.payload["text"])),
+        links=addresses(str(pending.payload["text"])),
         title=texts.announcement_title(ctx.policy.office_name),
         at_all=bool(pending.payload.get("at_all")),
     )

@@ -19,7 +19,7 @@ from handlers.commands.registry import CommandContext, command
 from schedules.dates import day_label, moment_label
 from storage import rounds
 from storage.models import Group, PendingAction, Round
-from storage.outbound import OutboundMessage, enqueue_to_group, quote
+from storage.outbound import OutboundMessage, addresses, enqueue_to_group, office_links, quote
 
 KIND = "collection"
 DEADLINE_AT = time(18, 0)  # a deadline given as a day means the close of that working day
@@ -137,7 +137,9 @@ async def post_collection(ctx: CommandContext, pending: PendingAction) -> None:
     ctx.session.add(round_)
     await ctx.session.flush()
     body = request_body(round_.title, round_.instructions, list(round_.fields), round_.deadline, round_.id, ctx)
-    message = OutboundMessage(body=body, title=f"征集#{round_.id}：{round_.title}")
+    message = OutboundMessage(  # the office's own words: its http/https links stay working links
+        body=office_links(body), title=f"征集#{round_.id}：{round_.title}", links=addresses(body)
+    )
     for group in groups:
         enqueue_to_group(
             ctx.session, group, message, origin=f"round:{round_.id}", dedupe_key=f"round:{round_.id}:{group.name}"

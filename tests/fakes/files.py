@@ -7,6 +7,9 @@
 - WeCom 智能机器人 ``GET /aibot/file/{code}``: the bytes AES-256-CBC encrypted with the bot's key (IV = key[:16],
   PKCS#7 to 32 bytes); the url works for 5 minutes, then HTTP 403 (WeCom documents no answer for an expired
   url: this fake's choice).
+- Feishu ``GET /open-apis/im/v1/messages/{message_id}/resources/{file_key}?type=image|file`` with
+  ``Authorization: Bearer <tenant_access_token>`` (the long-connection fake's tokens): the bytes, or a JSON error
+  (99991663 for a bad token, 234003 for an unknown resource — the code is this fake's choice).
 - DingTalk ``POST /v1.0/oauth2/accessToken`` (``{"appKey","appSecret"}`` → ``{"accessToken","expireIn"}``),
   ``POST /v1.0/robot/messageFiles/download`` (header ``x-acs-dingtalk-access-token``, body
   ``{"downloadCode","robotCode"}`` → ``{"downloadUrl"}``; errors as HTTP 4xx with ``{"code","message"}``), and
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -25,6 +29,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from tests.fakes.behaviour import answer, read_json
 from tests.fakes.dingtalk import FakeDingtalk
+from tests.fakes.feishu_ws import FakeFeishuSocket
 from tests.fakes.wecom import FakeWecom
 
 MEDIA_LIFETIME = 3 * 24 * 3600.0
@@ -56,9 +61,11 @@ def disposition(name: str) -> str:
 class FakeFiles:
     """The download endpoints of the WeCom and DingTalk fakes (they share their clocks, tokens and faults)."""
 
-    def __init__(self, wecom: FakeWecom, dingtalk: FakeDingtalk) -> None:
+    def __init__(self, wecom: FakeWecom, dingtalk: FakeDingtalk, feishu: FakeFeishuSocket) -> None:
         self.wecom = wecom
         self.dingtalk = dingtalk
+        self.feishu = feishu
+        self.feishu_resources: dict[tuple[str, str], Served] = {}
         self.media: dict[str, Served] = {}
         self.bot_files: dict[str, Served] = {}
         self.dingtalk_codes: dict[str, Served] = {}
@@ -88,8 +95,14 @@ class FakeFiles:
         self.dingtalk_codes[code] = Served(data, name, content_type, self.dingtalk.clock())
         return code
 
+    def add_feishu_file(self, message_id: str, data: bytes, name: str, content_type: str = "application/pdf") -> str:
+        file_key = "file_v3_" + secrets.token_hex(10)
+        self.feishu_resources[(message_id, file_key)] = Served(data, name, content_type, time.time())
+        return file_key
+
     def routes(self) -> list[web.RouteDef]:
         return [
+            web.get("/open-apis/im/v1/messages/{message_id}/resources/{file_key}", self.feishu_resource),
             web.get("/cgi-bin/media/get", self.media_get),
             web.get("/aibot/file/{code}", self.bot_file),
             web.post("/v1.0/oauth2/accessToken", self.dingtalk_token),
@@ -191,6 +204,21 @@ class FakeFiles:
         if served is None:
             return web.Response(status=404, text="NoSuchKey")
         self._served("dingtalk_bot", request.match_info["link"])
+        headers = {"Content-Disposition": disposition(served.name), "Content-Type": served.content_type}
+        return web.Response(body=served.data, headers=headers)
+
+    # ---- Feishu ---------------------------------------------------------------------------------------
+
+    async def feishu_resource(self, request: web.Request) -> web.StreamResponse:
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token not in self.feishu.tokens:
+            return web.json_response({"code": 99991663, "msg": "Invalid access token for authorization."})
+        if request.query.get("type") not in ("image", "file"):
+            return web.json_response({"code": 234001, "msg": "Invalid request param."}, status=400)
+        served = self.feishu_resources.get((request.match_info["message_id"], request.match_info["file_key"]))
+        if served is None:
+            return web.json_response({"code": 234003, "msg": "File not in msg."}, status=400)
+        self._served("feishu_ws", request.match_info["file_key"])
         headers = {"Content-Disposition": disposition(served.name), "Content-Type": served.content_type}
         return web.Response(body=served.data, headers=headers)
 

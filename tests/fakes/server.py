@@ -45,7 +45,7 @@ class FakePlatforms:
         for fake in self.platforms:
             fake.auto_register = auto_register
             fake.faults = faults
-        self.files = FakeFiles(self.wecom, self.dingtalk)
+        self.files = FakeFiles(self.wecom, self.dingtalk, self.feishu_socket)
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.app.add_routes(
             [*self.wecom.routes(), *self.dingtalk.routes(), *self.feishu.routes(), *self.files.routes()]
