@@ -7,6 +7,8 @@ import re
 from datetime import timedelta
 
 from handlers_kit import MEMBER_GROUP, Roster, audit_entries, group_posts, local, say, seed, submissions
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from handlers.round_answers import parse_fields, round_marker
@@ -183,3 +185,13 @@ async def test_unmarked_answers_are_filed_only_when_clear_and_asked_about_otherw
     await say(db, roster.office, f"结束 #{number}", at + timedelta(hours=1))
     (plain,) = await say(db, roster.liaison, "补充：本月还完成了项目验收。", at + timedelta(hours=2))
     assert "征集" not in plain
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_the_answer_parsers_never_fail(text: str) -> None:
+    marked = round_marker(text)
+    assert marked is None or marked[0] >= 0
+    values, parsed = parse_fields(text, ["姓名", "职务", "手机"])
+    assert set(values) <= {"姓名", "职务", "手机"}
+    assert not parsed or len(values) == 3
