@@ -37,7 +37,7 @@ from handlers.files import asks_how_to_send, file_attachment, keep_unfiled, ment
 from handlers.identity import identify, strip_mention
 from handlers.reports import file_report
 from handlers.respond import audit, reply
-from handlers.round_answers import file_round_answer, round_marker
+from handlers.round_answers import file_round_answer, round_marker, route_unmarked
 from storage.models import Group, InboxMessage, OutboxMessage, Person, Role
 from storage.outbound import OutboundMessage, enqueue, enqueue_to_group
 from storage.policy import Policy
@@ -119,6 +119,11 @@ async def _report(
     if not row.attachments and asks_how_to_send(text):
         reply(session, row, file_texts.SEND_ONE_TO_ONE if row.chat_type == "group" else file_texts.SEND_HERE)
         return
+    if not note:  # a report flagged otherwise (a command word at its head) is a report
+        routed = await route_unmarked(session, row, person, unit, text, policy, now)
+        if routed is None:
+            return
+        text = routed
     if row.chat_type == "group" and not row.attachments and mentions_attachment(text):
         note = note + file_texts.NOTE_SEND_FILE_ONE_TO_ONE  # platforms deliver no files in groups
     await file_report(session, row, person, unit, text, policy, note=note)

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.respond import audit, reply
 from schedules.dates import moment_label
 from storage import rounds
-from storage.models import InboxMessage, Person, Round, Unit
+from storage.models import InboxMessage, PendingAction, Person, Round, Unit
 from storage.outbound import quote
 from storage.policy import Policy
 
@@ -78,13 +79,18 @@ async def file_round_answer(
         reply(session, row, not_asked(round_, unit, policy.office_name))
         audit(session, row, person, action="征集答复", detail=f"#{number}：{text[:200]}", outcome="not_asked", now=now)
         return
+    held = await _held(session, person, now) if not text else None
+    inbox_id = row.id
+    if held is not None:  # "#7" after the bot asked which round a kept message was for: that message answers #7
+        text, inbox_id = str(held.payload["text"]), int(held.payload["inbox_id"])
+        held.confirmed_at, held.confirmed_by = now, person.id
     if not text:
         reply(session, row, f"请在“#{number}”后写明答复内容。" + format_hint(round_))
         audit(session, row, person, action="征集答复", detail=f"#{number}", outcome="empty", now=now)
         return
     values, parsed = parse_fields(text, list(round_.fields))
     answer = await rounds.add_answer(
-        session, round_, unit, text, values=values, parsed=parsed, person=person, inbox_id=row.id, now=now
+        session, round_, unit, text, values=values, parsed=parsed, person=person, inbox_id=inbox_id, now=now
     )
     reply(session, row, answered(round_, unit, answer.version, values, parsed, answer.late, policy))
     outcome = "late" if answer.late else ("unparsed" if not parsed else "ok")
@@ -128,3 +134,69 @@ def answered(
         )
         lines.append(f"{when}，本答复已保存并标注为逾期。")
     return "\n".join(lines)
+
+
+HOLD = "round-hold"
+HOLD_HOURS = 72
+MONTHLY_WORDS = frozenset({"月报", "月度报送", "工作进展"})
+
+
+async def _held(session: AsyncSession, person: Person, now: datetime) -> PendingAction | None:
+    """The liaison's latest message kept while the bot asked which round it is for."""
+    found: PendingAction | None = await session.scalar(
+        select(PendingAction)
+        .where(
+            PendingAction.kind == HOLD,
+            PendingAction.person_id == person.id,
+            PendingAction.confirmed_at.is_(None),
+            PendingAction.expires_at > now,
+        )
+        .order_by(PendingAction.created_at.desc())
+        .limit(1)
+    )
+    return found
+
+
+async def route_unmarked(
+    session: AsyncSession, row: InboxMessage, person: Person, unit: Unit, text: str, policy: Policy, now: datetime
+) -> str | None:
+    """Where a liaison's unmarked text goes while collections are open. Never a silent guess:
+
+    - ``月报`` after the bot asked: the kept message is the monthly report (its text is returned to be filed);
+    - no open collection asks the unit: ``text`` is the monthly report, as always;
+    - one open collection asks it, with named fields all written out as labels (``姓名：… 职务：…``): clearly not
+      a monthly report, so it answers that collection (and the reply says so);
+    - otherwise the message is kept and the liaison is asked which it is for (``#N`` or ``月报``); ``None``.
+    """
+    if unicodedata.normalize("NFKC", text).strip() in MONTHLY_WORDS:
+        held = await _held(session, person, now)
+        if held is not None:
+            held.confirmed_at, held.confirmed_by = now, person.id
+            return str(held.payload["text"])
+    asking = [r for r in await rounds.open_rounds(session) if unit.id in await rounds.asked_unit_ids(session, r)]
+    if not asking:
+        return text
+    if len(asking) == 1 and asking[0].fields:
+        parsed = parse_fields(text, list(asking[0].fields))[1]
+        if parsed and all(name in text for name in asking[0].fields):
+            await file_round_answer(session, row, person, unit, asking[0].id, text, policy, now)
+            return None
+    session.add(
+        PendingAction(
+            code=f"H{row.id}",
+            kind=HOLD,
+            payload={"text": text, "inbox_id": row.id},
+            person_id=person.id,
+            created_at=now,
+            expires_at=now + timedelta(hours=HOLD_HOURS),
+        )
+    )
+    listing = "\n".join(f"- 征集#{r.id}“{quote(r.title, max_chars=30)}”：请回复“#{r.id}”" for r in asking)
+    reply(
+        session,
+        row,
+        "您的消息已保存。当前有正在进行的征集，为避免记错，请告知这条消息是答复哪一项：\n"
+        f"{listing}\n- 本月工作进展报送：请回复“月报”",
+    )
+    audit(session, row, person, action="报送", detail=f"待确认去向：{text[:200]}", outcome="ambiguous", now=now)
+    return None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Group, GroupMember, Person, Round, RoundAnswer, Unit
@@ -19,7 +19,7 @@ OPEN = "open"
 CLOSED = "closed"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class UnitAnswer:
     """One unit asked by a round, and where its answer stands."""
 
@@ -55,24 +55,27 @@ class RoundStanding:
         return [unit for unit in self.answered if not unit.parsed]
 
 
-async def asked_unit_ids(session: AsyncSession, round_: Round) -> list[int]:
-    """The active units ``round_`` asks: every one, or those with an active liaison in its group."""
-    query = select(Unit.id).where(Unit.active.is_(True))
+def _asked(round_: Round) -> ColumnElement[bool]:
+    """The condition on ``Unit`` for the units ``round_`` asks: every active one, or those with a liaison there."""
+    condition: ColumnElement[bool] = Unit.active.is_(True)
     if round_.group:
-        query = query.where(
-            Unit.id.in_(
-                select(Person.unit_id)
-                .join(GroupMember, GroupMember.person_id == Person.id)
-                .join(Group, Group.id == GroupMember.group_id)
-                .where(Group.name == round_.group, Person.active.is_(True), Person.unit_id.is_not(None))
-            )
+        in_group = (
+            select(Person.unit_id)
+            .join(GroupMember, GroupMember.person_id == Person.id)
+            .join(Group, Group.id == GroupMember.group_id)
+            .where(Group.name == round_.group, Person.active.is_(True), Person.unit_id.is_not(None))
         )
-    return list(await session.scalars(query.order_by(Unit.id)))
+        condition = condition & Unit.id.in_(in_group)
+    return condition
+
+
+async def asked_unit_ids(session: AsyncSession, round_: Round) -> list[int]:
+    """The active units ``round_`` asks, in unit order."""
+    return list(await session.scalars(select(Unit.id).where(_asked(round_)).order_by(Unit.id)))
 
 
 async def round_standing(session: AsyncSession, round_: Round) -> RoundStanding:
-    """Every unit ``round_`` asks with its latest answer, in unit order."""
-    asked = await asked_unit_ids(session, round_)
+    """Every unit ``round_`` asks with its latest answer, in unit order, in one query."""
     latest = (
         select(RoundAnswer.unit_id, func.max(RoundAnswer.version).label("version"), func.count().label("versions"))
         .where(RoundAnswer.round_id == round_.id)
@@ -90,19 +93,20 @@ async def round_standing(session: AsyncSession, round_: Round) -> RoundStanding:
             RoundAnswer.parsed,
             RoundAnswer.text,
         )
-        .join(latest, latest.c.unit_id == Unit.id)
-        .join(
+        .outerjoin(latest, latest.c.unit_id == Unit.id)
+        .outerjoin(
             RoundAnswer,
             (RoundAnswer.round_id == round_.id)
             & (RoundAnswer.unit_id == latest.c.unit_id)
             & (RoundAnswer.version == latest.c.version),
         )
+        .where(_asked(round_))
+        .order_by(Unit.id)
     )
-    found = {row[0]: UnitAnswer(*row) for row in rows}
-    names: dict[int, str] = {
-        unit_id: name for unit_id, name in await session.execute(select(Unit.id, Unit.name).where(Unit.id.in_(asked)))
-    }
-    units = [found.get(unit_id) or UnitAnswer(unit_id, names[unit_id]) for unit_id in asked]
+    units = [
+        UnitAnswer(unit_id, name, at, versions or 0, bool(late), values or {}, parsed is not False, text or "")
+        for unit_id, name, at, versions, late, values, parsed, text in rows
+    ]
     return RoundStanding(round_, units)
 
 

@@ -7,6 +7,8 @@ import re
 from datetime import timedelta
 
 from handlers_kit import MEMBER_GROUP, Roster, audit_entries, group_posts, local, say, seed, submissions
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from handlers.round_answers import parse_fields, round_marker
@@ -154,3 +156,42 @@ def test_markers_and_fields_are_read_as_people_write_them() -> None:
     assert parse_fields("姓名：张三", fields) == ({"姓名": "张三"}, False)
     assert parse_fields("张三 处长", fields) == ({}, False)
     assert parse_fields("自由文本", []) == ({}, True)
+
+
+async def test_unmarked_answers_are_filed_only_when_clear_and_asked_about_otherwise(db: Database) -> None:
+    roster, number = await open_collection(db)
+    at = OPENED + timedelta(days=1)
+    # Only one open collection, every named field written out: clearly not a monthly report.
+    (clear,) = await say(db, roster.liaison, "姓名：张三 职务：处长 手机：13912345678", at)
+    assert clear.startswith(f"已收到省商务厅对征集#{number}“工作专班联系人”的答复。")
+    # Free text while a collection is open: kept, and the liaison is asked which it is for.
+    (asked,) = await say(db, roster.reform_liaison, "我委联系人为综合处李四同志", at)
+    assert asked.startswith("您的消息已保存。当前有正在进行的征集，为避免记错，请告知这条消息是答复哪一项：")
+    assert f"- 征集#{number}“工作专班联系人”：请回复“#{number}”" in asked
+    assert "- 本月工作进展报送：请回复“月报”" in asked
+    assert [answer.unit_id for answer in await answers(db)] == [roster.commerce.id]
+    (filed,) = await say(db, roster.reform_liaison, f"#{number}", at + timedelta(minutes=5))
+    assert filed.startswith(f"已收到省发展改革委对征集#{number}“工作专班联系人”的答复。")
+    assert (await answers(db))[-1].text == "我委联系人为综合处李四同志"
+    # The same for a monthly report: kept, then filed as the report on "月报".
+    report = "一、本月重点工作推进顺利；二、下月计划开展专项督查。"
+    (asked_again,) = await say(db, roster.reform_liaison, report, at + timedelta(minutes=10))
+    assert asked_again.startswith("您的消息已保存。")
+    assert await submissions(db, roster.reform, "2026-02") == []
+    await say(db, roster.reform_liaison, "月报", at + timedelta(minutes=11))
+    (kept,) = await submissions(db, roster.reform, "2026-02")
+    assert kept.text == report
+    # Once the collection is closed, unmarked text is the monthly report again, without a question.
+    await say(db, roster.office, f"结束 #{number}", at + timedelta(hours=1))
+    (plain,) = await say(db, roster.liaison, "补充：本月还完成了项目验收。", at + timedelta(hours=2))
+    assert "征集" not in plain
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_the_answer_parsers_never_fail(text: str) -> None:
+    marked = round_marker(text)
+    assert marked is None or marked[0] >= 0
+    values, parsed = parse_fields(text, ["姓名", "职务", "手机"])
+    assert set(values) <= {"姓名", "职务", "手机"}
+    assert not parsed or len(values) == 3
