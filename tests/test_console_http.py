@@ -462,3 +462,18 @@ async def test_files_download_for_the_office_and_their_own_unit_only(
     assert (await liaison.get(f"/console/files/{stored}")).status == 200
     assert (await liaison.get(f"/console/files/{elsewhere}")).status == 404
     assert ("下载文件", "console") in [(e.action, e.via) for e in await audit(db)]
+
+
+async def test_the_overview_shows_open_rounds(aiohttp_client: Any, db: Database) -> None:
+    from storage.models import Round, RoundAnswer
+
+    office = await seed_office(db)
+    async with db.transaction() as session:
+        asked = Round(title="重点项目联系人", deadline=datetime.now(UTC) + timedelta(days=3), code="R1TEST")
+        session.add(asked)
+        await session.flush()
+        session.add(RoundAnswer(round_id=asked.id, unit_id=office.roster.commerce.id, version=1, text="张伟 处长"))
+    client = await client_for(aiohttp_client, db)
+    await sign_in(client, db, office.roster.office)
+    page = await (await client.get("/console/")).text()
+    assert "重点项目联系人" in page and "1 / 4" in page and "省财政厅" in page

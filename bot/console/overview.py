@@ -16,6 +16,7 @@ from storage.matrix import LABELS, MatrixRow, months_ending, report_matrix
 from storage.models import Group, OutboxState, utcnow
 from storage.outbox_ops import state_counts
 from storage.periods import Period
+from storage.rounds import open_rounds, round_standing
 from storage.standing import period_standing
 
 routes = web.RouteTableDef()
@@ -39,6 +40,7 @@ async def overview(request: web.Request) -> web.StreamResponse:
         standing = await period_standing(session, period)
         lit = await ledger.by_standing(session, env.calendar, now, policy.tz)
         queue = await state_counts(session)
+        rounds = [await round_standing(session, found) for found in await open_rounds(session)]
     today = now.astimezone(policy.tz).date()
     upcoming = [
         occurrence
@@ -55,6 +57,7 @@ async def overview(request: web.Request) -> web.StreamResponse:
         amber=sum(1 for row in lit if row.light is Light.AMBER),
         upcoming=upcoming,
         past_due=policy.deadline.deadline(period) < now,
+        rounds=rounds,
         failed=queue[OutboxState.FAILED],
         uncertain=queue[OutboxState.UNCERTAIN],
     )
