@@ -204,7 +204,14 @@ async def test_the_office_asks_for_a_document_in_chat(
     assert "仅限" in refused[0] and "办公室成员使用" in refused[0]
     assert len(list((tmp_path / "documents").glob("*.docx"))) == 3
     outcomes = [(e.action, e.outcome) for e in await audit_entries(db) if e.action == "文档"]
-    assert outcomes == [("文档", "ok"), ("文档", "ok"), ("文档", "ok"), ("文档", "invalid"), ("文档", "usage"), ("文档", "refused")]
+    assert outcomes == [
+        ("文档", "ok"),
+        ("文档", "ok"),
+        ("文档", "ok"),
+        ("文档", "invalid"),
+        ("文档", "usage"),
+        ("文档", "refused"),
+    ]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
