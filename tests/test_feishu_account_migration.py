@@ -46,7 +46,7 @@ async def _upgrade_from_previous(url: str) -> None:
     db = Database(url)
     try:
         async with db.engine.begin() as connection:
-            kept = (await connection.execute(text("SELECT name, wecom_userid, feishu_userid FROM person ORDER BY id")))
+            kept = await connection.execute(text("SELECT name, wecom_userid, feishu_userid FROM person ORDER BY id"))
             assert [tuple(row) for row in kept] == [("李娜", "lina", None), ("王强", "wangq", None)]
             await connection.execute(text("UPDATE person SET feishu_userid = 'lina01' WHERE id = 1"))
         with pytest.raises(IntegrityError):  # unique, like the WeCom and DingTalk ids

@@ -374,7 +374,16 @@ def test_warnings_do_not_refuse(tmp_path: Path) -> None:
 def _rows() -> list[RosterRow]:
     return [
         RosterRow(
-            "省商务厅", "综合处", "周雪梅", Role.A, "13900000501", "zhouxm", None, "zxm-feishu", ("强省会工作机制群",), True
+            "省商务厅",
+            "综合处",
+            "周雪梅",
+            Role.A,
+            "13900000501",
+            "zhouxm",
+            None,
+            "zxm-feishu",
+            ("强省会工作机制群",),
+            True,
         ),
         RosterRow("省商务厅", "综合处", "=HYPERLINK(1)", Role.B, None, None, "-ding", None, (), True),
         RosterRow("工作机制办公室", "", "段红梅", Role.OFFICE, "13900009901", None, None, None, tuple(GROUPS), True),
@@ -388,7 +397,9 @@ def test_csv_export_has_a_bom_and_reads_back(tmp_path: Path) -> None:
     assert data.startswith("\ufeff单位,责任处室".encode())
     assert "'=HYPERLINK(1)" in data.decode("utf-8-sig")  # Excel must not run it as a formula
     parsed = read_roster(path, GROUPS)
-    assert [(e.unit, e.name, e.role, e.mobile, e.dingtalk_userid, e.feishu_userid, e.groups) for e in parsed.entries] == [
+    assert [
+        (e.unit, e.name, e.role, e.mobile, e.dingtalk_userid, e.feishu_userid, e.groups) for e in parsed.entries
+    ] == [
         ("省商务厅", "周雪梅", Role.A, "13900000501", None, "zxm-feishu", ("强省会工作机制群",)),
         ("省商务厅", "=HYPERLINK(1)", Role.B, None, "-ding", None, ()),
         ("工作机制办公室", "段红梅", Role.OFFICE, "13900009901", None, None, tuple(GROUPS)),

@@ -83,7 +83,10 @@ async def test_a_liaison_known_by_her_feishu_user_id_files_the_units_report(
     connection, frame_id = await gateway.push_event(event)
     await gateway.wait_for(lambda: frame_id in connection.answered)
     [row] = await eventually(
-        lambda: all_of(db, InboxMessage), lambda r: len(r) == 1 and r[0].state is InboxState.DONE, within=30, what="handled"
+        lambda: all_of(db, InboxMessage),
+        lambda r: len(r) == 1 and r[0].state is InboxState.DONE,
+        within=30,
+        what="handled",
     )
     assert row.sender_id == FEISHU_LIAISON
     [submission] = await all_of(db, Submission)

@@ -176,7 +176,12 @@ class FakeFeishuSocket:
         return web.json_response({"code": 0, "msg": "success", "data": {"message_id": f"om_{secrets.token_hex(8)}"}})
 
     def group_message(
-        self, text: str, *, user_id: str | None = "stranger01", open_id: str = "ou_stranger01", chat_id: str = "oc_group01"
+        self,
+        text: str,
+        *,
+        user_id: str | None = "stranger01",
+        open_id: str = "ou_stranger01",
+        chat_id: str = "oc_group01",
     ) -> dict[str, Any]:
         """``im.message.receive_v1`` for a group message that @-mentions the bot.
 
