@@ -26,6 +26,7 @@ from schedules.item_content import item_reminders, items_briefing, items_month, 
 from schedules.occurrences import Occurrence
 from schedules.reminders import reminder_messages
 from schedules.settings import MONTHLY_CIRCULAR
+from storage import rounds
 from storage.models import Draft, Group
 from storage.outbound import OutboundMessage, addresses, quote_keeping_links
 from storage.periods import Period
@@ -57,6 +58,28 @@ class Upcoming:
 
     at: datetime
     month_label: str
+
+
+@dataclass(frozen=True)
+class OpenRound:
+    """A collection still open, for its line in the weekly briefing."""
+
+    number: int
+    title: str
+    due: date
+    asked: int
+    answered: int
+    missing: int
+
+
+async def open_round_lines(session: AsyncSession, env: ScheduleEnv) -> list[OpenRound]:
+    found = []
+    for round_ in await rounds.open_rounds(session):
+        standing = await rounds.round_standing(session, round_)
+        due = round_.deadline.astimezone(env.policy.tz).date()
+        answered, missing = len(standing.answered), len(standing.missing)
+        found.append(OpenRound(round_.id, round_.title, due, len(standing.units), answered, missing))
+    return found
 
 
 @dataclass(frozen=True)
@@ -136,6 +159,7 @@ async def compose_weekly(
         circulars=circulars,
         drafts=_draft_texts(drafts),
         items=await items_briefing(session, env, at, window),
+        open_rounds=await open_round_lines(session, env),
     )
     message = OutboundMessage(title=rendered.title, body=rendered.body, late_post=late, links=_draft_links(drafts))
     groups = await target_groups(session, env.settings.weekly_briefing.groups, office=False)

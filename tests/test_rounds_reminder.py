@@ -48,3 +48,14 @@ async def test_everyone_answered_or_closed_means_no_reminder(db: Database) -> No
 
 def test_the_job_is_listed_with_the_others() -> None:
     assert "round-reminder" in JOB_NAMES
+
+
+async def test_the_weekly_briefing_has_a_line_per_open_collection(db: Database) -> None:
+    roster, number = await open_collection(db)
+    await say(db, roster.reform_liaison, f"#{number} 李四 副处长 13812345678", local(2026, 3, 11))
+    at = local(2026, 3, 16, 9)
+    with time_machine.travel(at + timedelta(minutes=1), tick=False):
+        assert (await run_job(jobs(db), "weekly-briefing", at)).status == "posted"
+    (post,) = await posts(db, origin="weekly-briefing")
+    line = f"- 征集#{number}「工作专班联系人」（截止3月24日（周二））：应答复4家，已答复1家，尚未答复3家。"
+    assert line in post.message["body"].splitlines()
