@@ -7,70 +7,44 @@ Nothing a person sent is ever deleted: people and units are deactivated, submiss
 from __future__ import annotations
 
 import enum
-from datetime import UTC, date, datetime
-from typing import Any, ClassVar
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     Date,
-    DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy import text as sql_text
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from storage.models.base import NAMING_CONVENTION, Base, BigId, UtcDateTime, enum_type, utcnow
+from storage.models.blobs import Blob, BlobChunk
+from storage.models.console import ConsoleLogin, ConsoleSession
+from storage.models.leases import ConnectionLease
+from storage.models.rounds import Round, RoundAnswer
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime on every backend (SQLite keeps no zone, so it is re-attached on load)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-# BigInteger primary keys that still autoincrement on SQLite (which only does so for INTEGER).
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+__all__ = [
+    "NAMING_CONVENTION",
+    "Base",
+    "BigId",
+    "Blob",
+    "BlobChunk",
+    "ConnectionLease",
+    "ConsoleLogin",
+    "ConsoleSession",
+    "Round",
+    "RoundAnswer",
+    "UtcDateTime",
+    "enum_type",
+    "utcnow",
+]
 
 
 class Role(enum.StrEnum):
@@ -114,10 +88,6 @@ class FileState(enum.StrEnum):
     REFUSED = "refused"  # over the size limit: not kept, sender and office told
 
 
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=16, values_callable=lambda members: [m.value for m in members])
-
-
 class Unit(Base):
     """A member unit (成员单位)."""
 
@@ -140,7 +110,7 @@ class Person(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
-    role: Mapped[Role] = mapped_column(_enum(Role))
+    role: Mapped[Role] = mapped_column(enum_type(Role))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
     mobile: Mapped[str | None] = mapped_column(String(20), unique=True)
     wecom_userid: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -216,7 +186,7 @@ class InboxMessage(Base):
     raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
     sent_at: Mapped[datetime | None] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    state: Mapped[InboxState] = mapped_column(_enum(InboxState), default=InboxState.PENDING)
+    state: Mapped[InboxState] = mapped_column(enum_type(InboxState), default=InboxState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_by: Mapped[str | None] = mapped_column(String(64))
     locked_until: Mapped[datetime | None] = mapped_column()
@@ -269,7 +239,7 @@ class OutboxMessage(Base):
     message: Mapped[dict[str, Any]] = mapped_column(default=dict)
     origin: Mapped[str] = mapped_column(String(64), default="")
     dedupe_key: Mapped[str | None] = mapped_column(String(200))
-    state: Mapped[OutboxState] = mapped_column(_enum(OutboxState), default=OutboxState.PENDING)
+    state: Mapped[OutboxState] = mapped_column(enum_type(OutboxState), default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     parts_sent: Mapped[int] = mapped_column(Integer, default=0)  # a split message resumes at the next part
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -436,7 +406,7 @@ class Item(Base):
     raised_by_office: Mapped[bool] = mapped_column(Boolean, default=False)
     lead_unit_id: Mapped[int | None] = mapped_column(ForeignKey("unit.id"))
     due: Mapped[date | None] = mapped_column(Date)
-    state: Mapped[ItemState] = mapped_column(_enum(ItemState), default=ItemState.RAISED)
+    state: Mapped[ItemState] = mapped_column(enum_type(ItemState), default=ItemState.RAISED)
     assigned_at: Mapped[datetime | None] = mapped_column()
     signed_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()  # closed (已办结) or stopped (已中止)
@@ -502,7 +472,7 @@ class StoredFile(Base):
     reference: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the platform's handle, as the adapter gave it
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     valid_until: Mapped[datetime] = mapped_column()
-    state: Mapped[FileState] = mapped_column(_enum(FileState), default=FileState.PENDING)
+    state: Mapped[FileState] = mapped_column(enum_type(FileState), default=FileState.PENDING)
     reason: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -516,123 +486,3 @@ class StoredFile(Base):
     submission: Mapped[Submission | None] = relationship()
     unit: Mapped[Unit | None] = relationship()
     person: Mapped[Person | None] = relationship()
-
-
-class Blob(Base):
-    """One stored content (by sha256); where its bytes are: a directory, or :class:`BlobChunk` rows."""
-
-    __tablename__ = "blob"
-
-    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
-    size: Mapped[int] = mapped_column(BigInteger)
-    backend: Mapped[str] = mapped_column(String(16))  # directory | database
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class BlobChunk(Base):
-    """A piece of a blob kept in the database (the backend for several instances with no shared disk)."""
-
-    __tablename__ = "blob_chunk"
-
-    sha256: Mapped[str] = mapped_column(ForeignKey("blob.sha256"), primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class ConsoleLogin(Base):
-    """A one-time sign-in link for the console: single use, short-lived, bound to one person.
-
-    Only the SHA-256 of the token is stored: a copy of the database does not hold usable links.
-    """
-
-    __tablename__ = "console_login"
-
-    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column()
-    used_at: Mapped[datetime | None] = mapped_column()
-    issued_via: Mapped[str] = mapped_column(String(16), default="chat")  # chat | cli
-
-
-class ConsoleSession(Base):
-    """A signed-in browser: kept in the database so that every instance knows it; the cookie holds the id,
-    the table only its SHA-256."""
-
-    __tablename__ = "console_session"
-    __table_args__ = (Index("ix_console_session_person_id", "person_id"),)
-
-    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
-    csrf_token: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    ended_at: Mapped[datetime | None] = mapped_column()
-    ended_by: Mapped[str] = mapped_column(String(128), default="")
-    user_agent: Mapped[str] = mapped_column(String(200), default="")
-    address: Mapped[str] = mapped_column(String(64), default="")
-
-    person: Mapped[Person] = relationship()
-
-
-class ConnectionLease(Base):
-    """Who holds a connection only one instance may hold (a WeCom 智能机器人's long connection): the holder
-    renews ``expires_at``; once it lapses (the holder died) another instance takes the lease over."""
-
-    __tablename__ = "connection_lease"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(128))
-    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
-    renewed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column()
-    generation: Mapped[int] = mapped_column(default=1)  # +1 at each change of holder
-
-
-class Round(Base):
-    """A collection asked of member units (征集): what, of whom, by when; answered by the units' liaisons.
-
-    ``fields`` names what each answer should hold (姓名, 职务, 手机…; empty: free text). ``group`` limits the
-    units asked to those whose liaisons sit in that group (empty: every active unit). Shown as ``#id``.
-    """
-
-    __tablename__ = "round"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), default="collection")
-    title: Mapped[str] = mapped_column(String(200))
-    instructions: Mapped[str] = mapped_column(Text, default="")
-    fields: Mapped[list[Any]] = mapped_column(default=list)
-    group: Mapped[str] = mapped_column(String(128), default="")
-    deadline: Mapped[datetime] = mapped_column()
-    state: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
-    code: Mapped[str] = mapped_column(String(16), unique=True)  # the 确认 code that posted it
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    closed_at: Mapped[datetime | None] = mapped_column()
-
-
-class RoundAnswer(Base):
-    """One version of a unit's answer to a round; every version is kept, the latest counts.
-
-    ``values`` holds the named fields parsed from the text; ``parsed`` is false when the fields could not be
-    read (the text is kept whole and the office is shown the flag). ``late``: after the deadline or the close.
-    """
-
-    __tablename__ = "round_answer"
-    __table_args__ = (
-        UniqueConstraint("round_id", "unit_id", "version", name="uq_round_answer_round_unit_version"),
-        Index("ix_round_answer_round_unit", "round_id", "unit_id"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    round_id: Mapped[int] = mapped_column(ForeignKey("round.id"))
-    unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
-    version: Mapped[int] = mapped_column(Integer)
-    text: Mapped[str] = mapped_column(Text, default="")
-    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    parsed: Mapped[bool] = mapped_column(Boolean, default=True)
-    late: Mapped[bool] = mapped_column(Boolean, default=False)
-    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
-    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
