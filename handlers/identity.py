@@ -1,6 +1,7 @@
 """Who sent a message: the sender's platform id mapped to an active roster person.
 
 - ``wecom`` → ``Person.wecom_userid``; ``dingtalk`` → ``Person.dingtalk_userid`` (DingTalk's senderStaffId);
+  ``feishu`` → ``Person.feishu_userid`` (the sender's ``user_id``, see ``bot.transports.feishu_ws``);
 - ``sandbox`` → ``str(Person.id)`` (the sandbox speaks *as* a roster person).
 
 Inactive people, and platforms the roster has no column for, count as unknown.
@@ -33,6 +34,8 @@ async def identify(session: AsyncSession, platform: str, sender_id: str) -> Pers
         query = query.where(Person.wecom_userid == sender_id)
     elif platform == "dingtalk":
         query = query.where(Person.dingtalk_userid == sender_id)
+    elif platform == "feishu":
+        query = query.where(Person.feishu_userid == sender_id)
     elif platform == "sandbox":
         if not (sender_id.isascii() and sender_id.isdigit() and len(sender_id) <= 9):
             return None

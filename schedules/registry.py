@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schedules import round_reminder
+from schedules import periodic_rounds, round_reminder
 from schedules.compose import (
     compose_item_reminder,
     compose_monthly,
@@ -14,9 +14,11 @@ from schedules.job import Job
 from schedules.occurrences import Planner
 from schedules.settings import (
     DEADLINE_REMINDER,
+    HALF_YEAR_ROUND,
     ITEM_REMINDER,
     MONTHLY_CIRCULAR,
     OVERDUE_NOTICE,
+    QUARTERLY_ROUND,
     ROUND_REMINDER,
     WEEKLY_BRIEFING,
 )
@@ -63,6 +65,20 @@ JOBS: tuple[Job, ...] = (
         settings_of=lambda settings: settings.round_reminder,
         plan=round_reminder.plan,
         compose=round_reminder.compose,
+    ),
+    Job(
+        name=QUARTERLY_ROUND,
+        title="季度报送征集",
+        settings_of=lambda settings: settings.quarterly_round,
+        plan=periodic_rounds.plan_quarterly,
+        compose=periodic_rounds.compose_quarterly,
+    ),
+    Job(
+        name=HALF_YEAR_ROUND,
+        title="半年评估报送征集",
+        settings_of=lambda settings: settings.half_year_round,
+        plan=periodic_rounds.plan_half_year,
+        compose=periodic_rounds.compose_half_year,
     ),
 )
 

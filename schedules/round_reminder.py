@@ -68,9 +68,12 @@ async def _liaisons_by_group(
 
 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
-    """One message per group and round due soon, naming and @-mentioning only that group's laggards."""
+    """One message per group (its dedupe key is per group): a paragraph per round due soon naming that group's
+    laggards, and @-mentions of only their liaisons."""
     today = at.astimezone(env.policy.tz).date()
-    deliveries: list[Delivery] = []
+    paragraphs: dict[int, list[str]] = {}
+    mentioned: dict[int, dict[int, Mention]] = {}
+    by_id: dict[int, Group] = {}
     reminded: set[tuple[int, int]] = set()
     for round_ in await rounds.open_rounds(session):
         if not _due_soon(env, round_, today):
@@ -80,21 +83,35 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
         if not names:
             continue
         groups = await target_groups(session, [round_.group] if round_.group else [], office=False)
+        present_by_group = await _liaisons_by_group(session, list(names), groups)
         for group in groups:
-            present = (await _liaisons_by_group(session, list(names), [group])).get(group.id, {})
+            present = present_by_group.get(group.id, {})
             if not present:
                 continue
+            by_id[group.id] = group
             units = "、".join(quote(names[unit_id]) for unit_id in present)
             passed = now > round_.deadline
             when = ("已过截止时间" if passed else "截止时间为") + moment_label(round_.deadline, env.policy.tz)
-            body = (
+            paragraphs.setdefault(group.id, []).append(
                 f"征集#{round_.id}“{quote(round_.title, max_chars=40)}”{when}，"
                 f"以下单位尚未答复：{units}。请联络员回复“#{round_.id} …”。"
             )
-            mentions = [Mention.of(person) for people in present.values() for person in people]
-            message = OutboundMessage(title=f"征集#{round_.id}提醒", body=body, mentions=mentions, late_post=late)
-            deliveries.append(Delivery(group, message))
+            people = mentioned.setdefault(group.id, {})
+            for liaisons in present.values():
+                people.update((person.id, Mention.of(person)) for person in liaisons)
             reminded.update((round_.id, unit_id) for unit_id in present)
-    if not deliveries:
+    if not paragraphs:
         return Composition(note="没有需要提醒的征集（或均已答复）")
+    deliveries = [
+        Delivery(
+            by_id[group_id],
+            OutboundMessage(
+                title="征集答复提醒",
+                body="\n".join(lines),
+                mentions=list(mentioned[group_id].values()),
+                late_post=late,
+            ),
+        )
+        for group_id, lines in paragraphs.items()
+    ]
     return Composition(deliveries=deliveries, note=f"提醒未答复单位{len(reminded)}家次")

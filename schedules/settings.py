@@ -26,6 +26,8 @@ DEADLINE_REMINDER = "deadline-reminder"
 OVERDUE_NOTICE = "overdue-notice"
 ITEM_REMINDER = "item-reminder"
 ROUND_REMINDER = "round-reminder"
+QUARTERLY_ROUND = "quarterly-round"
+HALF_YEAR_ROUND = "half-year-round"
 
 HolidayPolicy = Literal["shift", "skip", "keep"]
 """What a job does when its nominal day is not a working day: move to the next working day (weekly: the
@@ -76,6 +78,17 @@ class RoundReminderSettings(JobSettings):
     workdays_before: int = Field(default=2, ge=0, le=20)
 
 
+class PeriodicRoundSettings(JobSettings):
+    """``[schedules.quarterly-round]`` / ``[schedules.half-year-round]``: off unless switched on; opened on the first
+    working day after the period, due on its ``due_workdays``-th working day after the period's end."""
+
+    enabled: bool = False
+    due_workdays: int = Field(default=10, ge=1, le=60)
+    title: str = ""  # "{period}" stands for 2026年第四季度工作情况; empty: that title
+    instructions: str = ""
+    fields: tuple[str, ...] = ()
+
+
 class ScheduleSettings(BaseModel):
     """``[schedules]``: every timed job, the deadline policy, the catch-up grace and the office's working-day lists."""
 
@@ -88,6 +101,8 @@ class ScheduleSettings(BaseModel):
     # Amber and red 督办 items remind their lead units' liaisons on working mornings.
     item_reminder: ItemReminderSettings = Field(default_factory=ItemReminderSettings, alias="item-reminder")
     round_reminder: RoundReminderSettings = Field(default_factory=RoundReminderSettings, alias="round-reminder")
+    quarterly_round: PeriodicRoundSettings = Field(default_factory=PeriodicRoundSettings, alias="quarterly-round")
+    half_year_round: PeriodicRoundSettings = Field(default_factory=PeriodicRoundSettings, alias="half-year-round")
     deadline_policy: DeadlinePolicy = "keep"
     catchup_grace_hours: float = Field(default=6, ge=0, le=168)
     templates_dir: Path | None = None

@@ -145,6 +145,8 @@ class Person(Base):
     mobile: Mapped[str | None] = mapped_column(String(20), unique=True)
     wecom_userid: Mapped[str | None] = mapped_column(String(64), unique=True)
     dingtalk_userid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    feishu_userid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """Feishu ``user_id`` (tenant-scoped, the same in every app of the tenant; see ``bot.transports.feishu_ws``)."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

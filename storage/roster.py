@@ -41,6 +41,7 @@ class RosterEntry:
     mobile: str | None = None
     wecom_userid: str | None = None
     dingtalk_userid: str | None = None
+    feishu_userid: str | None = None
     groups: tuple[str, ...] = ()
 
     @property
@@ -60,6 +61,7 @@ class RosterRow:
     mobile: str | None
     wecom_userid: str | None
     dingtalk_userid: str | None
+    feishu_userid: str | None
     groups: tuple[str, ...]
     active: bool
 
@@ -115,7 +117,7 @@ def describe_person(unit: str | None, name: str, role: Role) -> str:
     return f"{unit} {name}（{role.label}）" if unit else f"{name}（{role.label}）"
 
 
-_ACCOUNT_FIELDS = ("wecom_userid", "dingtalk_userid", "mobile")
+_ACCOUNT_FIELDS = ("wecom_userid", "dingtalk_userid", "feishu_userid", "mobile")
 _FIELD_LABELS = {
     "name": "姓名",
     "role": "角色",
@@ -123,6 +125,7 @@ _FIELD_LABELS = {
     "mobile": "手机",
     "wecom_userid": "企业微信账号",
     "dingtalk_userid": "钉钉账号",
+    "feishu_userid": "飞书账号",
     "groups": "所在群",
 }
 
@@ -220,6 +223,7 @@ class _Snapshot:
     mobile: str | None
     wecom_userid: str | None
     dingtalk_userid: str | None
+    feishu_userid: str | None
     active: bool
     groups: frozenset[int]
 
@@ -232,6 +236,7 @@ def _snapshot(person: Person) -> _Snapshot:
         mobile=person.mobile,
         wecom_userid=person.wecom_userid,
         dingtalk_userid=person.dingtalk_userid,
+        feishu_userid=person.feishu_userid,
         active=person.active,
         groups=frozenset(member.group_id for member in person.memberships),
     )
@@ -247,6 +252,7 @@ class _Identity:
     mobile: str | None
     wecom_userid: str | None
     dingtalk_userid: str | None
+    feishu_userid: str | None
 
 
 def _by_wecom(who: _Identity) -> object:
@@ -255,6 +261,10 @@ def _by_wecom(who: _Identity) -> object:
 
 def _by_dingtalk(who: _Identity) -> object:
     return who.dingtalk_userid or None
+
+
+def _by_feishu(who: _Identity) -> object:
+    return who.feishu_userid or None
 
 
 def _by_mobile(who: _Identity) -> object:
@@ -272,6 +282,7 @@ def _by_unit_name(who: _Identity) -> object:
 _STABLE_KEYS: tuple[Callable[[_Identity], object], ...] = (
     _by_wecom,
     _by_dingtalk,
+    _by_feishu,
     _by_mobile,
     _by_unit_name_role,
     _by_unit_name,
@@ -291,7 +302,13 @@ class _Matcher:
             for person in ordered:
                 unit = unit_names.get(person.unit_id) if person.unit_id is not None else None
                 who = _Identity(
-                    unit, person.name, person.role, person.mobile, person.wecom_userid, person.dingtalk_userid
+                    unit,
+                    person.name,
+                    person.role,
+                    person.mobile,
+                    person.wecom_userid,
+                    person.dingtalk_userid,
+                    person.feishu_userid,
                 )
                 if (key := key_of(who)) is not None:
                     table[key].append(person)
@@ -299,7 +316,13 @@ class _Matcher:
 
     def match(self, entry: RosterEntry) -> Person | None:
         who = _Identity(
-            entry.unit_name, entry.name, entry.role, entry.mobile, entry.wecom_userid, entry.dingtalk_userid
+            entry.unit_name,
+            entry.name,
+            entry.role,
+            entry.mobile,
+            entry.wecom_userid,
+            entry.dingtalk_userid,
+            entry.feishu_userid,
         )
         for key_of, table in zip(_STABLE_KEYS, self._tables, strict=True):
             key = key_of(who)
@@ -354,6 +377,7 @@ async def _apply_people(
         person.mobile = entry.mobile
         person.wecom_userid = entry.wecom_userid
         person.dingtalk_userid = entry.dingtalk_userid
+        person.feishu_userid = entry.feishu_userid
         person.active = True
         _set_memberships(person, {groups[name].id for name in entry.groups})
         label = describe_person(entry.unit_name, entry.name, entry.role)
@@ -375,6 +399,7 @@ async def _apply_people(
                 ("mobile", entry.mobile),
                 ("wecom_userid", entry.wecom_userid),
                 ("dingtalk_userid", entry.dingtalk_userid),
+                ("feishu_userid", entry.feishu_userid),
                 ("groups", frozenset(groups[name].id for name in entry.groups)),
             )
             if getattr(old, key) != now
@@ -443,6 +468,7 @@ async def roster_rows(session: AsyncSession, *, office_name: str, include_inacti
             mobile=person.mobile,
             wecom_userid=person.wecom_userid,
             dingtalk_userid=person.dingtalk_userid,
+            feishu_userid=person.feishu_userid,
             groups=tuple(memberships[person.id]),
             active=person.active,
         )

@@ -4,6 +4,7 @@ charts whose Chinese glyphs all exist, ``duban doc`` on the command line and ``�
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import subprocess
 import warnings
@@ -186,19 +187,31 @@ async def test_the_office_asks_for_a_document_in_chat(
     replies = await say(db, history.office, "文档 通报 2026-10", NOW, policy=policy)
     assert replies[0].startswith("已生成月度通报《关于2026年10月工作进展报送情况的通报》（Word 文件，")
     assert "duban doc circular --period 2026-10 -o 月度通报-2026-10.docx" in replies[0]
+    assert "控制台" not in replies[0]  # the console is off: the reply does not send the office to it
     kept = list((tmp_path / "documents").glob("*.docx"))
     assert len(kept) == 1 and str(kept[0]) in replies[0]
     assert open_docx(kept[0].read_bytes()).paragraphs[0].text == "关于2026年10月工作进展报送情况的通报"
 
     replies = await say(db, history.office, "/doc 评估报告 2026H2", NOW, policy=policy)
     assert "半年评估报告《关于2026年下半年推进落实情况的评估报告》" in replies[0]
+    console = dataclasses.replace(policy, console_url="https://duban.example.gov.cn/console/")
+    replies = await say(db, history.office, "文档 快报 2026-10", NOW, policy=console)
+    assert "登录网页控制台“文档”页面下载：https://duban.example.gov.cn/console/documents" in replies[0]
+    assert "duban doc flash --period 2026-10" in replies[0]
     assert "季度应写作" in (await say(db, history.office, "文档 季度通报", NOW, policy=policy))[0]
     assert "文档命令用法" in (await say(db, history.office, "文档 年报", NOW, policy=policy))[0]
     refused = await say(db, history.liaison, "文档 通报 2026-10", NOW, policy=policy)
     assert "仅限" in refused[0] and "办公室成员使用" in refused[0]
-    assert len(list((tmp_path / "documents").glob("*.docx"))) == 2
+    assert len(list((tmp_path / "documents").glob("*.docx"))) == 3
     outcomes = [(e.action, e.outcome) for e in await audit_entries(db) if e.action == "文档"]
-    assert outcomes == [("文档", "ok"), ("文档", "ok"), ("文档", "invalid"), ("文档", "usage"), ("文档", "refused")]
+    assert outcomes == [
+        ("文档", "ok"),
+        ("文档", "ok"),
+        ("文档", "ok"),
+        ("文档", "invalid"),
+        ("文档", "usage"),
+        ("文档", "refused"),
+    ]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -60,15 +60,18 @@ def expected_groups(job: str) -> set[str]:
 def three_instances(tmp_path: Path, url: str, fakes: FakePlatforms) -> AbstractAsyncContextManager[Cluster]:
     """Three instances whose groups post to the fake WeCom, with the reporting cycle's four timed jobs.
 
-    The daily 督办事项 reminder (``item-reminder``) is switched off: with no items it posts nothing, and its
-    twenty-odd November mornings would treble the processes this test starts (``test_items_rhythm.py``
-    covers it).
+    The daily 督办事项 and 征集 reminders (``item-reminder``, ``round-reminder``) are switched off: with no items or
+    collections they post nothing, and their twenty-odd November mornings would treble the processes this test
+    starts (``test_items_rhythm.py`` and ``test_rounds_quarter.py`` cover them).
     """
     groups = [wecom_robot(name, fakes.url, key, office=name == OFFICE) for name, key in ROBOT_KEYS.items()]
     for key in ROBOT_KEYS.values():
         fakes.wecom.add_robot(key)
     return cluster(
-        tmp_path, url, 3, lambda port: config_text(url, port, fakes.url, groups, disabled_jobs=["item-reminder"])
+        tmp_path,
+        url,
+        3,
+        lambda port: config_text(url, port, fakes.url, groups, disabled_jobs=["item-reminder", "round-reminder"]),
     )
 
 

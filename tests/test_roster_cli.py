@@ -135,7 +135,7 @@ def test_export_show_and_deactivation(config: Path, tmp_path: Path, capsys: pyte
     assert duban(config, "roster", "show") == 0
     shown = capsys.readouterr().out
     lines = shown.splitlines()
-    assert lines[0].split() == [*GOOD[0], "状态"]
+    assert lines[0].split() == [*GOOD[0][:7], "飞书账号", GOOD[0][7], "状态"]
     assert "139****0501" in shown and "13900000501" not in shown
     assert "朱晓东" not in shown
     assert lines[-1] == "共 1 个成员单位，3 名在册人员。"

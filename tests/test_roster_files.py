@@ -309,7 +309,7 @@ def test_no_header_at_all(tmp_path: Path) -> None:
         (
             (),
             "未找到表头：前 30 行中没有包含列名"
-            "（单位、责任处室、姓名、角色、手机、企业微信账号、钉钉账号、所在群）的行",
+            "（单位、责任处室、姓名、角色、手机、企业微信账号、钉钉账号、飞书账号、所在群）的行",
         )
     ]
 
@@ -373,9 +373,20 @@ def test_warnings_do_not_refuse(tmp_path: Path) -> None:
 
 def _rows() -> list[RosterRow]:
     return [
-        RosterRow("省商务厅", "综合处", "周雪梅", Role.A, "13900000501", "zhouxm", None, ("强省会工作机制群",), True),
-        RosterRow("省商务厅", "综合处", "=HYPERLINK(1)", Role.B, None, None, "-ding", (), True),
-        RosterRow("工作机制办公室", "", "段红梅", Role.OFFICE, "13900009901", None, None, tuple(GROUPS), True),
+        RosterRow(
+            "省商务厅",
+            "综合处",
+            "周雪梅",
+            Role.A,
+            "13900000501",
+            "zhouxm",
+            None,
+            "zxm-feishu",
+            ("强省会工作机制群",),
+            True,
+        ),
+        RosterRow("省商务厅", "综合处", "=HYPERLINK(1)", Role.B, None, None, "-ding", None, (), True),
+        RosterRow("工作机制办公室", "", "段红梅", Role.OFFICE, "13900009901", None, None, None, tuple(GROUPS), True),
     ]
 
 
@@ -386,10 +397,12 @@ def test_csv_export_has_a_bom_and_reads_back(tmp_path: Path) -> None:
     assert data.startswith("\ufeff单位,责任处室".encode())
     assert "'=HYPERLINK(1)" in data.decode("utf-8-sig")  # Excel must not run it as a formula
     parsed = read_roster(path, GROUPS)
-    assert [(e.unit, e.name, e.role, e.mobile, e.dingtalk_userid, e.groups) for e in parsed.entries] == [
-        ("省商务厅", "周雪梅", Role.A, "13900000501", None, ("强省会工作机制群",)),
-        ("省商务厅", "=HYPERLINK(1)", Role.B, None, "-ding", ()),
-        ("工作机制办公室", "段红梅", Role.OFFICE, "13900009901", None, tuple(GROUPS)),
+    assert [
+        (e.unit, e.name, e.role, e.mobile, e.dingtalk_userid, e.feishu_userid, e.groups) for e in parsed.entries
+    ] == [
+        ("省商务厅", "周雪梅", Role.A, "13900000501", None, "zxm-feishu", ("强省会工作机制群",)),
+        ("省商务厅", "=HYPERLINK(1)", Role.B, None, "-ding", None, ()),
+        ("工作机制办公室", "段红梅", Role.OFFICE, "13900009901", None, None, tuple(GROUPS)),
     ]
 
 
@@ -397,7 +410,8 @@ def test_xlsx_export_is_all_text_and_reads_back(tmp_path: Path) -> None:
     path = tmp_path / "out.xlsx"
     write_roster(path, _rows())
     sheet = load_workbook(path).active
-    assert [cell.value for cell in sheet[1]] == HEADER
+    assert [cell.value for cell in sheet[1]] == [*HEADER[:7], "飞书账号", HEADER[7]]
+    assert sheet["H2"].value == "zxm-feishu"
     assert sheet["E2"].value == "13900000501" and sheet["E2"].data_type == "s"
     assert sheet["C3"].value == "=HYPERLINK(1)" and sheet["C3"].data_type == "s"
     parsed = read_roster(path, GROUPS)
@@ -472,3 +486,48 @@ def test_damaged_xls_is_refused_in_chinese(tmp_path: Path) -> None:
     damaged.write_bytes(DEMO_XLS.read_bytes()[:3000])
     [(_rows, message)] = rejected(damaged)
     assert message.startswith("无法读取 Excel 文件")
+
+
+@pytest.mark.parametrize("header", ["飞书账号", "飞书ID", "飞书帐号", "Feishu", "飞书 user_id"])
+def test_the_feishu_column_is_read_under_any_usual_header(tmp_path: Path, header: str) -> None:
+    feishu = [header, "zhouxm-fs", "", "wgq_01", ""]
+    rows = [[*row[:7], account, row[7]] for row, account in zip(GOOD, feishu, strict=True)]
+    parsed = read_roster(write_csv(tmp_path, rows), GROUPS)
+    assert [(e.name, e.feishu_userid) for e in parsed.entries] == [
+        ("周雪梅", "zhouxm-fs"),
+        ("吴国庆", None),
+        ("朱晓东", "wgq_01"),
+        ("段红梅", None),
+    ]
+
+
+def test_a_file_without_the_feishu_column_reads_as_before(tmp_path: Path) -> None:
+    parsed = read_roster(write_csv(tmp_path, GOOD), GROUPS)
+    assert [(e.name, e.wecom_userid, e.dingtalk_userid, e.feishu_userid) for e in parsed.entries] == [
+        ("周雪梅", "zhouxm", None, None),
+        ("吴国庆", None, "ding_wgq", None),
+        ("朱晓东", None, None, None),
+        ("段红梅", None, None, None),
+    ]
+
+
+def test_feishu_accounts_are_checked_like_the_other_accounts(tmp_path: Path) -> None:
+    feishu = ["飞书账号", "fs 01", "fs02", "fs02", ""]
+    rows = [[*row[:7], account, row[7]] for row, account in zip(GOOD, feishu, strict=True)]
+    assert rejected(write_csv(tmp_path, rows)) == [
+        ((2,), "飞书账号「fs 01」格式不正确（应为飞书通讯录中的用户 ID（user_id），不含空格，不超过 64 个字符）"),
+        ((3, 4), "飞书账号「fs02」重复出现（每人应唯一）"),
+    ]
+
+
+def test_a_liaison_in_a_feishu_group_without_a_feishu_account_is_warned(tmp_path: Path) -> None:
+    groups = {"飞书群": "feishu"}
+    rows = [
+        ["单位", "姓名", "角色", "飞书账号", "所在群"],
+        ["省商务厅", "周雪梅", "A角", "", "飞书群"],
+        ["省商务厅", "吴国庆", "B角", "wgq01", "飞书群"],
+    ]
+    parsed = read_roster(write_csv(tmp_path, rows), groups)
+    assert [(w.rows, w.message) for w in parsed.warnings] == [
+        ((2,), "省商务厅 周雪梅（A角）在飞书群「飞书群」中，但未填写飞书账号，机器人将无法识别其在群内的报送"),
+    ]

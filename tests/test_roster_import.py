@@ -38,15 +38,27 @@ def entry(
     mobile: str | None = None,
     wecom_userid: str | None = None,
     dingtalk_userid: str | None = None,
+    feishu_userid: str | None = None,
     groups: tuple[str, ...] = (BIG,),
 ) -> RosterEntry:
-    return RosterEntry(row, unit, division, name, role, mobile, wecom_userid, dingtalk_userid, groups)
+    return RosterEntry(
+        row,
+        unit,
+        division,
+        name,
+        role,
+        mobile,
+        wecom_userid,
+        dingtalk_userid,
+        feishu_userid=feishu_userid,
+        groups=groups,
+    )
 
 
 ROSTER = [
     entry(2, "省商务厅", "周雪梅", Role.A, mobile="13900000501", wecom_userid="zhouxm"),
     entry(3, "省商务厅", "吴国庆", Role.B, mobile="13900000502", dingtalk_userid="ding_wgq"),
-    entry(4, "省财政厅", "朱晓东", Role.A, division="经济建设处", mobile="13900000801"),
+    entry(4, "省财政厅", "朱晓东", Role.A, division="经济建设处", mobile="13900000801", feishu_userid="zhuxd01"),
     entry(5, "省财政厅", "胡春燕", Role.B, division="经济建设处"),
     entry(6, OFFICE, "段红梅", Role.OFFICE, division="", mobile="13900009901", groups=(BIG, OFFICE)),
 ]
@@ -298,3 +310,19 @@ async def test_two_imports_at_once_are_serialised(db: Database) -> None:
     first, second = await asyncio.gather(import_roster(db, ROSTER, actor="甲"), import_roster(db, ROSTER, actor="乙"))
     assert sorted([first.changes, second.changes]) == [0, 7]
     assert await counts(db) == (5, 2, 6)
+
+
+async def test_feishu_accounts_are_imported_idempotently_and_change_hands(db: Database) -> None:
+    await run(db, ROSTER)
+    assert (await people(db))["朱晓东"].feishu_userid == "zhuxd01"
+    assert (await run(db, ROSTER)).changes == 0
+    moved = [
+        entry(2, "省商务厅", "周雪梅", Role.A, mobile="13900000501", wecom_userid="zhouxm", feishu_userid="zhuxd01"),
+        *ROSTER[1:2],
+        entry(4, "省财政厅", "朱晓东", Role.A, division="经济建设处", mobile="13900000801", feishu_userid="zhuxd02"),
+        *ROSTER[3:],
+    ]
+    summary = await run(db, moved)
+    assert summary.people.updated == ["省商务厅 周雪梅（A角）：飞书账号", "省财政厅 朱晓东（A角）：飞书账号"]
+    found = await people(db)
+    assert (found["周雪梅"].feishu_userid, found["朱晓东"].feishu_userid) == ("zhuxd01", "zhuxd02")

@@ -13,6 +13,7 @@ from tests.faults_kit import HOST, Instance, duban, free_port
 
 JOBS = ("weekly-briefing", "monthly-circular", "deadline-reminder", "overdue-notice", "item-reminder")
 LIAISON = "lina-staff"  # 李娜, 省商务厅 A角, on DingTalk
+FEISHU_LIAISON = "lina01"  # 李娜 by her Feishu user_id
 GROUP_CHAT = "cidGroupStream01=="
 
 
@@ -71,9 +72,9 @@ app_secret = "{app_secret}"
 
 def write_roster(path: Path) -> Path:
     lines = [
-        "单位,责任处室,姓名,角色,手机,企业微信账号,钉钉账号,所在群",
-        f"省商务厅,对外贸易处,李娜,A角,13900000101,lina,{LIAISON},成员单位群",
-        "工作机制办公室,,段红梅,办公室,13900009901,duanhm,duanhm-staff,办公室群",
+        "单位,责任处室,姓名,角色,手机,企业微信账号,钉钉账号,飞书账号,所在群",
+        f"省商务厅,对外贸易处,李娜,A角,13900000101,lina,{LIAISON},{FEISHU_LIAISON},成员单位群",
+        "工作机制办公室,,段红梅,办公室,13900009901,duanhm,duanhm-staff,duanhm01,办公室群",
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
     return path

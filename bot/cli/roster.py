@@ -159,6 +159,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             mask_mobile(row.mobile),
             row.wecom_userid or "",
             row.dingtalk_userid or "",
+            row.feishu_userid or "",
             "、".join(row.groups),
             "在册" if row.active else "已停用",
         ]

@@ -43,9 +43,15 @@ class Line:
 
 
 async def resolve_person(db: Database, who: str) -> Person:
-    """The roster person ``who`` names: a name, a mobile number, a WeCom or DingTalk account, or a roster id."""
+    """The roster person ``who`` names: a name, a mobile number, a WeCom, DingTalk or Feishu account, or a roster id."""
     who = who.strip()
-    matches = [Person.name == who, Person.mobile == who, Person.wecom_userid == who, Person.dingtalk_userid == who]
+    matches = [
+        Person.name == who,
+        Person.mobile == who,
+        Person.wecom_userid == who,
+        Person.dingtalk_userid == who,
+        Person.feishu_userid == who,
+    ]
     if who.isascii() and who.isdigit() and len(who) <= 9:
         matches.append(Person.id == int(who))
     async with db.sessions() as session:

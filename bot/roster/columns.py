@@ -19,6 +19,7 @@ class Column(enum.StrEnum):
     MOBILE = "手机"
     WECOM = "企业微信账号"
     DINGTALK = "钉钉账号"
+    FEISHU = "飞书账号"
     GROUPS = "所在群"
 
 
@@ -44,6 +45,7 @@ _ALIASES: dict[Column, tuple[str, ...]] = {
         "wecom",
     ),
     Column.DINGTALK: ("钉钉账号", "钉钉", "钉钉id", "钉钉userid", "钉钉用户id", "dingtalk"),
+    Column.FEISHU: ("飞书账号", "飞书", "飞书id", "飞书userid", "飞书用户id", "飞书user_id", "feishu", "lark"),
     Column.GROUPS: ("所在群", "所在群聊", "群名", "群名称", "所属群", "群聊", "群"),
 }
 

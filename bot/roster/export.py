@@ -18,7 +18,7 @@ from storage.roster import RosterRow
 
 HEADERS = [column.value for column in Column]
 GROUP_SEPARATOR = "、"
-_COLUMN_WIDTHS = (22, 16, 10, 8, 14, 18, 18, 30)
+_COLUMN_WIDTHS = (22, 16, 10, 8, 14, 18, 18, 18, 30)
 # Excel runs a cell beginning with one of these as a formula when it opens a CSV file.
 _FORMULA_STARTS = ("=", "+", "-", "@")
 
@@ -32,6 +32,7 @@ def row_values(row: RosterRow) -> list[str]:
         row.mobile or "",
         row.wecom_userid or "",
         row.dingtalk_userid or "",
+        row.feishu_userid or "",
         GROUP_SEPARATOR.join(row.groups),
     ]
 

@@ -26,9 +26,14 @@ MAX_UNIT_LENGTH = 100
 MAX_NAME_LENGTH = 64
 _WECOM_USERID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-@.]{0,63}")
 _DINGTALK_USERID = re.compile(r"\S{1,64}")
+_FEISHU_USERID = re.compile(r"\S{1,64}")
 _SCIENTIFIC = re.compile(r"\d(\.\d+)?[eE]\+?\d+")
 _NOTE_PREFIXES = ("注", "说明", "备注", "填表", "填报")
-_PLATFORM_ACCOUNT = {"wecom": (Column.WECOM, "企业微信"), "dingtalk": (Column.DINGTALK, "钉钉")}
+_PLATFORM_ACCOUNT = {
+    "wecom": (Column.WECOM, "企业微信"),
+    "dingtalk": (Column.DINGTALK, "钉钉"),
+    "feishu": (Column.FEISHU, "飞书"),
+}
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,11 @@ class _Row:
     mobile: str | None
     wecom: str | None
     dingtalk: str | None
+    feishu: str | None
     groups: tuple[str, ...]
+
+    def account(self, column: Column) -> str | None:
+        return {Column.WECOM: self.wecom, Column.DINGTALK: self.dingtalk, Column.FEISHU: self.feishu}.get(column)
 
 
 def _parse(sheet: Sheet, header: _Header, known_groups: Mapping[str, str]) -> ParsedRoster:
@@ -174,6 +183,7 @@ def _parse(sheet: Sheet, header: _Header, known_groups: Mapping[str, str]) -> Pa
             mobile=row.mobile,
             wecom_userid=row.wecom,
             dingtalk_userid=row.dingtalk,
+            feishu_userid=row.feishu,
             groups=row.groups,
         )
         for row in rows
@@ -242,6 +252,9 @@ def _check_row(
     dingtalk = values.get(Column.DINGTALK) or None
     if dingtalk is not None and not _DINGTALK_USERID.fullmatch(dingtalk):
         problem(f"钉钉账号「{dingtalk}」格式不正确（应为通讯录中的 userid，不含空格，不超过 64 个字符）")
+    feishu = values.get(Column.FEISHU) or None
+    if feishu is not None and not _FEISHU_USERID.fullmatch(feishu):
+        problem(f"飞书账号「{feishu}」格式不正确（应为飞书通讯录中的用户 ID（user_id），不含空格，不超过 64 个字符）")
 
     groups: list[str] = []
     for group in split_groups(values.get(Column.GROUPS, "")):
@@ -252,13 +265,14 @@ def _check_row(
             problem(f"所在群「{group}」不是配置文件中的群（已配置：{'、'.join(known_groups)}）")
         else:
             problem(f"所在群「{group}」不是配置文件中的群（配置文件中尚未配置任何群，请先在 [[groups]] 中添加）")
-    return _Row(number, unit, division, name, role, mobile, wecom, dingtalk, tuple(dict.fromkeys(groups)))
+    return _Row(number, unit, division, name, role, mobile, wecom, dingtalk, feishu, tuple(dict.fromkeys(groups)))
 
 
 _ACCOUNTS: tuple[tuple[str, Callable[[_Row], str | None], Callable[[str], str]], ...] = (
     ("手机号", lambda row: row.mobile, str),
     ("企业微信账号", lambda row: row.wecom, str.casefold),  # WeCom ignores case in userids
     ("钉钉账号", lambda row: row.dingtalk, str),
+    ("飞书账号", lambda row: row.feishu, str),
 )
 
 
@@ -326,7 +340,7 @@ def _warnings(rows: Sequence[_Row], known_groups: Mapping[str, str]) -> list[Ros
             platform = known_groups.get(group, "")
             if platform in _PLATFORM_ACCOUNT:
                 column, label = _PLATFORM_ACCOUNT[platform]
-                if not (row.wecom if column is Column.WECOM else row.dingtalk):
+                if not row.account(column):
                     warnings.append(
                         RosterProblem(
                             (row.number,),

@@ -49,6 +49,19 @@ class EndpointRefused(Exception):
         self.code = code
 
 
+def feishu_sender_id(ids: dict[str, Any]) -> str:
+    """The sender's ``user_id``, or their ``open_id`` when the event carries no ``user_id``.
+
+    The roster's 飞书账号 column (``Person.feishu_userid``) holds the ``user_id``: it is tenant-scoped, the same
+    for a person in every app of the organisation and shown in the admin console's 通讯录, so an office can fill
+    it in from the directory and it survives a new app. ``open_id`` is app-scoped (another app, another id) and
+    ``union_id`` spans a developer's apps, not the organisation. Feishu puts ``user_id`` into the event only when
+    the app has the 获取用户 user ID permission; without it the ``open_id`` is what arrives, and an office whose
+    app lacks that permission must enter open_ids in the column instead.
+    """
+    return text_of(ids.get("user_id")) or text_of(ids.get("open_id"))
+
+
 def parse_receive_event(event: dict[str, Any], raw: str) -> InboundMessage | None:
     """The neutral message for ``im.message.receive_v1`` (``None`` for other events or a sender that is a bot)."""
     header = event.get("header") if isinstance(event.get("header"), dict) else {}
@@ -60,7 +73,7 @@ def parse_receive_event(event: dict[str, Any], raw: str) -> InboundMessage | Non
     if not isinstance(sender, dict) or not isinstance(message, dict) or sender.get("sender_type") not in (None, "user"):
         return None
     ids = sender.get("sender_id") if isinstance(sender.get("sender_id"), dict) else {}
-    sender_id = text_of(ids.get("open_id")) if isinstance(ids, dict) else ""
+    sender_id = feishu_sender_id(ids) if isinstance(ids, dict) else ""
     msgtype = text_of(message.get("message_type")) or "unknown"
     chat_id = text_of(message.get("chat_id"))
     message_id = text_of(message.get("message_id")) or digest_id(raw)

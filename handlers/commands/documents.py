@@ -2,7 +2,8 @@
 
 The document is made by the same service as ``duban doc`` (:mod:`schedules.documents.service`) and kept under
 ``[documents] output_dir``. None of the robots duban posts through can send a file today, so the answer says
-where the file is and which command fetches it.
+where to get it: the console's 文档 page when the console is on, the file kept on the server, and the command
+that makes it again.
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ SPAN_FLAGS = {Kind.CIRCULAR: "--period", Kind.FLASH: "--period", Kind.QUARTERLY:
 
 def fetch_command(request: DocumentRequest, filename: str) -> str:
     return f"duban doc {request.kind.value} {SPAN_FLAGS[request.kind]} {request.span.key} -o {filename}"
+
+
+def where_to_get(console_url: str, path: Path, command: str) -> str:
+    """The lines of the reply that say where the office gets the file, console first when it is on."""
+    lines = ["当前群聊平台暂不支持由机器人直接发送文件，请通过以下方式获取："]
+    if console_url:
+        lines.append(f"- 登录网页控制台“文档”页面下载：{console_url}documents")
+    lines.append(f"- 文件已保存在服务器：{path}")
+    lines.append(f"- 也可在服务器上运行：{command}")
+    return "\n".join(lines)
 
 
 @command("文档", "/doc", usage="文档 种类 [期别]", summary="生成 Word 公文：月度通报、快报、季度通报、半年评估报告")
@@ -61,7 +72,6 @@ async def document(ctx: CommandContext) -> None:
     path = service.keep(built, ctx.policy, ctx.now)
     ctx.reply(
         f"已生成{kind.label}《{built.title}》（Word 文件，{built.size_kb} KB；{built.summary}）。\n"
-        f"当前群聊平台暂不支持由机器人直接发送文件，文件已保存在服务器：{path}\n"
-        f"也可在服务器上运行：{fetch_command(request, Path(built.filename).name)}"
+        + where_to_get(ctx.policy.console_url, path, fetch_command(request, Path(built.filename).name))
     )
     ctx.audit(service.AUDIT_ACTION, service.audit_detail(built))

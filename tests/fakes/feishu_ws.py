@@ -175,8 +175,21 @@ class FakeFeishuSocket:
         await self._notify()
         return web.json_response({"code": 0, "msg": "success", "data": {"message_id": f"om_{secrets.token_hex(8)}"}})
 
-    def group_message(self, text: str, *, open_id: str = "ou_liaison01", chat_id: str = "oc_group01") -> dict[str, Any]:
-        """``im.message.receive_v1`` for a group message that @-mentions the bot."""
+    def group_message(
+        self,
+        text: str,
+        *,
+        user_id: str | None = "stranger01",
+        open_id: str = "ou_stranger01",
+        chat_id: str = "oc_group01",
+    ) -> dict[str, Any]:
+        """``im.message.receive_v1`` for a group message that @-mentions the bot.
+
+        ``user_id=None`` leaves ``user_id`` out, as Feishu does for an app without the user-id permission.
+        """
+        sender_id = {"open_id": open_id, "union_id": f"on_{open_id[3:]}"}
+        if user_id is not None:
+            sender_id["user_id"] = user_id
         message_id = f"om_{secrets.token_hex(8)}"
         self.messages.add(message_id)
         now = str(int(time.time() * 1000))
@@ -192,7 +205,7 @@ class FakeFeishuSocket:
             },
             "event": {
                 "sender": {
-                    "sender_id": {"open_id": open_id, "union_id": "on_x", "user_id": "u1"},
+                    "sender_id": sender_id,
                     "sender_type": "user",
                 },
                 "message": {

@@ -9,6 +9,7 @@ answers 93001 with an explanatory errmsg).
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.behaviour import Behaviour, SlidingWindow, answer, read_json
+from tests.fakes.wecom_media import MediaStore
 
 TEXT_LIMIT = 2048
 MARKDOWN_LIMIT = 4096
@@ -52,6 +54,11 @@ def _too_long(payload: dict[str, Any]) -> str | None:
     return None
 
 
+def _errcode(reply: web.Response) -> int:
+    body = reply.text or "{}"
+    return int(json.loads(body).get("errcode", 0))
+
+
 class FakeWecom(Behaviour):
     platform = "wecom"
     busy_errcode = 45009
@@ -69,6 +76,7 @@ class FakeWecom(Behaviour):
         self.tokens_issued = 0
         self.member_windows: dict[str, SlidingWindow] = {}
         self.response_urls: dict[str, ResponseUrl] = {}
+        self.media = MediaStore(self.clock)
         self.base_url = ""
 
     # ---- set-up ---------------------------------------------------------------------------------------
@@ -93,6 +101,8 @@ class FakeWecom(Behaviour):
             web.get("/cgi-bin/gettoken", self.gettoken),
             web.post("/cgi-bin/message/send", self.app_send),
             web.post("/cgi-bin/aibot/response", self.response),
+            web.post("/cgi-bin/webhook/upload_media", self.robot_upload),
+            web.post("/cgi-bin/media/upload", self.app_upload),
         ]
 
     # ---- group robot ----------------------------------------------------------------------------------
@@ -116,13 +126,36 @@ class FakeWecom(Behaviour):
             if too_long:
                 self.record("robot", key, payload, 40058)
                 return answer(40058, too_long)
+            if payload.get("msgtype") == "file" and not self.media.usable(payload, key):
+                self.record("robot", key, payload, 40007)
+                return answer(40007, "invalid media_id")
             robot.window.record(now)
             self.record("robot", key, payload, 0, delivered=True)
             return answer(0, "ok")
 
         return await self.behave("robot", key, payload, handle, request=request)
 
+    async def robot_upload(self, request: web.Request) -> web.StreamResponse:
+        key = request.query.get("key", "")
+        if key not in self.robots:
+            self.record("robot_upload", key, {}, 93000)
+            return answer(93000, "invalid webhook url")
+        record, reply = await self.media.upload(request, key)
+        self.record("robot_upload", key, record, _errcode(reply))
+        return reply
+
     # ---- app ------------------------------------------------------------------------------------------
+
+    async def app_upload(self, request: web.Request) -> web.StreamResponse:
+        token = request.query.get("access_token", "")
+        expiry = self.tokens.get(token)
+        if expiry is None or self.clock() >= expiry:
+            errcode, errmsg = (40014, "invalid access_token") if expiry is None else (42001, "access_token expired")
+            self.record("app_upload", token, {}, errcode)
+            return answer(errcode, errmsg)
+        record, reply = await self.media.upload(request, "app")
+        self.record("app_upload", token, record, _errcode(reply))
+        return reply
 
     async def gettoken(self, request: web.Request) -> web.StreamResponse:
         corpid = request.query.get("corpid", "")
@@ -170,6 +203,9 @@ class FakeWecom(Behaviour):
             if len(content_of(payload).encode()) > TEXT_LIMIT:
                 self.record("app", touser, payload, 40058)
                 return answer(40058, "content exceed max length 2048")
+            if payload.get("msgtype") == "file" and not self.media.usable(payload, "app"):
+                self.record("app", touser, payload, 40007)
+                return answer(40007, "invalid media_id")
             window.record(now)
             self.record("app", touser, payload, 0, delivered=True)
             return answer(0, "ok", invaliduser="")
