@@ -25,6 +25,8 @@ from storage.models import (
     OutboxMessage,
     OutboxState,
     Person,
+    Round,
+    RoundAnswer,
     StoredFile,
     Submission,
     Unit,
@@ -186,3 +188,47 @@ async def add_file(db: Database, directory: Path, unit: Unit, period: Period, na
         session.add(row)
         await session.flush()
         return row.id
+
+
+async def seed_rounds(db: Database, office: Office) -> tuple[int, int]:
+    """An open round asking every unit for 姓名/职务 — 省商务厅 on time (two versions), 省发展改革委 late and
+    unparseable, the others not yet — and a closed one no unit answered."""
+    roster = office.roster
+    now = datetime.now(UTC)
+    async with db.transaction() as session:
+        asked = Round(title="重点项目联系人", fields=["姓名", "职务"], deadline=now + timedelta(days=3), code="R2TEST")
+        closed = Round(
+            title="年度工作要点", deadline=now - timedelta(days=9), state="closed", closed_at=now, code="R3TEST"
+        )
+        session.add_all([asked, closed])
+        await session.flush()
+        session.add_all(
+            [
+                RoundAnswer(
+                    round_id=asked.id,
+                    unit_id=roster.commerce.id,
+                    version=1,
+                    text="姓名：张伟",
+                    values={"姓名": "张伟"},
+                    received_at=now - timedelta(hours=5),
+                ),
+                RoundAnswer(
+                    round_id=asked.id,
+                    unit_id=roster.commerce.id,
+                    version=2,
+                    text="姓名：张伟 职务：处长",
+                    values={"姓名": "张伟", "职务": "处长"},
+                    received_at=now - timedelta(hours=2),
+                ),
+                RoundAnswer(
+                    round_id=asked.id,
+                    unit_id=roster.reform.id,
+                    version=1,
+                    text="联系人王强同志",
+                    parsed=False,
+                    late=True,
+                    received_at=now - timedelta(hours=1),
+                ),
+            ]
+        )
+        return asked.id, closed.id

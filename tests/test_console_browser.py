@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from console_kit import Office, add_file, console_settings, link_token, seed_office
+from console_kit import Office, add_file, console_settings, link_token, seed_office, seed_rounds
 from docx import Document
 from handlers_kit import MEMBER_GROUP, OFFICE_GROUP
 from openpyxl import load_workbook
@@ -84,10 +84,18 @@ async def test_an_office_month_in_the_browser(
     roster = office.roster
     shots = tmp_path / "screens"
     shots.mkdir()
+    asked, _closed = await seed_rounds(db, office)
 
     page = await sign_in(browser, base, db, roster.office, DESKTOP)
     assert await page.locator("h1").inner_text() == f"总览：{office.periods[-1].label}工作进展报送"
     await page.screenshot(path=shots / "01-overview-1366.png", full_page=True)
+
+    await page.get_by_role("link", name="重点项目联系人", exact=True).click()
+    assert await page.locator("h1").inner_text() == f"征集#{asked} · 重点项目联系人"
+    commerce_row = page.locator(f"tr#u{roster.commerce.id}")
+    assert "按时答复" in await commerce_row.inner_text() and "第2版" in await commerce_row.inner_text()
+    assert await page.locator("td.s-missing", has_text="尚未答复").count() == 2
+    await page.screenshot(path=shots / "01-round-1366.png", full_page=True)
 
     await page.get_by_role("link", name="报送矩阵", exact=True).click()
     last_closed = office.periods[-2]
@@ -189,6 +197,10 @@ async def test_an_office_month_in_the_browser(
     assert "页面不存在，或您无权查看" in await liaison.locator(".msg.err").inner_text()
     await liaison.goto(f"{base}/console/matrix")
     assert "仅限办公室成员" in await liaison.locator(".msg.err").inner_text()
+    await liaison.get_by_role("link", name="征集", exact=True).click()
+    await liaison.get_by_role("link", name="重点项目联系人", exact=True).click()
+    assert await liaison.locator("main table tr").count() == 2  # the header and their own unit
+    await liaison.screenshot(path=shots / "14-liaison-round-phone.png", full_page=True)
     print(f"\nscreenshots: {shots}")
 
 

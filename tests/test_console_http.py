@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient
-from console_kit import add_file, console_settings, csrf_of, link_token, seed_office
+from console_kit import add_file, console_settings, csrf_of, link_token, seed_office, seed_rounds
 from handlers_kit import MEMBER_GROUP, OFFICE_GROUP
 from openpyxl import load_workbook
 from sqlalchemy import select, update
@@ -477,3 +477,57 @@ async def test_the_overview_shows_open_rounds(aiohttp_client: Any, db: Database)
     await sign_in(client, db, office.roster.office)
     page = await (await client.get("/console/")).text()
     assert "重点项目联系人" in page and "1 / 4" in page and "省财政厅" in page
+
+
+async def test_the_office_sees_every_round_and_each_units_standing(aiohttp_client: Any, db: Database) -> None:
+    from storage.models import Round
+    from storage.rounds import round_standing
+
+    office = await seed_office(db)
+    asked, closed = await seed_rounds(db, office)
+    client = await client_for(aiohttp_client, db)
+    await sign_in(client, db, office.roster.office)
+    overview = await (await client.get("/console/")).text()
+    assert f'<a href="/console/rounds/{asked}">重点项目联系人</a>' in overview
+    listing = await (await client.get("/console/rounds")).text()
+    assert '<a href="/console/rounds" class="on">征集</a>' in listing
+    assert "重点项目联系人" in listing and "年度工作要点" in listing and "已结束" in listing
+    assert "<td>4</td><td>1</td><td>1</td><td>2</td><td>1</td>" in listing  # asked, on time, late, missing, unparsed
+    page = await (await client.get(f"/console/rounds/{asked}")).text()
+    async with db.sessions() as session:
+        found = await session.get(Round, asked)
+        assert found is not None
+        standing = await round_standing(session, found)  # the numbers of 统计 #N
+    assert f"应答复 {len(standing.units)} 家" in page and f"未答复 {len(standing.missing)} 家" in page
+    assert "按时答复 1 家，逾期答复 1 家" in page and "需人工核对 1 家" in page
+    commerce = page.split(f'id="u{office.roster.commerce.id}"')[1].split("</tr>")[0]
+    assert "按时答复" in commerce and "<td>张伟</td><td>处长</td>" in commerce and "第2版" in commerce
+    reform = page.split(f'id="u{office.roster.reform.id}"')[1].split("</tr>")[0]
+    assert "逾期答复" in reform and "需人工核对" in reform and "联系人王强同志" in reform
+    assert "尚未答复" in page.split(f'id="u{office.roster.finance.id}"')[1].split("</tr>")[0]
+    assert f"征集#{closed} · 年度工作要点" in await (await client.get(f"/console/rounds/{closed}")).text()
+    for unknown in ("999999", "0", "x", "99999999999"):
+        assert (await client.get(f"/console/rounds/{unknown}")).status == 404, unknown
+
+
+async def test_a_liaison_sees_only_their_units_row_of_a_round(aiohttp_client: Any, db: Database) -> None:
+    from storage.models import Round
+
+    office = await seed_office(db)
+    asked, closed = await seed_rounds(db, office)
+    async with db.transaction() as session:  # a round asking only the office group: not 省商务厅's business
+        elsewhere = Round(title="办公室内部征集", group=OFFICE_GROUP, deadline=datetime.now(UTC), code="R4TEST")
+        session.add(elsewhere)
+        await session.flush()
+        elsewhere_id = elsewhere.id
+    client = await client_for(aiohttp_client, db)
+    await sign_in(client, db, office.roster.liaison)
+    listing = await (await client.get("/console/rounds")).text()
+    assert "重点项目联系人" in listing and "按时答复" in listing and "办公室内部征集" not in listing
+    page = await (await client.get(f"/console/rounds/{asked}")).text()
+    assert f'id="u{office.roster.commerce.id}"' in page and "处长" in page
+    for other in ("省发展改革委", "省财政厅", "联系人王强同志", "应答复"):
+        assert other not in page, other
+    assert "尚未答复" in await (await client.get(f"/console/rounds/{closed}")).text()
+    assert (await client.get(f"/console/rounds/{elsewhere_id}")).status == 404
+    assert (await client.get("/console/rounds/999999")).status == 404

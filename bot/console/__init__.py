@@ -1,6 +1,6 @@
 """The office's web console under ``/console/``: server-rendered pages on the same aiohttp service.
 
-One module per page group (sign-in, overview and matrix, units, items, outbox, roster, documents, jobs,
+One module per page group (sign-in, overview and matrix, rounds, units, items, outbox, roster, documents, jobs,
 audit); what they share — templates, the signed-in viewer, CSRF, security headers — is in
 :mod:`bot.console.web`. Every action goes through the same rules as chat and the command line
 (:mod:`handlers.services`).
@@ -11,10 +11,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.config import Settings
-from bot.console import audit, auth, documents, files, gongwen, items, jobs, outbox, overview, roster, units
+from bot.console import audit, auth, documents, files, gongwen, items, jobs, outbox, overview, roster, rounds, units
 from bot.console.base import HERE, TEMPLATES, environment, headers, signed_in
 
-PAGES = (auth, overview, units, files, items, outbox, roster, documents, gongwen, jobs, audit)
+PAGES = (auth, overview, rounds, units, files, items, outbox, roster, documents, gongwen, jobs, audit)
 UPLOAD_OVERHEAD = 2  # a confirmed roster comes back base64-encoded in a form, with the form around it
 
 
