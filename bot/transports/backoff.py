@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+import aiohttp
+
+from bot.transports.status import LinkStatus
 
 
 @dataclass
@@ -28,3 +34,36 @@ async def pause(stopping: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def keep_connecting(
+    log: logging.Logger,
+    link: LinkStatus,
+    stopping: asyncio.Event,
+    backoff: Backoff,
+    attempt: Callable[[], Awaitable[str]],
+    refused: type[Exception],
+) -> None:
+    """Connect, serve until the connection ends, wait out the back-off, and connect again until the service stops.
+
+    ``attempt`` opens and serves one connection and says why it ended. A ``refused`` answer (bad credentials, an
+    app not allowed) is logged as an error, since a person must act; a network failure is a warning.
+    """
+    first = True
+    while not stopping.is_set():
+        if not first:
+            link.reconnecting()
+        first = False
+        link.state = "connecting"
+        try:
+            reason = await attempt()
+        except refused as exc:
+            reason = f"refused ({exc})"
+            log.error("the gateway refused to open a connection: %s", exc)
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            reason = type(exc).__name__
+            log.warning("connection failed (%s)", reason)
+        link.lost(reason)
+        if stopping.is_set() or await pause(stopping, backoff.next_delay()):
+            break
+    link.state = "stopped"

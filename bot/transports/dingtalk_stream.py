@@ -33,7 +33,7 @@ from bot.context import AppContext
 from bot.inbound.dingtalk import parse_dingtalk_message
 from bot.inbound.edge import Inbox, Refused, parse_json_object
 from bot.net import client_session, tls_context
-from bot.transports.backoff import Backoff, pause
+from bot.transports.backoff import Backoff, keep_connecting
 from bot.transports.status import LinkStatus
 
 log = logging.getLogger(__name__)
@@ -108,26 +108,13 @@ class DingtalkStream:
 
     async def run(self, ctx: AppContext, stopping: asyncio.Event) -> None:
         self.backoff = Backoff()
-        first = True
         async with client_session(self.settings.network) as http:
-            while not stopping.is_set():
-                if not first:
-                    self.link.reconnecting()
-                first = False
-                self.link.state = "connecting"
-                try:
-                    ticket = await self.open(http)
-                    reason = await self.connect(ctx, http, ticket, stopping)
-                except OpenRefused as refused:
-                    reason = f"open-connection refused ({refused})"
-                    log.error("dingtalk stream: the gateway refused to open a connection: %s", refused)
-                except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
-                    reason = type(exc).__name__
-                    log.warning("dingtalk stream: connection failed (%s)", reason)
-                self.link.lost(reason)
-                if stopping.is_set() or await pause(stopping, self.backoff.next_delay()):
-                    break
-        self.link.state = "stopped"
+
+            async def attempt() -> str:
+                ticket = await self.open(http)
+                return await self.connect(ctx, http, ticket, stopping)
+
+            await keep_connecting(log, self.link, stopping, self.backoff, attempt, OpenRefused)
 
     async def open(self, http: aiohttp.ClientSession) -> Ticket:
         body = {

@@ -29,7 +29,7 @@ import aiohttp
 from bot.context import AppContext
 from bot.inbound.edge import Inbox, Refused, digest_id, text_of
 from bot.net import client_session, tls_context
-from bot.transports.backoff import Backoff, pause
+from bot.transports.backoff import Backoff, keep_connecting
 from bot.transports.feishu_frames import CONTROL, DATA, Frame
 from bot.transports.status import LinkStatus
 from storage.inbox import InboundMessage, ReplyRoute
@@ -133,26 +133,13 @@ class FeishuLink:
 
     async def run(self, stopping: asyncio.Event) -> None:
         backoff = Backoff()
-        first = True
         async with client_session(self.ctx.settings.network) as http:
-            while not stopping.is_set():
-                if not first:
-                    self.link.reconnecting()
-                first = False
-                self.link.state = "connecting"
-                try:
-                    url = await self.endpoint(http)
-                    reason = await self.connect(http, url, stopping, backoff)
-                except EndpointRefused as refused:
-                    reason = f"endpoint refused ({refused})"
-                    log.error("feishu: the platform refused a long connection: %s", refused)
-                except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
-                    reason = type(exc).__name__
-                    log.warning("feishu: connection failed (%s)", reason)
-                self.link.lost(reason)
-                if stopping.is_set() or await pause(stopping, backoff.next_delay()):
-                    break
-        self.link.state = "stopped"
+
+            async def attempt() -> str:
+                url = await self.endpoint(http)
+                return await self.connect(http, url, stopping, backoff)
+
+            await keep_connecting(log, self.link, stopping, backoff, attempt, EndpointRefused)
 
     async def endpoint(self, http: aiohttp.ClientSession) -> str:
         body = {"AppID": self.app_id, "AppSecret": self._app_secret}
