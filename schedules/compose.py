@@ -28,6 +28,7 @@ from schedules.reminders import reminder_messages
 from schedules.settings import MONTHLY_CIRCULAR
 from storage import rounds
 from storage.models import Draft, Group
+from storage.monthly_round import deadline_of, monthly_round
 from storage.outbound import OutboundMessage, addresses, quote_keeping_links
 from storage.periods import Period
 from storage.standing import period_standing
@@ -152,7 +153,7 @@ async def compose_weekly(
         announcements=await announcements_made(session, *window),
         standing=standing,
         standing_due=env.policy.deadline.due_date(period),
-        deadline_passed=at > env.policy.deadline.deadline(period),
+        deadline_passed=at > await deadline_of(session, env.policy.deadline, period),
         deadlines=[
             DueItem(p, env.policy.deadline.due_date(p)) for p in env.planner.periods_due_between(monday, sunday)
         ],
@@ -177,6 +178,8 @@ async def compose_monthly(
     period = work_month.previous()  # the reports collected during that month
     standing = await period_standing(session, period)
     next_period = work_month  # reported during the circular's own month
+    round_ = await monthly_round(session, env.policy.deadline, period)
+    next_round = await monthly_round(session, env.policy.deadline, next_period)
     drafts = await pending_drafts(session, "monthly", month_key(occurrence.nominal))
     rendered = env.templates.render(
         "monthly_circular",
@@ -188,9 +191,11 @@ async def compose_monthly(
         standing=standing,
         on_time_first=sorted(standing.on_time, key=lambda unit: (unit.first_at, unit.unit_id)),
         on_time_names_up_to=document_settings(env.policy).on_time_names_up_to,
-        due=env.policy.deadline.due_date(period),
+        due=round_.deadline.astimezone(env.policy.tz).date(),
+        round_number=round_.id,
         next_period=next_period,
-        next_due=env.policy.deadline.due_date(next_period),
+        next_due=next_round.deadline.astimezone(env.policy.tz).date(),
+        next_round_number=next_round.id,
         drafts=_draft_texts(drafts),
         items=await items_month(session, env, work_month.first_day, work_month.next().first_day),
     )
@@ -210,7 +215,7 @@ async def compose_reminder(
 ) -> Composition:
     """Reminders for the period whose deadline is next: to each target group with missing units' liaisons."""
     period = env.planner.reminder_period(at)
-    if late and now > env.policy.deadline.deadline(period):
+    if late and now > await deadline_of(session, env.policy.deadline, period):
         return Composition(note=f"{period} 已过截止时间，补发时不再催报", dropped=True)
     groups = await target_groups(session, env.settings.deadline_reminder.groups, office=False)
     plans = await reminder_messages(session, env, period, now=now, at=at, late_post=late, groups=groups)
@@ -224,14 +229,17 @@ async def compose_reminder(
 async def compose_overdue(
     session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime
 ) -> Composition:
-    """The office's list of units still missing a report after the deadline."""
+    """The office's list of units still missing a report after the deadline (none while an extension runs)."""
     period = env.planner.overdue_period(at)
+    deadline = await deadline_of(session, env.policy.deadline, period)
+    if deadline != env.policy.deadline.deadline(period) and at <= deadline:  # moved past this notice (截止 #N)
+        return Composition(note=f"{period} 截止时间已延至{deadline.astimezone(env.policy.tz):%Y-%m-%d %H:%M}，暂不通报")
     standing = await period_standing(session, period)
     missing = await missing_units(session, period)
     rendered = env.templates.render(
         "overdue_notice",
         period=period,
-        deadline=env.policy.deadline.deadline(period),
+        deadline=deadline,
         now=now,
         late=late,
         standing=standing,
