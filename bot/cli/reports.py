@@ -49,21 +49,22 @@ def _period(text: str | None, policy: Policy) -> Period:
         raise CliError(f"期别应写作 YYYY-MM（月份 01–12），例如 2026-10；收到“{text}”。", code=2) from None
 
 
-async def _load_ledger(settings: Settings, period: Period) -> Ledger:
+async def _load_ledger(settings: Settings, policy: Policy, period: Period) -> tuple[Ledger, datetime]:
+    """The period's ledger and its deadline (the office's extension, ``截止 #N``, included)."""
+    from storage.monthly_round import deadline_of
     from storage.reports import period_ledger
 
     async with checked_database(settings) as db, db.sessions() as session:
-        return await period_ledger(session, period)
+        return await period_ledger(session, period), await deadline_of(session, policy.deadline, period)
 
 
 def _local(moment: datetime | None, policy: Policy) -> str:
     return moment.astimezone(policy.tz).strftime(TIME) if moment is not None else ""
 
 
-def status_document(ledger: Ledger, policy: Policy, now: datetime) -> dict[str, Any]:
+def status_document(ledger: Ledger, deadline: datetime, policy: Policy, now: datetime) -> dict[str, Any]:
     """The period's standing as plain data (``--json``)."""
     standing = ledger.standing
-    deadline = policy.deadline.deadline(ledger.period)
     return {
         "period": str(ledger.period),
         "deadline": deadline.astimezone(policy.tz).isoformat(),
@@ -90,10 +91,9 @@ def status_document(ledger: Ledger, policy: Policy, now: datetime) -> dict[str, 
     }
 
 
-def status_text(ledger: Ledger, policy: Policy, now: datetime) -> str:
+def status_text(ledger: Ledger, deadline: datetime, policy: Policy, now: datetime) -> str:
     """The period's standing as a table for a terminal."""
     standing = ledger.standing
-    deadline = policy.deadline.deadline(ledger.period)
     closed = "已截止" if now > deadline else "尚未截止"
     lines = [
         f"{ledger.period.label}工作进展报送情况（截止 {_local(deadline, policy)}，{closed}）",
@@ -126,12 +126,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     policy = policy_from_settings(settings)
     period = _period(args.period, policy)
-    ledger = asyncio.run(_load_ledger(settings, period))
+    ledger, deadline = asyncio.run(_load_ledger(settings, policy, period))
     now = datetime.now(UTC)
     if args.json:
-        print(json.dumps(status_document(ledger, policy, now), ensure_ascii=False, indent=2))
+        print(json.dumps(status_document(ledger, deadline, policy, now), ensure_ascii=False, indent=2))
     else:
-        print(status_text(ledger, policy, now))
+        print(status_text(ledger, deadline, policy, now))
     return 0
 
 
