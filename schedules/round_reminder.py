@@ -1,5 +1,6 @@
 """The round reminder (征集催报): on working mornings, each open collection due within a few working days reminds
 only the units that have not answered, @-mentioning only those units' liaisons (A角, B角) in the groups they sit in.
+A monthly round whose deadline the office extended (``截止 #N``) is chased the same way until its new deadline.
 
 A job in one module: its settings model, its planner and its composer; :mod:`schedules.registry` lists it.
 """
@@ -67,6 +68,19 @@ async def _liaisons_by_group(
     return found
 
 
+def _paragraph(round_: Round, env: ScheduleEnv, when: str, units: str) -> str:
+    if round_.kind == rounds.MONTHLY:  # chased only until its extended deadline (extended_monthly_rounds)
+        return (
+            f"月报#{round_.id}“{quote(round_.title, max_chars=40)}”截止时间已延至"
+            f"{moment_label(round_.deadline, env.policy.tz)}，以下单位尚未报送：{units}。"
+            "请联络员将工作进展发送给督办机器人。"
+        )
+    return (
+        f"征集#{round_.id}“{quote(round_.title, max_chars=40)}”{when}，"
+        f"以下单位尚未答复：{units}。请联络员回复“#{round_.id} …”。"
+    )
+
+
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
     """One message per group (its dedupe key is per group): a paragraph per round due soon naming that group's
     laggards, and @-mentions of only their liaisons."""
@@ -75,7 +89,7 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     mentioned: dict[int, dict[int, Mention]] = {}
     by_id: dict[int, Group] = {}
     reminded: set[tuple[int, int]] = set()
-    for round_ in await rounds.open_rounds(session):
+    for round_ in await rounds.open_rounds(session) + await rounds.extended_monthly_rounds(session, now):
         if not _due_soon(env, round_, today):
             continue
         standing = await rounds.round_standing(session, round_)
@@ -92,10 +106,7 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
             units = "、".join(quote(names[unit_id]) for unit_id in present)
             passed = now > round_.deadline
             when = ("已过截止时间" if passed else "截止时间为") + moment_label(round_.deadline, env.policy.tz)
-            paragraphs.setdefault(group.id, []).append(
-                f"征集#{round_.id}“{quote(round_.title, max_chars=40)}”{when}，"
-                f"以下单位尚未答复：{units}。请联络员回复“#{round_.id} …”。"
-            )
+            paragraphs.setdefault(group.id, []).append(_paragraph(round_, env, when, units))
             people = mentioned.setdefault(group.id, {})
             for liaisons in present.values():
                 people.update((person.id, Mention.of(person)) for person in liaisons)

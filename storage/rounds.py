@@ -154,6 +154,18 @@ async def open_rounds(session: AsyncSession) -> list[Round]:
     )
 
 
+async def extended_monthly_rounds(session: AsyncSession, now: datetime) -> list[Round]:
+    """Monthly rounds whose deadline the office moved (``截止 #N``) and that are still running at ``now``: the
+    round reminder chases their laggards, as the deadline reminder's fixed plan does not reach past the rule."""
+    return list(
+        await session.scalars(
+            select(Round)
+            .where(Round.kind == MONTHLY, Round.state == OPEN, Round.extended_at.is_not(None), Round.deadline >= now)
+            .order_by(Round.id)
+        )
+    )
+
+
 async def add_answer(
     session: AsyncSession,
     round_: Round,
