@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schedules import periodic_rounds, round_reminder
+from schedules import meeting_notice, meeting_reminder, periodic_rounds, round_reminder
 from schedules.compose import (
     compose_item_reminder,
     compose_monthly,
@@ -16,6 +16,8 @@ from schedules.settings import (
     DEADLINE_REMINDER,
     HALF_YEAR_ROUND,
     ITEM_REMINDER,
+    MEETING_NOTICE,
+    MEETING_REMINDER,
     MONTHLY_CIRCULAR,
     OVERDUE_NOTICE,
     QUARTERLY_ROUND,
@@ -79,6 +81,20 @@ JOBS: tuple[Job, ...] = (
         settings_of=lambda settings: settings.half_year_round,
         plan=periodic_rounds.plan_half_year,
         compose=periodic_rounds.compose_half_year,
+    ),
+    Job(
+        name=MEETING_NOTICE,
+        title="例会通知",
+        settings_of=lambda settings: settings.meeting_notice,
+        plan=meeting_notice.plan,
+        compose=meeting_notice.compose,
+    ),
+    Job(
+        name=MEETING_REMINDER,
+        title="会议提醒",
+        settings_of=lambda settings: settings.meeting_reminder,
+        plan=meeting_reminder.plan,
+        compose=meeting_reminder.compose,
     ),
 )
 

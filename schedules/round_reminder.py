@@ -18,7 +18,7 @@ from schedules.context import ScheduleEnv
 from schedules.dates import moment_label
 from schedules.occurrences import Occurrence, Planner
 from schedules.settings import ROUND_REMINDER
-from storage import rounds
+from storage import meetings, rounds
 from storage.models import Group, GroupMember, Person, Role, Round
 from storage.outbound import Mention, OutboundMessage, quote
 
@@ -36,9 +36,15 @@ def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
     return found
 
 
-def _due_soon(env: ScheduleEnv, round_: Round, today: date) -> bool:
-    """Due from today up to the configured number of working days ahead (overdue open rounds keep being chased)."""
+async def _due_soon(session: AsyncSession, env: ScheduleEnv, round_: Round, today: date, now: datetime) -> bool:
+    """Due from today up to the configured number of working days ahead (overdue open rounds keep being chased).
+
+    A meeting's 回执 are chased on the day they are due (the working day before the meeting) and never once the
+    meeting has begun."""
     due = round_.deadline.astimezone(env.policy.tz).date()
+    if round_.kind == meetings.KIND:
+        meeting = await meetings.meeting_of(session, round_.id)
+        return due == today and (meeting is None or meeting.starts_at > now)
     ahead = env.settings.round_reminder.workdays_before
     horizon = today
     for _ in range(ahead):
@@ -46,7 +52,7 @@ def _due_soon(env: ScheduleEnv, round_: Round, today: date) -> bool:
     return due <= horizon
 
 
-async def _liaisons_by_group(
+async def liaisons_by_group(
     session: AsyncSession, unit_ids: list[int], groups: list[Group]
 ) -> dict[int, dict[int, list[Person]]]:
     """group id → unit id → the unit's active liaisons sitting in that group (A角 first)."""
@@ -69,16 +75,18 @@ async def _liaisons_by_group(
 
 
 def _paragraph(round_: Round, env: ScheduleEnv, when: str, units: str) -> str:
+    title = quote(round_.title, max_chars=40)
+    if round_.kind == meetings.KIND:
+        return (
+            f"会议#{round_.id}“{title}”回执{when}，以下单位尚未回执：{units}。"
+            f"请联络员回复“#{round_.id} 参会人员：姓名、职务”。"
+        )
     if round_.kind == rounds.MONTHLY:  # chased only until its extended deadline (extended_monthly_rounds)
         return (
-            f"月报#{round_.id}“{quote(round_.title, max_chars=40)}”截止时间已延至"
-            f"{moment_label(round_.deadline, env.policy.tz)}，以下单位尚未报送：{units}。"
-            "请联络员将工作进展发送给督办机器人。"
+            f"月报#{round_.id}“{title}”截止时间已延至{moment_label(round_.deadline, env.policy.tz)}，"
+            f"以下单位尚未报送：{units}。请联络员将工作进展发送给督办机器人。"
         )
-    return (
-        f"征集#{round_.id}“{quote(round_.title, max_chars=40)}”{when}，"
-        f"以下单位尚未答复：{units}。请联络员回复“#{round_.id} …”。"
-    )
+    return f"征集#{round_.id}“{title}”{when}，以下单位尚未答复：{units}。请联络员回复“#{round_.id} …”。"
 
 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
@@ -90,14 +98,14 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     by_id: dict[int, Group] = {}
     reminded: set[tuple[int, int]] = set()
     for round_ in await rounds.open_rounds(session) + await rounds.extended_monthly_rounds(session, now):
-        if not _due_soon(env, round_, today):
+        if not await _due_soon(session, env, round_, today, now):
             continue
         standing = await rounds.round_standing(session, round_)
         names = {unit.unit_id: unit.unit_name for unit in standing.missing}
         if not names:
             continue
         groups = await target_groups(session, [round_.group] if round_.group else [], office=False)
-        present_by_group = await _liaisons_by_group(session, list(names), groups)
+        present_by_group = await liaisons_by_group(session, list(names), groups)
         for group in groups:
             present = present_by_group.get(group.id, {})
             if not present:

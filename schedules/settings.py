@@ -28,6 +28,8 @@ ITEM_REMINDER = "item-reminder"
 ROUND_REMINDER = "round-reminder"
 QUARTERLY_ROUND = "quarterly-round"
 HALF_YEAR_ROUND = "half-year-round"
+MEETING_NOTICE = "meeting-notice"
+MEETING_REMINDER = "meeting-reminder"
 
 HolidayPolicy = Literal["shift", "skip", "keep"]
 """What a job does when its nominal day is not a working day: move to the next working day (weekly: the
@@ -89,6 +91,51 @@ class PeriodicRoundSettings(JobSettings):
     fields: tuple[str, ...] = ()
 
 
+class MeetingReminderSettings(JobSettings):
+    """``[schedules.meeting-reminder]``: the morning of each meeting, every unit asked is reminded of the time and
+    place (every day by default: a meeting posted by chat may fall on any day)."""
+
+    at: time = time(8, 30)
+    holiday_policy: HolidayPolicy = "keep"
+
+
+MeetingMove = Literal["next", "previous", "skip", "keep"]
+"""Where a declared meeting whose day is not a working day goes: the next or the previous working day, nowhere
+(not held that time), or nowhere else (held on the day)."""
+
+
+class MeetingSeries(BaseModel):
+    """``[[schedules.meetings]]``: a recurring meeting (一周一会商、一月一调度、双月一汇报), posted as a 会议 notice
+    ``notice_workdays`` working days ahead.
+
+    Weekly: ``weekday`` (1 = 周一) every ``every_weeks`` weeks; monthly: ``day`` of the month (the month's last day
+    when it is shorter) every ``every_months`` months. ``start`` is the first day the series may fall on and fixes
+    which weeks or months count (without it: weeks from 2026-01-05, months from January). ``groups``: where it is
+    posted (empty: every member group); when one group is named, the units asked are that group's.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(min_length=1, max_length=60)
+    weekday: int | None = Field(default=None, ge=1, le=7)
+    every_weeks: int = Field(default=1, ge=1, le=12)
+    day: int | None = Field(default=None, ge=1, le=31)
+    every_months: int = Field(default=1, ge=1, le=12)
+    start: date | None = None
+    at: time = time(15, 0)
+    place: str = Field(default="", max_length=200)
+    attendees: str = Field(default="", max_length=200)
+    notice_workdays: int = Field(default=3, ge=1, le=20)
+    groups: tuple[str, ...] = ()
+    holiday_policy: MeetingMove = "next"
+
+    @model_validator(mode="after")
+    def _weekly_or_monthly(self) -> MeetingSeries:
+        if (self.weekday is None) == (self.day is None):
+            raise ValueError("weekday（每周几）与 day（每月几日）应且只应设置其一")
+        return self
+
+
 class ScheduleSettings(BaseModel):
     """``[schedules]``: every timed job, the deadline policy, the catch-up grace and the office's working-day lists."""
 
@@ -103,6 +150,9 @@ class ScheduleSettings(BaseModel):
     round_reminder: RoundReminderSettings = Field(default_factory=RoundReminderSettings, alias="round-reminder")
     quarterly_round: PeriodicRoundSettings = Field(default_factory=PeriodicRoundSettings, alias="quarterly-round")
     half_year_round: PeriodicRoundSettings = Field(default_factory=PeriodicRoundSettings, alias="half-year-round")
+    meeting_notice: JobSettings = Field(default_factory=JobSettings, alias="meeting-notice")
+    meeting_reminder: MeetingReminderSettings = Field(default_factory=MeetingReminderSettings, alias="meeting-reminder")
+    meetings: tuple[MeetingSeries, ...] = ()
     deadline_policy: DeadlinePolicy = "keep"
     catchup_grace_hours: float = Field(default=6, ge=0, le=168)
     templates_dir: Path | None = None
@@ -129,6 +179,15 @@ class ScheduleSettings(BaseModel):
             return None
         if not Path(value).is_dir():
             raise ValueError("目录不存在")
+        return value
+
+    @field_validator("meetings")
+    @classmethod
+    def _meeting_titles_unique(cls, value: tuple[MeetingSeries, ...]) -> tuple[MeetingSeries, ...]:
+        titles = [series.title for series in value]
+        repeated = sorted({title for title in titles if titles.count(title) > 1})
+        if repeated:
+            raise ValueError(f"会议名称重复：{'、'.join(repeated)}（名称标识一个例会，应互不相同）")
         return value
 
     @model_validator(mode="after")
