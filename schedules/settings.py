@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from schedules.job import Job, JobSettings, SettingsT
+from schedules.meetings import MeetingSeries
 from storage.policy import Policy
 
 if TYPE_CHECKING:
@@ -29,11 +30,12 @@ working day."""
 
 
 class CommonScheduleSettings(BaseModel):
-    """``[schedules]`` but the jobs' sections: the deadline policy, the catch-up grace, the templates and the
-    office's working-day lists; and the typed way to a job's section."""
+    """``[schedules]`` but the jobs' sections: the declared meetings, the deadline policy, the catch-up grace, the
+    templates and the office's working-day lists; and the typed way to a job's section."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
 
+    meetings: tuple[MeetingSeries, ...] = ()
     deadline_policy: DeadlinePolicy = "keep"
     catchup_grace_hours: float = Field(default=6, ge=0, le=168)
     templates_dir: Path | None = None
@@ -60,6 +62,15 @@ class CommonScheduleSettings(BaseModel):
             return None
         if not Path(value).is_dir():
             raise ValueError("目录不存在")
+        return value
+
+    @field_validator("meetings")
+    @classmethod
+    def _meeting_titles_unique(cls, value: tuple[MeetingSeries, ...]) -> tuple[MeetingSeries, ...]:
+        titles = [series.title for series in value]
+        repeated = sorted({title for title in titles if titles.count(title) > 1})
+        if repeated:
+            raise ValueError(f"会议名称重复：{'、'.join(repeated)}（名称标识一个例会，应互不相同）")
         return value
 
     @model_validator(mode="after")

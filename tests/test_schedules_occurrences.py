@@ -191,7 +191,9 @@ def write_config(tmp_path: Path, extra: str = "") -> Path:
 
 def test_jobs_list_json_is_the_planner(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = write_config(  # as planner() has it
-        tmp_path, "[schedules.item-reminder]\nenabled = false\n[schedules.round-reminder]\nenabled = false\n"
+        tmp_path,
+        "[schedules.item-reminder]\nenabled = false\n[schedules.round-reminder]\nenabled = false\n"
+        "[schedules.meeting-reminder]\nenabled = false\n",
     )
     assert main(["--config", str(config), "jobs", "list", "--from", "2026-09-28", "--days", "15", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
