@@ -16,25 +16,25 @@ from schedules.compose import Composition, Delivery
 from schedules.content import target_groups
 from schedules.context import ScheduleEnv
 from schedules.dates import day_label
+from schedules.job import HolidayPolicy, Job, JobSettings
+from schedules.kinds.round_reminder import liaisons_by_group
 from schedules.occurrences import Occurrence, Planner
-from schedules.round_reminder import liaisons_by_group
-from schedules.settings import MEETING_REMINDER
 from storage import meetings, rounds
 from storage.models import Group
 from storage.outbound import Mention, OutboundMessage, quote
 
 
+class MeetingReminderSettings(JobSettings):
+    """``[schedules.meeting-reminder]``: the morning of each meeting, every unit asked is reminded of the time and
+    place (every day by default: a meeting posted by chat may fall on any day)."""
+
+    at: time = time(8, 30)
+    holiday_policy: HolidayPolicy = "keep"
+
+
 def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
     """Every day (``keep``, the default) or every working day, at the configured time."""
-    config = planner.settings.meeting_reminder
-    found = []
-    day = start
-    while day <= end:
-        if config.holiday_policy == "keep" or planner.calendar.is_workday(day):
-            at = datetime.combine(day, config.at, tzinfo=planner.tz)
-            found.append(Occurrence(MEETING_REMINDER, at, day, day.isoformat()))
-        day += timedelta(days=1)
-    return found
+    return planner.every_workday(JOB.name, planner.settings.job(JOB), start, end)
 
 
 def _paragraph(held: meetings.MeetingRound, standing: rounds.RoundStanding, tz: ZoneInfo) -> str:
@@ -96,3 +96,13 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
         for group_id, lines in paragraphs.items()
     ]
     return Composition(deliveries=deliveries, note=f"提醒会议{len(coming)}个{shut}")
+
+
+JOB = Job(
+    name="meeting-reminder",
+    title="会议提醒",
+    order=100,
+    settings=MeetingReminderSettings,
+    plan=plan,
+    compose=compose,
+)
