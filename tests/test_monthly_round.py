@@ -19,7 +19,7 @@ from test_cli_reports import CONFIG
 
 from bot.cli import main
 from schedules.jobs import run_job
-from schedules.settings import RoundReminderSettings
+from schedules.kinds.round_reminder import RoundReminderSettings
 from storage.db import Database
 from storage.models import OutboxMessage, Round
 from storage.monthly_round import find_monthly_round
