@@ -85,13 +85,10 @@ async def deadline_of(session: AsyncSession, rule: DeadlineRule, period: Period)
 async def deadlines_of(session: AsyncSession, rule: DeadlineRule, periods: Sequence[Period]) -> list[datetime]:
     """The deadlines of ``periods`` (in their order), in one query for the extended ones."""
     codes = [code_of(period) for period in periods]
-    extended = dict(
-        (
-            await session.execute(
-                select(Round.code, Round.deadline).where(Round.code.in_(codes), Round.extended_at.is_not(None))
-            )
-        ).tuples()
+    rows = await session.execute(
+        select(Round.code, Round.deadline).where(Round.code.in_(codes), Round.extended_at.is_not(None))
     )
+    extended = {code: deadline for code, deadline in rows}
     return [extended.get(code, rule.deadline(period)) for code, period in zip(codes, periods, strict=True)]
 
 
