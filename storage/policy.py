@@ -21,6 +21,23 @@ def _default_schedules() -> ScheduleSettings:
 
 
 @dataclass(frozen=True)
+class FileRoutes:
+    """Where the bot can send a file (a document the office asked for), as configured.
+
+    ``wecom_app``: the WeCom self-built app can send (1:1 to a member); ``wecom_groups``: WeCom chat id → the
+    configured group whose robot webhook posts to that chat; ``dingtalk_robot_code``: the DingTalk app robot's
+    code when its app key and secret are configured (files go through DingTalk's OpenAPI); ``blob_store`` and
+    ``blob_directory``: where the file is kept until it is sent (``[files]``).
+    """
+
+    wecom_app: bool = False
+    wecom_groups: dict[str, str] = field(default_factory=dict)
+    dingtalk_robot_code: str = ""
+    blob_store: str = "directory"
+    blob_directory: str = "var/files"
+
+
+@dataclass(frozen=True)
 class Policy:
     tz: ZoneInfo
     office_name: str
@@ -35,3 +52,4 @@ class Policy:
     # The documents' settings (``schedules.documents.settings.DocumentSettings``), typed loosely because storage
     # does not import schedules.
     documents: object = field(default=None, compare=False)
+    file_routes: FileRoutes = field(default_factory=FileRoutes, compare=False)

@@ -251,6 +251,14 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
     resent_from: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    # A file the message carries (a document the office asked for): its content in the blob store and the name
+    # it is shown under. Senders that can send files upload it, then send it; the others send the text.
+    file_sha256: Mapped[str | None] = mapped_column(ForeignKey("blob.sha256"))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    # The platform's id for the uploaded file, kept so that a retry sends it again without a new upload while
+    # the platform still honours it (WeCom: 3 days).
+    media_id: Mapped[str | None] = mapped_column(String(255))
+    media_uploaded_at: Mapped[datetime | None] = mapped_column()
 
 
 class SendLog(Base):
