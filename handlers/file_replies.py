@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.blobs import put_bytes, store_of
 from storage.models import Group, InboxMessage
-from storage.outbound import OutboundMessage, enqueue, group_rate_key
+from storage.outbound import OutboundMessage, addresses, enqueue, group_rate_key, office_links
 from storage.policy import FileRoutes
 
 ORIGIN = "file_reply"
@@ -90,7 +90,7 @@ async def enqueue_file(
         target=route.target,
         rate_key=route.rate_key,
         address=route.address,
-        message=OutboundMessage(body=instead, format="text"),
+        message=OutboundMessage(body=office_links(instead), links=addresses(instead), format="text"),
         origin=ORIGIN,
         group_id=route.group_id,
         inbox_id=inbox.id,

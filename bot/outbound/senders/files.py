@@ -42,7 +42,9 @@ class Uploaded:
     media_id: str
 
 
-def megabytes(size: int) -> str:
+def file_size(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{max(1, round(size / 1024))} KB"
     return f"{size / 1024 / 1024:.1f} MB"
 
 
@@ -117,7 +119,7 @@ class FileSender(Sender):
         if content is None:
             return await self.fallback(claim, "文件已不在服务器的文件存储中，未能直接发送")
         if len(content) > FILE_LIMIT:
-            reason = f"文件大小 {megabytes(len(content))}，超过{self.platform_name}机器人发送文件 20 MB 的上限"
+            reason = f"文件大小 {file_size(len(content))}，超过{self.platform_name}机器人发送文件 20 MB 的上限"
             return await self.fallback(claim, reason)
         now = datetime.now(UTC)
         media_id = self._usable(file, now)
