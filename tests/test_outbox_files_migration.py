@@ -58,7 +58,8 @@ async def _upgrade_from_previous(url: str) -> None:
             ]
             await connection.execute(
                 text(
-                    "UPDATE outbox SET file_sha256 = :d, file_name = '月度通报-2026-10.docx', media_id = 'm1' WHERE id = 2"
+                    "UPDATE outbox SET file_sha256 = :d, file_name = '月度通报-2026-10.docx', media_id = 'm1'"
+                    " WHERE id = 2"
                 ),
                 {"d": DIGEST},
             )
