@@ -116,7 +116,7 @@ def list_lines(
         )
     from schedules.registry import JOBS
 
-    disabled = [job.title for job in JOBS if not job.settings_of(env.settings).enabled]
+    disabled = [job.title for job in JOBS if not env.settings.job(job).enabled]
     if disabled:
         lines.append(f"已停用：{'、'.join(disabled)}")
     special = special_days(env.calendar, start, end)
@@ -161,7 +161,7 @@ async def _run(settings: Settings, job: str, at: datetime, *, dry_run: bool) -> 
     async with checked_database(settings) as db:
         await sync_groups(db, settings.groups)
         ctx = JobContext.create(db, policy_from_settings(settings), instance_id="cli")
-        if not job_named(job).settings_of(ctx.settings).enabled:
+        if not ctx.settings.job(job_named(job)).enabled:
             print(f"提示：{job_named(job).title}已在配置中停用，本次为手动执行。")
         when = moment_label(at, settings.tz, year=True)
         if dry_run:
