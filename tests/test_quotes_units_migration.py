@@ -1,4 +1,4 @@
-"""Migration 0011 (inbox.quoted, round.units) on a database made by 0010 with messages and a round in it, and back."""
+"""Migration 0012 (inbox.quoted, round.units) on a database made by 0011 with messages and a round in it, and back."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from sqlalchemy import text
 from storage import migrate
 from storage.db import Database
 
-PREVIOUS = "0010"
-THIS = "0011"
+PREVIOUS = "0011"
+THIS = "0012"
 
 
 async def _seed_previous(db: Database) -> None:
-    """A unit, a stored message and an open round with one answer, as 0010 knew them."""
+    """A unit, a stored message and an open round with one answer, as 0011 knew them."""
     async with db.engine.begin() as connection:
         await connection.execute(
             text(

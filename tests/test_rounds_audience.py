@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.workbooks.rounds import build_round_workbook
 from schedules.jobs import run_job
-from schedules.settings import RoundReminderSettings
+from schedules.kinds.round_reminder import RoundReminderSettings
 from storage.db import Database
 from storage.models import PendingAction, Round, RoundAnswer
 from storage.rounds import round_standing
