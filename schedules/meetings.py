@@ -8,12 +8,51 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schedules.calendar import WorkCalendar
 from schedules.dates import day_label, moment_label
-from schedules.settings import MeetingSeries
 from storage.outbound import OutboundMessage, addresses, office_links
+
+MeetingMove = Literal["next", "previous", "skip", "keep"]
+"""Where a declared meeting whose day is not a working day goes: the next or the previous working day, nowhere
+(not held that time), or nowhere else (held on the day)."""
+
+
+class MeetingSeries(BaseModel):
+    """``[[schedules.meetings]]``: a recurring meeting (一周一会商、一月一调度、双月一汇报), posted as a 会议 notice
+    ``notice_workdays`` working days ahead.
+
+    Weekly: ``weekday`` (1 = 周一) every ``every_weeks`` weeks; monthly: ``day`` of the month (the month's last day
+    when it is shorter) every ``every_months`` months. ``start`` is the first day the series may fall on and fixes
+    which weeks or months count (without it: weeks from 2026-01-05, months from January). ``groups``: where it is
+    posted (empty: every member group); when one group is named, the units asked are that group's.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(min_length=1, max_length=60)
+    weekday: int | None = Field(default=None, ge=1, le=7)
+    every_weeks: int = Field(default=1, ge=1, le=12)
+    day: int | None = Field(default=None, ge=1, le=31)
+    every_months: int = Field(default=1, ge=1, le=12)
+    start: date | None = None
+    at: time = time(15, 0)
+    place: str = Field(default="", max_length=200)
+    attendees: str = Field(default="", max_length=200)
+    notice_workdays: int = Field(default=3, ge=1, le=20)
+    groups: tuple[str, ...] = ()
+    holiday_policy: MeetingMove = "next"
+
+    @model_validator(mode="after")
+    def _weekly_or_monthly(self) -> MeetingSeries:
+        if (self.weekday is None) == (self.day is None):
+            raise ValueError("weekday（每周几）与 day（每月几日）应且只应设置其一")
+        return self
+
 
 RECEIPT_AT = time(18, 0)  # 回执 are due by the close of the working day before the meeting
 WEEKS_FROM = date(2026, 1, 5)  # a Monday: "every 2 weeks" counts weeks from here unless the series has a start
@@ -60,6 +99,17 @@ def notice_body(title: str, lines: Sequence[str], due: datetime, number: int | N
 
 def notice_message(title: str, body: str, *, late: bool = False) -> OutboundMessage:
     return OutboundMessage(body=office_links(body), title=f"会议通知：{title}", links=addresses(body), late_post=late)
+
+
+def series_rule(series: MeetingSeries) -> str:
+    """``周会商：每周二15:00，提前3个工作日通知`` — a declared series in the office's words."""
+    if series.weekday is not None:
+        weeks = "每周" if series.every_weeks == 1 else f"每{series.every_weeks}周的"
+        when = f"{weeks}周{'一二三四五六日'[series.weekday - 1]}"
+    else:
+        months = "每月" if series.every_months == 1 else f"每{series.every_months}个月的"
+        when = f"{months}{series.day}日"
+    return f"{series.title}：{when}{series.at:%H:%M}，提前{series.notice_workdays}个工作日通知"
 
 
 def _clamped(year: int, month: int, day: int) -> date:

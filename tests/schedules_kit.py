@@ -10,13 +10,10 @@ from handlers_kit import OFFICE_NAME, SHANGHAI, local
 from sqlalchemy import func, select
 
 from schedules.context import JobContext
-from schedules.settings import (
-    ItemReminderSettings,
-    MeetingReminderSettings,
-    RoundReminderSettings,
-    ScheduleSettings,
-    with_schedules,
-)
+from schedules.kinds.item_reminder import ItemReminderSettings
+from schedules.kinds.meeting_reminder import MeetingReminderSettings
+from schedules.kinds.round_reminder import RoundReminderSettings
+from schedules.settings import ScheduleSettings, with_schedules
 from storage.db import Database
 from storage.models import Group, JobClaim, OutboxMessage, Submission, Unit
 from storage.periods import DeadlineRule, Period

@@ -13,8 +13,11 @@ from schedules_kit import jobs, policy, posts
 from sqlalchemy import select
 
 from schedules.jobs import run_job
-from schedules.meetings import nominal_days, planned_meetings
-from schedules.settings import MeetingReminderSettings, MeetingSeries, RoundReminderSettings, ScheduleSettings
+from schedules.kinds import meeting_notice
+from schedules.kinds.meeting_reminder import MeetingReminderSettings
+from schedules.kinds.round_reminder import RoundReminderSettings
+from schedules.meetings import MeetingSeries, nominal_days, planned_meetings
+from schedules.settings import ScheduleSettings
 from storage.db import Database
 from storage.models import Meeting, Round
 
@@ -144,7 +147,9 @@ async def test_a_notice_already_posted_or_past_is_not_posted_again(db: Database)
     at = local(2026, 12, 4, 9)
     with time_machine.travel(at, tick=False):
         assert (await run_job(ctx, "meeting-notice", at)).status == "posted"
-    moved = jobs(db, **{**ON, "meeting_notice": ctx.settings.meeting_notice.model_copy(update={"at": time(9, 30)})})
+    moved = jobs(
+        db, **{**ON, "meeting_notice": ctx.settings.job(meeting_notice.JOB).model_copy(update={"at": time(9, 30)})}
+    )
     later = local(2026, 12, 4, 9, 30)  # the notice time changed: another occurrence, the same meeting
     with time_machine.travel(later, tick=False):
         outcome = await run_job(moved, "meeting-notice", later)

@@ -17,6 +17,7 @@ from handlers.commands import announce
 from handlers.commands.item_args import split_date
 from handlers.commands.registry import CommandContext, command
 from schedules.dates import moment_label
+from schedules.kinds import meeting_notice
 from schedules.meetings import details, notice_body, notice_message, planned_meetings, receipt_due
 from storage import meetings, rounds
 from storage.models import PendingAction
@@ -138,7 +139,12 @@ async def _listing(ctx: CommandContext) -> None:
     taken = {(held.meeting.series, held.meeting.nominal) for held in posted}
     today = ctx.now.astimezone(tz).date()
     declared = planned_meetings(
-        settings.meetings, settings.calendar(), tz, settings.meeting_notice.at, today, horizon.astimezone(tz).date()
+        settings.meetings,
+        settings.calendar(),
+        tz,
+        settings.job(meeting_notice.JOB).at,
+        today,
+        horizon.astimezone(tz).date(),
     )
     for planned in declared:
         if planned.starts <= ctx.now or (planned.series.title, planned.nominal) in taken:
@@ -147,7 +153,7 @@ async def _listing(ctx: CommandContext) -> None:
             continue
         notice = (
             f"通知将于{moment_label(planned.notice_at, tz)}发布"
-            if settings.meeting_notice.enabled
+            if settings.job(meeting_notice.JOB).enabled
             else "自动通知未开启"
         )
         lines.append(

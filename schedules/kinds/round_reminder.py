@@ -1,13 +1,13 @@
 """The round reminder (征集催报): on working mornings, each open collection due within a few working days reminds
 only the units that have not answered, @-mentioning only those units' liaisons (A角, B角) in the groups they sit in.
-
-A job in one module: its settings model, its planner and its composer; :mod:`schedules.registry` lists it.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time
+from typing import TYPE_CHECKING
 
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,24 +15,27 @@ from schedules.compose import Composition, Delivery
 from schedules.content import target_groups
 from schedules.context import ScheduleEnv
 from schedules.dates import moment_label
+from schedules.job import Job, JobSettings, every_day
 from schedules.occurrences import Occurrence, Planner
-from schedules.settings import ROUND_REMINDER
 from storage import meetings, rounds
 from storage.models import Group, GroupMember, Person, Role, Round
 from storage.outbound import Mention, OutboundMessage, quote
 
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
+
+
+class RoundReminderSettings(JobSettings):
+    """``[schedules.round-reminder]``: open collections due within ``workdays_before`` working days (or overdue)
+    remind the units that have not answered, on working mornings."""
+
+    at: time = time(10, 0)
+    workdays_before: int = Field(default=2, ge=0, le=20)
+
 
 def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
     """Every working day (every day under ``keep``) at the configured time; the claim makes it once a day."""
-    config = planner.settings.round_reminder
-    found = []
-    day = start
-    while day <= end:
-        if config.holiday_policy == "keep" or planner.calendar.is_workday(day):
-            at = datetime.combine(day, config.at, tzinfo=planner.tz)
-            found.append(Occurrence(ROUND_REMINDER, at, day, day.isoformat()))
-        day += timedelta(days=1)
-    return found
+    return planner.every_workday(JOB.name, planner.settings.job(JOB), start, end)
 
 
 async def _due_soon(session: AsyncSession, env: ScheduleEnv, round_: Round, today: date, now: datetime) -> bool:
@@ -44,7 +47,7 @@ async def _due_soon(session: AsyncSession, env: ScheduleEnv, round_: Round, toda
     if round_.kind == meetings.KIND:
         meeting = await meetings.meeting_of(session, round_.id)
         return due == today and (meeting is None or meeting.starts_at > now)
-    ahead = env.settings.round_reminder.workdays_before
+    ahead = env.settings.job(JOB).workdays_before
     horizon = today
     for _ in range(ahead):
         horizon = env.calendar.next_workday(horizon)
@@ -128,3 +131,22 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
         for group_id, lines in paragraphs.items()
     ]
     return Composition(deliveries=deliveries, note=f"提醒未答复单位{len(reminded)}家次")
+
+
+def describe(settings: ScheduleSettings) -> str:
+    config = settings.job(JOB)
+    return (
+        f"{every_day(config)}{config.at:%H:%M}，截止前{config.workdays_before}个工作日内（及已逾期）的征集"
+        "提醒尚未答复的单位；会议回执在回执截止当天提醒"
+    )
+
+
+JOB = Job(
+    name="round-reminder",
+    title="征集催报",
+    order=60,
+    settings=RoundReminderSettings,
+    plan=plan,
+    compose=compose,
+    describe=describe,
+)

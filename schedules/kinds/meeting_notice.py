@@ -9,12 +9,14 @@ posted again, whatever re-runs or instances; a notice caught up after the meetin
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schedules.compose import Composition, Delivery
 from schedules.content import target_groups
 from schedules.context import ScheduleEnv
+from schedules.job import Job, JobSettings
 from schedules.meetings import (
     PlannedMeeting,
     details,
@@ -22,16 +24,19 @@ from schedules.meetings import (
     notice_message,
     noticed_between,
     receipt_due,
+    series_rule,
 )
 from schedules.occurrences import Occurrence, Planner
-from schedules.settings import MEETING_NOTICE
 from storage import meetings
 from storage.models import Group
+
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
 
 
 def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
     """One occurrence per moment some declared meeting's notice is due."""
-    config = planner.settings.meeting_notice
+    config = planner.settings.job(JOB)
     due = noticed_between(planner.settings.meetings, planner.calendar, planner.tz, config.at, start, end)
     found: dict[datetime, list[PlannedMeeting]] = {}
     for meeting in due:
@@ -40,13 +45,13 @@ def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
     for at, held in sorted(found.items()):
         subject = "、".join(f"{m.series.title}{m.starts:%m-%d}" for m in held)
         note = "；".join(m.note for m in held if m.note)
-        occurrences.append(Occurrence(MEETING_NOTICE, at, held[0].starts.date(), subject, note))
+        occurrences.append(Occurrence(JOB.name, at, held[0].starts.date(), subject, note))
     return occurrences
 
 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
     tz = env.policy.tz
-    config = env.settings.meeting_notice
+    config = env.settings.job(JOB)
     day = at.astimezone(tz).date()
     due = [
         meeting
@@ -100,3 +105,21 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     ]
     note = "；".join(part for part in ("发布" + "、".join(opened) if opened else "", "、".join(skipped)) if part)
     return Composition(deliveries=deliveries, note=note or "没有到期的会议通知", dropped=started and not opened)
+
+
+def describe(settings: ScheduleSettings) -> str:
+    if not settings.meetings:
+        return "配置中未声明例会（可在 [[schedules.meetings]] 中声明每周会商、每月调度等）"
+    declared = "；".join(series_rule(series) for series in settings.meetings)
+    return f"已声明例会{len(settings.meetings)}个（会议通知于{settings.job(JOB).at:%H:%M}发布）：{declared}"
+
+
+JOB = Job(
+    name="meeting-notice",
+    title="例会通知",
+    order=90,
+    settings=JobSettings,
+    plan=plan,
+    compose=compose,
+    describe=describe,
+)

@@ -8,6 +8,7 @@ The same run closes the 回执 rounds of meetings held before that day, so they 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,25 +17,28 @@ from schedules.compose import Composition, Delivery
 from schedules.content import target_groups
 from schedules.context import ScheduleEnv
 from schedules.dates import day_label
+from schedules.job import HolidayPolicy, Job, JobSettings, every_day
+from schedules.kinds.round_reminder import liaisons_by_group
 from schedules.occurrences import Occurrence, Planner
-from schedules.round_reminder import liaisons_by_group
-from schedules.settings import MEETING_REMINDER
 from storage import meetings, rounds
 from storage.models import Group
 from storage.outbound import Mention, OutboundMessage, quote
 
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
+
+
+class MeetingReminderSettings(JobSettings):
+    """``[schedules.meeting-reminder]``: the morning of each meeting, every unit asked is reminded of the time and
+    place (every day by default: a meeting posted by chat may fall on any day)."""
+
+    at: time = time(8, 30)
+    holiday_policy: HolidayPolicy = "keep"
+
 
 def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
     """Every day (``keep``, the default) or every working day, at the configured time."""
-    config = planner.settings.meeting_reminder
-    found = []
-    day = start
-    while day <= end:
-        if config.holiday_policy == "keep" or planner.calendar.is_workday(day):
-            at = datetime.combine(day, config.at, tzinfo=planner.tz)
-            found.append(Occurrence(MEETING_REMINDER, at, day, day.isoformat()))
-        day += timedelta(days=1)
-    return found
+    return planner.every_workday(JOB.name, planner.settings.job(JOB), start, end)
 
 
 def _paragraph(held: meetings.MeetingRound, standing: rounds.RoundStanding, tz: ZoneInfo) -> str:
@@ -96,3 +100,19 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
         for group_id, lines in paragraphs.items()
     ]
     return Composition(deliveries=deliveries, note=f"提醒会议{len(coming)}个{shut}")
+
+
+def describe(settings: ScheduleSettings) -> str:
+    config = settings.job(JOB)
+    return f"{every_day(config)}{config.at:%H:%M}，提醒当天召开的会议的参会单位，并结束已召开会议的回执"
+
+
+JOB = Job(
+    name="meeting-reminder",
+    title="会议提醒",
+    order=100,
+    settings=MeetingReminderSettings,
+    plan=plan,
+    compose=compose,
+    describe=describe,
+)
