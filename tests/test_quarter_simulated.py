@@ -27,7 +27,10 @@ from sqlalchemy import select
 from bot.scheduler import REPLAN_JOB_ID, JobScheduler
 from bot.workbooks.rounds import build_round_workbook
 from schedules.calendar import WorkCalendar
-from schedules.settings import MeetingReminderSettings, MeetingSeries, PeriodicRoundSettings, RoundReminderSettings
+from schedules.kinds.meeting_reminder import MeetingReminderSettings
+from schedules.kinds.round_reminder import RoundReminderSettings
+from schedules.meetings import MeetingSeries
+from schedules.periodic_rounds import PeriodicRoundSettings
 from storage import rounds
 from storage.db import Database
 from storage.models import Person, Round, RoundAnswer
