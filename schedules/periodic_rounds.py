@@ -134,6 +134,16 @@ def plan(planner: Planner, job: Job[PeriodicRoundSettings], months: int, start: 
     return found
 
 
+def describe(config: PeriodicRoundSettings, name: str, months: int) -> str:
+    """When the rounds open and fall due; how to switch them on while they are off."""
+    period = "季度" if months == 3 else "半年"
+    text = (
+        f"每{period}结束后第一个工作日{config.at:%H:%M}开启征集，截止为{period}结束后"
+        f"第{config.due_workdays}个工作日{DEADLINE_AT:%H:%M}"
+    )
+    return text if config.enabled else f"{text}（在配置 [schedules.{name}] 中设 enabled = true 即开启）"
+
+
 async def compose(
     session: AsyncSession,
     env: ScheduleEnv,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +30,9 @@ from schedules.periodic_rounds import (
 )
 from storage.models import Group
 from storage.outbound import OutboundMessage
+
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
 
 
 class PeriodicRoundsSettings(JobSettings):
@@ -104,6 +108,16 @@ def _joined(messages: list[OutboundMessage]) -> OutboundMessage:
     )
 
 
+def describe(settings: ScheduleSettings) -> str:
+    config = settings.job(JOB)
+    if not config.rounds:
+        return "配置中未声明定期征集（可在 [[schedules.periodic-rounds.rounds]] 中声明，如双月一汇报 every_months = 2）"
+    declared = "；".join(
+        f"{series.title.replace('{period}', '')}每{series.every_months}个月" for series in config.rounds
+    )
+    return f"已声明定期征集{len(config.rounds)}项（每期结束后第一个工作日{config.at:%H:%M}开启）：{declared}"
+
+
 JOB = Job(
     name="periodic-rounds",
     title="定期征集（每N个月）",
@@ -111,4 +125,5 @@ JOB = Job(
     settings=PeriodicRoundsSettings,
     plan=plan,
     compose=compose,
+    describe=describe,
 )
