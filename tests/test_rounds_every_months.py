@@ -89,6 +89,10 @@ def test_the_toml_declares_rounds_every_n_months() -> None:
         ("四个月一评估", 4, (), month_index(date(2026, 1, 1))),
     ]
     assert parsed.job(quarterly_round.JOB).units == ("省财政厅",)
+    assert periodic_rounds.JOB.describe is not None
+    assert periodic_rounds.JOB.describe(parsed) == (
+        "已声明定期征集2项（每期结束后第一个工作日08:30开启）：双月工作汇报每2个月；四个月一评估每4个月"
+    )
     for wrong in ({"title": "x", "every_months": 0}, {"title": "x", "every_months": 13}, {"every_months": 2}):
         with pytest.raises(ValidationError):
             ScheduleSettings.model_validate({"periodic-rounds": {"rounds": [wrong]}})

@@ -10,7 +10,7 @@ from datetime import timedelta
 from handlers_kit import audit_entries, group_posts, local, say, seed, submissions
 from sqlalchemy import select
 
-from handlers.round_answers import quoted_rounds
+from handlers.round_answers import quoted_rounds, round_marker
 from storage.db import Database
 from storage.models import PendingAction, Person, Round, RoundAnswer
 
@@ -60,6 +60,11 @@ async def test_quoting_a_request_files_the_answer_to_that_round(db: Database) ->
     (marked,) = await say(db, roster.liaison, f"#{materials} 考评材料已报送", at, quoted=contacts_post)
     assert f"征集#{materials}" in marked
     assert await submissions(db, roster.commerce, "2026-02") == []  # nothing became a monthly report
+
+
+def test_a_meeting_marker_is_a_round_marker() -> None:
+    assert round_marker("会议#8 参会人员：张三") == (8, "参会人员：张三")
+    assert round_marker("会议 #8") is None  # "会议 …" is the office's command, not an answer
 
 
 async def test_a_quote_naming_several_rounds_is_kept_and_asked_about(db: Database) -> None:
