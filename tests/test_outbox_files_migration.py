@@ -1,4 +1,4 @@
-"""Migration 0012 (outbox rows carry a file) on a database made by 0011 with queued and sent rows, and back."""
+"""Migration 0013 (outbox rows carry a file) on a database made by 0012 with queued and sent rows, and back."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from storage import migrate
 from storage.db import Database
 
-PREVIOUS = "0011"
-FILES = "0012"
+PREVIOUS = "0012"
+FILES = "0013"
 DIGEST = "a" * 64
 
 
 async def _seed_previous(db: Database) -> None:
-    """A sent row and a pending one as 0011 knew them (no file columns), and a stored blob."""
+    """A sent row and a pending one as 0012 knew them (no file columns), and a stored blob."""
     async with db.engine.begin() as connection:
         for outbox_id, state in ((1, "sent"), (2, "pending")):
             await connection.execute(

@@ -183,6 +183,7 @@ class InboxMessage(Base):
     chat_type: Mapped[str] = mapped_column(String(16), default="single")
     msgtype: Mapped[str] = mapped_column(String(32), default="text")
     text: Mapped[str] = mapped_column(Text, default="")
+    quoted: Mapped[str] = mapped_column(Text, default="", server_default="")  # the text of the message it quotes
     attachments: Mapped[list[Any]] = mapped_column(default=list)
     reply: Mapped[dict[str, Any]] = mapped_column(default=dict)
     raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
