@@ -7,13 +7,12 @@ import secrets
 import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
 from bot.config import Settings
 from schedules.settings import with_schedules
 from storage.db import Database
 from storage.periods import DeadlineRule
-from storage.policy import DocumentSettings, Policy
+from storage.policy import FileRoutes, Policy
 
 
 def new_instance_id() -> str:
@@ -31,19 +30,6 @@ class AppContext:
         return policy_from_settings(self.settings)
 
 
-def document_settings_of(settings: Settings) -> DocumentSettings:
-    config = settings.documents
-    return DocumentSettings(
-        issuer=config.issuer,
-        number_prefix=config.number_prefix,
-        number_pattern=config.number_pattern,
-        template=Path(config.template) if config.template else None,
-        report_to=config.report_to,
-        output_dir=Path(config.output_dir),
-        on_time_names_up_to=config.on_time_names_up_to,
-    )
-
-
 def policy_from_settings(settings: Settings) -> Policy:
     """The slice of the configuration that handlers and jobs see (they never import ``bot``)."""
     policy = Policy(
@@ -52,12 +38,28 @@ def policy_from_settings(settings: Settings) -> Policy:
         deadline=DeadlineRule(tz=settings.tz, day=settings.reporting.deadline_day, at=settings.reporting.deadline_time),
         file_join_window=timedelta(minutes=settings.files.join_window_minutes),
         max_file_bytes=settings.files.max_bytes,
-        documents=document_settings_of(settings),
+        documents=settings.documents,
         console_url=settings.console_url,
         direct_platforms=frozenset({"sandbox"} | ({"wecom"} if _wecom_app_can_send(settings) else set())),
+        file_routes=file_routes_of(settings),
     )
     # The schedule settings ride along, and the deadline moves by the office's deadline policy.
     return with_schedules(policy, settings.schedules)
+
+
+def file_routes_of(settings: Settings) -> FileRoutes:
+    dingtalk = settings.dingtalk
+    return FileRoutes(
+        wecom_app=_wecom_app_can_send(settings),
+        wecom_groups={
+            group.chat_id: group.name
+            for group in settings.groups
+            if group.platform == "wecom" and group.chat_id and group.webhook
+        },
+        dingtalk_robot_code=dingtalk.app_key if dingtalk.app_key and dingtalk.app_secret.get_secret_value() else "",
+        blob_store=settings.files.store,
+        blob_directory=settings.files.directory,
+    )
 
 
 def _wecom_app_can_send(settings: Settings) -> bool:

@@ -36,7 +36,7 @@ class Composition:
 
 @dataclass(frozen=True)
 class OpenRound:
-    """A collection still open, for its line in the weekly briefing."""
+    """A collection or meeting still open, for its line in the weekly briefing and in ``duban jobs list``."""
 
     number: int
     title: str
@@ -44,6 +44,8 @@ class OpenRound:
     asked: int
     answered: int
     missing: int
+    kind: str  # "adhoc", "quarterly", "half-year", "meeting"…
+    deadline: datetime
 
 
 async def open_round_lines(session: AsyncSession, env: ScheduleEnv) -> list[OpenRound]:
@@ -52,7 +54,8 @@ async def open_round_lines(session: AsyncSession, env: ScheduleEnv) -> list[Open
         standing = await rounds.round_standing(session, round_)
         due = round_.deadline.astimezone(env.policy.tz).date()
         answered, missing = len(standing.answered), len(standing.missing)
-        found.append(OpenRound(round_.id, round_.title, due, len(standing.units), answered, missing))
+        asked = len(standing.units)
+        found.append(OpenRound(round_.id, round_.title, due, asked, answered, missing, round_.kind, round_.deadline))
     return found
 
 

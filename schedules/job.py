@@ -21,10 +21,17 @@ if TYPE_CHECKING:
     from schedules.compose import Composition
     from schedules.context import ScheduleEnv
     from schedules.occurrences import Occurrence, Planner
+    from schedules.settings import ScheduleSettings
 
 HolidayPolicy = Literal["shift", "skip", "keep"]
 """What a job does when its nominal day is not a working day: move to the next working day (weekly: the
 first working day of that week), not run that time, or run on the day anyway."""
+
+HOLIDAY_WORDS: dict[HolidayPolicy, str] = {
+    "shift": "遇休息日顺延至下一个工作日",
+    "skip": "遇休息日不执行",
+    "keep": "遇休息日照常执行",
+}
 
 
 class JobSettings(BaseModel):
@@ -42,6 +49,16 @@ class JobSettings(BaseModel):
 SettingsT = TypeVar("SettingsT", bound=JobSettings)
 
 
+def targets(config: JobSettings, default: str) -> str:
+    """Where a job posts, for its description: the groups named in its section, else ``default``."""
+    return "、".join(f"「{name}」" for name in config.groups) if config.groups else default
+
+
+def every_day(config: JobSettings) -> str:
+    """``每个工作日`` or, under ``keep``, ``每天``: for the descriptions of the jobs that run every (working) day."""
+    return "每天" if config.holiday_policy == "keep" else "每个工作日"
+
+
 class Composer(Protocol):
     """Compose what one occurrence posts; ``now`` is the moment the text speaks for."""
 
@@ -53,6 +70,9 @@ class Composer(Protocol):
 Plan = Callable[["Planner", date, date], "list[Occurrence]"]
 """A job's occurrences dated ``start`` to ``end`` on the office's calendar (skipped ones included)."""
 
+Describe = Callable[["ScheduleSettings"], str]
+"""When a job runs and what it does, in the office's words, under the settings (``duban jobs list``)."""
+
 
 @dataclass(frozen=True)
 class Job(Generic[SettingsT]):
@@ -60,7 +80,8 @@ class Job(Generic[SettingsT]):
 
     ``settings`` is the model its ``[schedules.NAME]`` section is read into (``ScheduleSettings.job(JOB)`` returns
     it typed); ``order`` places it in ``duban jobs list`` and among occurrences due at the same moment; ``plan``
-    lists its occurrences; ``compose`` builds its messages.
+    lists its occurrences; ``compose`` builds its messages; ``describe`` says in a line when it runs (``duban jobs
+    list`` shows it beside the next occurrence).
     """
 
     name: str
@@ -69,6 +90,7 @@ class Job(Generic[SettingsT]):
     settings: type[SettingsT]
     plan: Plan
     compose: Composer
+    describe: Describe | None = None
 
     @property
     def field(self) -> str:

@@ -101,6 +101,17 @@ def notice_message(title: str, body: str, *, late: bool = False) -> OutboundMess
     return OutboundMessage(body=office_links(body), title=f"会议通知：{title}", links=addresses(body), late_post=late)
 
 
+def series_rule(series: MeetingSeries) -> str:
+    """``周会商：每周二15:00，提前3个工作日通知`` — a declared series in the office's words."""
+    if series.weekday is not None:
+        weeks = "每周" if series.every_weeks == 1 else f"每{series.every_weeks}周的"
+        when = f"{weeks}周{'一二三四五六日'[series.weekday - 1]}"
+    else:
+        months = "每月" if series.every_months == 1 else f"每{series.every_months}个月的"
+        when = f"{months}{series.day}日"
+    return f"{series.title}：{when}{series.at:%H:%M}，提前{series.notice_workdays}个工作日通知"
+
+
 def _clamped(year: int, month: int, day: int) -> date:
     following = date(year + month // 12, month % 12 + 1, 1)
     return date(year, month, min(day, (following - timedelta(days=1)).day))

@@ -24,5 +24,6 @@ How to add a job — one new module in this package, no other file edited::
 ``duban jobs list`` and among occurrences due at the same moment. From then on the scheduler plans it, the
 catch-up at start-up runs what was missed, ``duban jobs list`` shows it and ``duban jobs run site-visit`` runs it,
 every run through the same claim (:func:`schedules.jobs.run_job`), so each occurrence posts once across instances.
-The planner's helpers (``on_workday``, ``every_workday``, ``periods_due_between``) carry the holiday policies.
+The planner's helpers (``on_workday``, ``every_workday``, ``periods_due_between``) carry the holiday policies;
+an optional ``describe=`` (a line saying when it runs, from the settings) is shown by ``duban jobs list``.
 """

@@ -4,6 +4,7 @@ not reported (the reminders themselves are built by :mod:`schedules.reminders`, 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,11 +13,14 @@ from schedules.compose import Composition, Delivery
 from schedules.content import target_groups
 from schedules.context import ScheduleEnv
 from schedules.dates import day_label
-from schedules.job import Job, JobSettings
+from schedules.job import Job, JobSettings, targets
 from schedules.occurrences import Occurrence, Planner
 from schedules.reminders import reminder_messages
 from storage.monthly_round import deadline_of
 from storage.periods import Period
+
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
 
 
 class ReminderSettings(JobSettings):
@@ -100,4 +104,21 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     return Composition(deliveries=deliveries, note=f"{period}：提醒{len(reminded)}家单位")
 
 
-JOB = Job(name="deadline-reminder", title="催报提醒", order=30, settings=ReminderSettings, plan=plan, compose=compose)
+def describe(settings: ScheduleSettings) -> str:
+    config = settings.job(JOB)
+    days = "、".join(str(n) for n in sorted(config.days_before, reverse=True))
+    before = f"截止日前第{days}个工作日{config.at:%H:%M}" if days else ""
+    on_day = "、".join(f"{at:%H:%M}" for at in config.deadline_day_at)
+    parts = [part for part in (before, f"截止日当天{on_day}" if on_day else "") if part]
+    return f"{'及'.join(parts)}，在{targets(config, '各成员单位群')}@尚未报送单位的联络员"
+
+
+JOB = Job(
+    name="deadline-reminder",
+    title="催报提醒",
+    order=30,
+    settings=ReminderSettings,
+    plan=plan,
+    compose=compose,
+    describe=describe,
+)

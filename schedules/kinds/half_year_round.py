@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,11 +15,18 @@ from schedules.job import Job
 from schedules.occurrences import Occurrence, Planner
 from schedules.periodic_rounds import PeriodicRoundSettings
 
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
+
 MONTHS = 6
 
 
 def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
     return periodic_rounds.plan(planner, JOB, MONTHS, start, end)
+
+
+def describe(settings: ScheduleSettings) -> str:
+    return periodic_rounds.describe(settings.job(JOB), JOB.name, MONTHS)
 
 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
@@ -32,4 +40,5 @@ JOB = Job(
     settings=PeriodicRoundSettings,
     plan=plan,
     compose=compose,
+    describe=describe,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,8 +11,11 @@ from schedules.compose import Composition, Delivery
 from schedules.content import target_groups
 from schedules.context import ScheduleEnv
 from schedules.item_content import item_reminders, reminder_message
-from schedules.job import Job, JobSettings
+from schedules.job import Job, JobSettings, every_day
 from schedules.occurrences import Occurrence, Planner
+
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
 
 
 class ItemReminderSettings(JobSettings):
@@ -36,6 +40,17 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     return Composition(deliveries=deliveries, note=f"提醒黄灯、红灯事项{count}项")
 
 
+def describe(settings: ScheduleSettings) -> str:
+    config = settings.job(JOB)
+    return f"{every_day(config)}{config.at:%H:%M}，黄灯、红灯事项提醒牵头单位联络员"
+
+
 JOB = Job(
-    name="item-reminder", title="督办事项提醒", order=50, settings=ItemReminderSettings, plan=plan, compose=compose
+    name="item-reminder",
+    title="督办事项提醒",
+    order=50,
+    settings=ItemReminderSettings,
+    plan=plan,
+    compose=compose,
+    describe=describe,
 )

@@ -9,6 +9,7 @@ posted again, whatever re-runs or instances; a notice caught up after the meetin
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,10 +24,14 @@ from schedules.meetings import (
     notice_message,
     noticed_between,
     receipt_due,
+    series_rule,
 )
 from schedules.occurrences import Occurrence, Planner
 from storage import meetings
 from storage.models import Group
+
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
 
 
 def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
@@ -102,4 +107,19 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     return Composition(deliveries=deliveries, note=note or "没有到期的会议通知", dropped=started and not opened)
 
 
-JOB = Job(name="meeting-notice", title="例会通知", order=90, settings=JobSettings, plan=plan, compose=compose)
+def describe(settings: ScheduleSettings) -> str:
+    if not settings.meetings:
+        return "配置中未声明例会（可在 [[schedules.meetings]] 中声明每周会商、每月调度等）"
+    declared = "；".join(series_rule(series) for series in settings.meetings)
+    return f"已声明例会{len(settings.meetings)}个（会议通知于{settings.job(JOB).at:%H:%M}发布）：{declared}"
+
+
+JOB = Job(
+    name="meeting-notice",
+    title="例会通知",
+    order=90,
+    settings=JobSettings,
+    plan=plan,
+    compose=compose,
+    describe=describe,
+)

@@ -8,6 +8,7 @@ The same run closes the 回执 rounds of meetings held before that day, so they 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,12 +17,15 @@ from schedules.compose import Composition, Delivery
 from schedules.content import target_groups
 from schedules.context import ScheduleEnv
 from schedules.dates import day_label
-from schedules.job import HolidayPolicy, Job, JobSettings
+from schedules.job import HolidayPolicy, Job, JobSettings, every_day
 from schedules.kinds.round_reminder import liaisons_by_group
 from schedules.occurrences import Occurrence, Planner
 from storage import meetings, rounds
 from storage.models import Group
 from storage.outbound import Mention, OutboundMessage, quote
+
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
 
 
 class MeetingReminderSettings(JobSettings):
@@ -98,6 +102,11 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     return Composition(deliveries=deliveries, note=f"提醒会议{len(coming)}个{shut}")
 
 
+def describe(settings: ScheduleSettings) -> str:
+    config = settings.job(JOB)
+    return f"{every_day(config)}{config.at:%H:%M}，提醒当天召开的会议的参会单位，并结束已召开会议的回执"
+
+
 JOB = Job(
     name="meeting-reminder",
     title="会议提醒",
@@ -105,4 +114,5 @@ JOB = Job(
     settings=MeetingReminderSettings,
     plan=plan,
     compose=compose,
+    describe=describe,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,12 +13,15 @@ from schedules.context import ScheduleEnv
 from schedules.dates import month_key
 from schedules.drafts import pending_drafts
 from schedules.item_content import items_month
-from schedules.job import Job, JobSettings
+from schedules.job import HOLIDAY_WORDS, Job, JobSettings, targets
 from schedules.occurrences import Occurrence, Planner
 from storage.monthly_round import monthly_round
 from storage.outbound import OutboundMessage
 from storage.periods import Period
 from storage.standing import period_standing
+
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
 
 
 def month_occurrence(planner: Planner, day: date) -> Occurrence:
@@ -74,4 +78,18 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     return composition
 
 
-JOB = Job(name="monthly-circular", title="月度工作通报", order=20, settings=JobSettings, plan=plan, compose=compose)
+def describe(settings: ScheduleSettings) -> str:
+    config = settings.job(JOB)
+    where = targets(config, "各成员单位群")
+    return f"每月1日{config.at:%H:%M}发{where}，通报上月报送情况（{HOLIDAY_WORDS[config.holiday_policy]}）"
+
+
+JOB = Job(
+    name="monthly-circular",
+    title="月度工作通报",
+    order=20,
+    settings=JobSettings,
+    plan=plan,
+    compose=compose,
+    describe=describe,
+)

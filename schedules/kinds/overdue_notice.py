@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from schedules.compose import Composition, to_groups
 from schedules.content import missing_units, target_groups
 from schedules.context import ScheduleEnv
-from schedules.job import Job, JobSettings
+from schedules.job import HOLIDAY_WORDS, Job, JobSettings, targets
 from schedules.occurrences import Occurrence, Planner
 from storage.monthly_round import deadline_of
 from storage.outbound import OutboundMessage
 from storage.periods import Period
 from storage.standing import period_standing
+
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
 
 
 def overdue_for(planner: Planner, period: Period) -> Occurrence:
@@ -63,4 +67,18 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     return to_groups(groups, message, f"{period}：未报送{len(missing)}家")
 
 
-JOB = Job(name="overdue-notice", title="逾期未报名单", order=40, settings=JobSettings, plan=plan, compose=compose)
+def describe(settings: ScheduleSettings) -> str:
+    config = settings.job(JOB)
+    where = targets(config, "办公室群")
+    return f"截止日次日{config.at:%H:%M}发{where}，列出逾期未报单位（{HOLIDAY_WORDS[config.holiday_policy]}）"
+
+
+JOB = Job(
+    name="overdue-notice",
+    title="逾期未报名单",
+    order=40,
+    settings=JobSettings,
+    plan=plan,
+    compose=compose,
+    describe=describe,
+)

@@ -6,6 +6,7 @@ A monthly round whose deadline the office extended (``截止 #N``) is chased the
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from sqlalchemy import select
@@ -15,11 +16,14 @@ from schedules.compose import Composition, Delivery
 from schedules.content import target_groups
 from schedules.context import ScheduleEnv
 from schedules.dates import moment_label
-from schedules.job import Job, JobSettings
+from schedules.job import Job, JobSettings, every_day
 from schedules.occurrences import Occurrence, Planner
 from storage import meetings, rounds
 from storage.models import Group, GroupMember, Person, Role, Round
 from storage.outbound import Mention, OutboundMessage, quote
+
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
 
 
 class RoundReminderSettings(JobSettings):
@@ -135,4 +139,20 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     return Composition(deliveries=deliveries, note=f"提醒未答复单位{len(reminded)}家次")
 
 
-JOB = Job(name="round-reminder", title="征集催报", order=60, settings=RoundReminderSettings, plan=plan, compose=compose)
+def describe(settings: ScheduleSettings) -> str:
+    config = settings.job(JOB)
+    return (
+        f"{every_day(config)}{config.at:%H:%M}，截止前{config.workdays_before}个工作日内（及已逾期）的征集"
+        "提醒尚未答复的单位；会议回执在回执截止当天提醒"
+    )
+
+
+JOB = Job(
+    name="round-reminder",
+    title="征集催报",
+    order=60,
+    settings=RoundReminderSettings,
+    plan=plan,
+    compose=compose,
+    describe=describe,
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,13 +14,16 @@ from schedules.context import ScheduleEnv
 from schedules.dates import day_label, week_key, week_monday
 from schedules.drafts import pending_drafts
 from schedules.item_content import items_briefing
-from schedules.job import Job, JobSettings
+from schedules.job import Job, JobSettings, targets
 from schedules.kinds import monthly_circular
 from schedules.occurrences import Occurrence, Planner
 from storage.monthly_round import deadline_of
 from storage.outbound import OutboundMessage
 from storage.periods import Period
 from storage.standing import period_standing
+
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
 
 # How many skipped weeks a briefing looks back over, so that a week without a briefing is not left out.
 MAX_WEEKS_COVERED = 4
@@ -121,4 +125,20 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     return composition
 
 
-JOB = Job(name="weekly-briefing", title="每周工作通报", order=10, settings=JobSettings, plan=plan, compose=compose)
+MOVED = {"shift": "周一休息则改在本周第一个工作日", "skip": "周一休息则本周不发", "keep": "周一休息照常发送"}
+
+
+def describe(settings: ScheduleSettings) -> str:
+    config = settings.job(JOB)
+    return f"每周一{config.at:%H:%M}发{targets(config, '各成员单位群')}（{MOVED[config.holiday_policy]}）"
+
+
+JOB = Job(
+    name="weekly-briefing",
+    title="每周工作通报",
+    order=10,
+    settings=JobSettings,
+    plan=plan,
+    compose=compose,
+    describe=describe,
+)
