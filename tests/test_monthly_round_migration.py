@@ -1,4 +1,4 @@
-"""Migration 0013 (the monthly round) on a database made by the previous head, holding reports of several periods
+"""Migration 0014 (the monthly round) on a database made by the previous head, holding reports of several periods
 with versions and files: every report is kept and linked to its period's round, the standings do not change, and
 ``统计``, ``统计 #N`` and ``duban export --round N`` work on the result; down again, nothing is lost."""
 
@@ -26,7 +26,7 @@ from storage.models import Person, Round
 from storage.periods import Period
 from storage.standing import PeriodStanding, period_standing
 
-PREVIOUS = "0012"
+PREVIOUS = "0013"
 PERIODS = [Period(2026, 8), Period(2026, 9), Period(2026, 10)]
 
 

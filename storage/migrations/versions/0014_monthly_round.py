@@ -8,8 +8,8 @@ The deadline written here is the default rule's (the 25th of the following month
 placeholder only, since the office's configuration is not at hand in a migration. While ``extended_at`` is empty
 the application keeps a monthly round's deadline equal to the configured rule (``storage.monthly_round``).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-04 22:00:00
 """
 
@@ -22,8 +22,8 @@ from alembic import op
 
 import storage.models
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
