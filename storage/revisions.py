@@ -1,37 +1,33 @@
 """The head of the migrations, read from the revision files without Alembic or SQLAlchemy.
 
-Each file's ``revision`` and ``down_revision`` assignments are read with :mod:`ast`: loading Alembic takes a fifth
-of a second, and every command checks the schema before it touches the database (``duban status`` without
-SQLAlchemy at all, :mod:`storage.quick_read`).
+Every command checks the schema before it touches the database, and loading Alembic takes a fifth of a second
+(``duban status`` on SQLite loads not even SQLAlchemy: :mod:`storage.sqlite_read`). So each file's module-level
+``revision`` and ``down_revision`` lines are read as text and their values as Python literals (Alembic writes each
+on one line); ``tests/test_migrations.py`` holds the head found here equal to Alembic's own.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 VERSIONS = MIGRATIONS / "versions"
 
+# ``revision: str = "0009"`` or ``down_revision = ("0007", "0008")`` at the start of a line (module level).
+_ASSIGNMENT = re.compile(r"^(revision|down_revision)[ \t]*(?::[^=\n]*)?=[ \t]*(.+?)[ \t]*$", re.MULTILINE)
+
 
 def _revision_ids(path: Path) -> tuple[str, tuple[str, ...]]:
-    """A revision file's own id and the ids it revises, read from its module-level assignments."""
+    """A revision file's own id and the ids it revises."""
     revision: str | None = None
     revises: tuple[str, ...] = ()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        target: ast.expr
-        if isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, expression = node.target, node.value
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, expression = node.targets[0], node.value
+    for name, literal in _ASSIGNMENT.findall(path.read_text(encoding="utf-8")):
+        value = ast.literal_eval(literal)
+        if name == "revision":
+            revision = str(value)
         else:
-            continue
-        if not isinstance(target, ast.Name):
-            continue
-        if target.id == "revision":
-            revision = str(ast.literal_eval(expression))
-        elif target.id == "down_revision":
-            value = ast.literal_eval(expression)
             revises = () if value is None else (value,) if isinstance(value, str) else tuple(value)
     if revision is None:
         raise RuntimeError(f"migration {path.name} names no revision")
