@@ -28,6 +28,7 @@ from pydantic import (
 
 from bot.errors import ConfigError as ConfigError  # re-exported: callers catch it from here
 from schedules.settings import ScheduleSettings
+from storage.policy import DocumentSettings
 
 DEFAULT_CONFIG_PATH = Path("duban.toml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/duban.db"
@@ -282,40 +283,6 @@ class ReportingConfig(Section):
     deadline_time: time = time(23, 59, 59)
 
 
-class DocumentsConfig(Section):
-    """``[documents]``: the Word documents (月度通报, 快报, 季度通报, 半年评估报告) and the chat circular's lists."""
-
-    issuer: str = ""  # 发文机关署名; empty: office_name
-    number_prefix: str = ""  # 发文机关代字, e.g. 强省会办
-    number_pattern: str = "{prefix}〔{year}〕{number}号"
-    template: str = ""  # the office's .docx with its letterhead
-    report_to: str = ""  # 主送机关 of the 半年评估报告
-    output_dir: str = "var/documents"
-    on_time_names_up_to: int = Field(default=40, ge=0, le=100_000)
-
-    @field_validator("number_pattern")
-    @classmethod
-    def _number_fields(cls, value: str) -> str:
-        try:
-            value.format(prefix="", year=2026, number=1)
-        except (KeyError, IndexError, ValueError):
-            raise ValueError(
-                "只能使用 {prefix}、{year}、{number} 三个字段，例如 {prefix}〔{year}〕{number}号"
-            ) from None
-        if "{number}" not in value:
-            raise ValueError("应包含 {number}（文号中的序号）")
-        return value
-
-    @field_validator("template")
-    @classmethod
-    def _template_exists(cls, value: str) -> str:
-        if value and not Path(value).is_file():
-            raise ValueError("文件不存在")
-        if value and not value.lower().endswith(".docx"):
-            raise ValueError("应为 Word .docx 文件")
-        return value
-
-
 class Settings(BaseModel):
     """The whole configuration. Field names are the TOML keys.
 
@@ -341,7 +308,7 @@ class Settings(BaseModel):
     outbound: OutboundConfig = OutboundConfig()
     files: FilesConfig = FilesConfig()
     console: ConsoleConfig = ConsoleConfig()
-    documents: DocumentsConfig = DocumentsConfig()
+    documents: DocumentSettings = DocumentSettings()
     network: NetworkConfig = NetworkConfig()
 
     @field_validator("timezone")

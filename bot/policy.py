@@ -7,26 +7,11 @@ builds the same :class:`~storage.policy.Policy` as the service without loading i
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 from bot.config import Settings
-from schedules.documents.settings import DocumentSettings
 from schedules.settings import with_schedules
 from storage.periods import DeadlineRule
 from storage.policy import Policy
-
-
-def document_settings_of(settings: Settings) -> DocumentSettings:
-    config = settings.documents
-    return DocumentSettings(
-        issuer=config.issuer,
-        number_prefix=config.number_prefix,
-        number_pattern=config.number_pattern,
-        template=Path(config.template) if config.template else None,
-        report_to=config.report_to,
-        output_dir=Path(config.output_dir),
-        on_time_names_up_to=config.on_time_names_up_to,
-    )
 
 
 def policy_from_settings(settings: Settings) -> Policy:
@@ -37,7 +22,7 @@ def policy_from_settings(settings: Settings) -> Policy:
         deadline=DeadlineRule(tz=settings.tz, day=settings.reporting.deadline_day, at=settings.reporting.deadline_time),
         file_join_window=timedelta(minutes=settings.files.join_window_minutes),
         max_file_bytes=settings.files.max_bytes,
-        documents=document_settings_of(settings),
+        documents=settings.documents,
         console_url=settings.console_url,
         direct_platforms=frozenset({"sandbox"} | ({"wecom"} if _wecom_app_can_send(settings) else set())),
     )
