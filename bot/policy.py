@@ -11,7 +11,7 @@ from datetime import timedelta
 from bot.config import Settings
 from schedules.settings import with_schedules
 from storage.periods import DeadlineRule
-from storage.policy import Policy
+from storage.policy import FileRoutes, Policy
 
 
 def policy_from_settings(settings: Settings) -> Policy:
@@ -25,9 +25,25 @@ def policy_from_settings(settings: Settings) -> Policy:
         documents=settings.documents,
         console_url=settings.console_url,
         direct_platforms=frozenset({"sandbox"} | ({"wecom"} if _wecom_app_can_send(settings) else set())),
+        file_routes=file_routes_of(settings),
     )
     # The schedule settings ride along, and the deadline moves by the office's deadline policy.
     return with_schedules(policy, settings.schedules)
+
+
+def file_routes_of(settings: Settings) -> FileRoutes:
+    dingtalk = settings.dingtalk
+    return FileRoutes(
+        wecom_app=_wecom_app_can_send(settings),
+        wecom_groups={
+            group.chat_id: group.name
+            for group in settings.groups
+            if group.platform == "wecom" and group.chat_id and group.webhook
+        },
+        dingtalk_robot_code=dingtalk.app_key if dingtalk.app_key and dingtalk.app_secret.get_secret_value() else "",
+        blob_store=settings.files.store,
+        blob_directory=settings.files.directory,
+    )
 
 
 def _wecom_app_can_send(settings: Settings) -> bool:

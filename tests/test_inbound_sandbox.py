@@ -50,6 +50,13 @@ async def test_group_message_is_stored(client: TestClient, db: Database) -> None
     }
 
 
+async def test_a_quoted_message_keeps_the_quoted_text(client: TestClient, db: Database) -> None:
+    body = {"person_id": 7, "group": "强省会工作机制群", "text": "张三 处长", "quoted": " 征集#3：联系人 "}
+    assert (await client.post("/sandbox/messages", json=body)).status == 200
+    [row] = await inbox(db)
+    assert (row.text, row.quoted) == ("张三 处长", "征集#3：联系人")
+
+
 async def test_direct_message_and_generated_id(client: TestClient, db: Database) -> None:
     response = await client.post("/sandbox/messages", json={"person_id": 3, "group": None, "text": "帮助"})
     answer = await response.json()

@@ -51,6 +51,7 @@ class SandboxPost(BaseModel):
     group: str | None = Field(default=None, min_length=1, max_length=100)
     text: str
     message_id: str | None = Field(default=None, min_length=1, max_length=128)
+    quoted: str = ""  # the text of the message this one quotes, as the WeCom 智能机器人 and DingTalk pass it
 
 
 class SayPost(BaseModel):
@@ -74,6 +75,7 @@ def sandbox_message(post: SandboxPost) -> InboundMessage:
         message_id=post.message_id or f"sb-{secrets.token_hex(8)}",
         sender_id=str(post.person_id),
         text=post.text.strip(),
+        quoted=post.quoted.strip(),
         chat_id=chat,
         chat_type="group" if post.group else "single",
         reply=ReplyRoute(channel="sandbox", target=chat, rate_key=f"sandbox:{chat}", address={"chat": chat}),
