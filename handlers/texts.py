@@ -206,6 +206,8 @@ def liaison_help(
             f"登记为新的一版；在发送文字后{join_minutes}分钟内发来的文件并入同一版。"
             f"单个文件不超过{max_megabytes:.3g} MB。",
             "- 图片：直接发送，附于本期最新一版。",
+            "- 答复征集、会议回执：回复“#编号 内容”（编号见征集消息，如“征集#7”）；在企业微信、钉钉中也可引用"
+            "该征集消息后直接写内容，不必写编号。",
             f"- 报送时限：每月{rule.day}日{rule.at:%H:%M}前报送上月工作进展；{open_period.label}的截止时间为"
             f"{full_moment(rule.deadline(open_period), rule.tz)}。",
             f"- 如有疑问，请联系{quote(office_name)}。",

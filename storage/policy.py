@@ -74,6 +74,23 @@ class DocumentSettings(BaseModel):
 
 
 @dataclass(frozen=True)
+class FileRoutes:
+    """Where the bot can send a file (a document the office asked for), as configured.
+
+    ``wecom_app``: the WeCom self-built app can send (1:1 to a member); ``wecom_groups``: WeCom chat id → the
+    configured group whose robot webhook posts to that chat; ``dingtalk_robot_code``: the DingTalk app robot's
+    code when its app key and secret are configured (files go through DingTalk's OpenAPI); ``blob_store`` and
+    ``blob_directory``: where the file is kept until it is sent (``[files]``).
+    """
+
+    wecom_app: bool = False
+    wecom_groups: dict[str, str] = field(default_factory=dict)
+    dingtalk_robot_code: str = ""
+    blob_store: str = "directory"
+    blob_directory: str = "var/files"
+
+
+@dataclass(frozen=True)
 class Policy:
     tz: ZoneInfo
     office_name: str
@@ -86,3 +103,4 @@ class Policy:
     console_url: str = ""  # where the office's console is opened ("" when it is off): sign-in links start here
     direct_platforms: frozenset[str] = frozenset({"sandbox"})  # platforms the bot can write to a person 1:1 on
     documents: DocumentSettings = field(default_factory=DocumentSettings, compare=False)
+    file_routes: FileRoutes = field(default_factory=FileRoutes, compare=False)

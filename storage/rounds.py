@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Group, GroupMember, Person, Round, RoundAnswer, Unit
+from storage.reports import find_units, fold
 
 OPEN = "open"
 CLOSED = "closed"
@@ -56,9 +57,12 @@ class RoundStanding:
 
 
 def _asked(round_: Round) -> ColumnElement[bool]:
-    """The condition on ``Unit`` for the units ``round_`` asks: every active one, or those with a liaison there."""
+    """The condition on ``Unit`` for the units ``round_`` asks: those listed, else (with a group) those with a
+    liaison there, else every active one."""
     condition: ColumnElement[bool] = Unit.active.is_(True)
-    if round_.group:
+    if round_.units:
+        condition = condition & Unit.id.in_([int(unit_id) for unit_id in round_.units])
+    elif round_.group:
         in_group = (
             select(Person.unit_id)
             .join(GroupMember, GroupMember.person_id == Person.id)
@@ -145,3 +149,47 @@ async def add_answer(
     session.add(answer)
     await session.flush()
     return answer
+
+
+@dataclass(frozen=True)
+class UnitChoice:
+    """The units named for a round's audience: those found, the names matching none, and those matching several."""
+
+    units: list[Unit]
+    unknown: list[str]
+    ambiguous: dict[str, list[str]]
+
+    @property
+    def clear(self) -> bool:
+        return not self.unknown and not self.ambiguous
+
+
+async def choose_units(session: AsyncSession, names: list[str]) -> UnitChoice:
+    """Each name as one active unit: its full name, a part of it (``商务厅``) or its usual short form, whose
+    characters appear in order in the full name (``发改委`` for 省发展改革委). The units come in roster order."""
+    units: list[Unit] = []
+    unknown: list[str] = []
+    ambiguous: dict[str, list[str]] = {}
+    every: list[Unit] | None = None
+    for name in names:
+        found = await find_units(session, name)
+        if not found:
+            every = (
+                every
+                if every is not None
+                else list(await session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.id)))
+            )
+            found = [unit for unit in every if _abbreviates(name, unit.name)]
+        if len(found) == 1:
+            units += [found[0]] if found[0] not in units else []
+        elif found:
+            ambiguous[name] = [unit.name for unit in found]
+        else:
+            unknown.append(name)
+    return UnitChoice(sorted(units, key=lambda unit: unit.id), unknown, ambiguous)
+
+
+def _abbreviates(short: str, name: str) -> bool:
+    """``发改委`` abbreviates ``省发展改革委``: every character of the short form, in order, within the name."""
+    short, letters = fold(short), iter(fold(name))
+    return len(short) >= 2 and all(char in letters for char in short)

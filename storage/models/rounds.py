@@ -14,8 +14,9 @@ from storage.models.base import Base, BigId, utcnow
 class Round(Base):
     """A collection asked of member units (征集): what, of whom, by when; answered by the units' liaisons.
 
-    ``fields`` names what each answer should hold (姓名, 职务, 手机…; empty: free text). ``group`` limits the
-    units asked to those whose liaisons sit in that group (empty: every active unit). Shown as ``#id``.
+    ``fields`` names what each answer should hold (姓名, 职务, 手机…; empty: free text). Who is asked: the units
+    listed in ``units`` (their ids) when the office named them; else, with a ``group``, the units whose liaisons
+    sit in that group; else every active unit. ``group`` is also where the request is posted. Shown as ``#id``.
     """
 
     __tablename__ = "round"
@@ -26,6 +27,7 @@ class Round(Base):
     instructions: Mapped[str] = mapped_column(Text, default="")
     fields: Mapped[list[Any]] = mapped_column(default=list)
     group: Mapped[str] = mapped_column(String(128), default="")
+    units: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     deadline: Mapped[datetime] = mapped_column()
     state: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
     code: Mapped[str] = mapped_column(String(16), unique=True)  # the 确认 code that posted it
