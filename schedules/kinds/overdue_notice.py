@@ -5,19 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from schedules.compose import Composition, to_groups
-from schedules.content import missing_units, target_groups
-from schedules.context import ScheduleEnv
 from schedules.job import HOLIDAY_WORDS, Job, JobSettings, targets
 from schedules.occurrences import Occurrence, Planner
-from storage.monthly_round import deadline_of
-from storage.outbound import OutboundMessage
 from storage.periods import Period
 from storage.standing import period_standing
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from schedules.compose import Composition
+    from schedules.context import ScheduleEnv
     from schedules.settings import ScheduleSettings
 
 
@@ -47,6 +44,11 @@ def overdue_period(planner: Planner, at: datetime) -> Period:
 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
     """The office's list of units still missing a report after the deadline (none while an extension runs)."""
+    from schedules.compose import to_groups
+    from schedules.content import missing_units, target_groups
+    from storage.monthly_round import deadline_of
+    from storage.outbound import OutboundMessage
+
     period = overdue_period(env.planner, at)
     deadline = await deadline_of(session, env.policy.deadline, period)
     if deadline != env.policy.deadline.deadline(period) and at <= deadline:  # moved past this notice (截止 #N)
