@@ -44,7 +44,7 @@ def overdue_period(planner: Planner, at: datetime) -> Period:
 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
     """The office's list of units still missing a report after the deadline (none while an extension runs)."""
-    from schedules.compose import to_groups
+    from schedules.compose import Composition, to_groups
     from schedules.content import missing_units, target_groups
     from storage.monthly_round import deadline_of
     from storage.outbound import OutboundMessage
