@@ -1,14 +1,16 @@
 """Configuration: one TOML file, validated by pydantic, every key overridable by environment.
 
 The file is found at ``--config PATH``, else ``$DUBAN_CONFIG``, else ``./duban.toml``. Environment variables
-``DUBAN_<SECTION>__<KEY>`` override the file (``DUBAN_DATABASE__URL``, ``DUBAN_WECOM__APP__TOKEN``).
+``DUBAN_<SECTION>__<KEY>`` override the file (``DUBAN_DATABASE__URL``, ``DUBAN_WECOM__APP__TOKEN``), read by
+pydantic-settings' environment source. That library takes a tenth of a second to import, more than the rest of
+this module: :func:`load_settings` imports it only when the environment holds such a variable, so that a
+command like ``duban status`` on a clerk's machine starts without it. The rules are the models' either way.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from contextvars import ContextVar
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
@@ -22,12 +24,6 @@ from pydantic import (
     ValidationError,
     field_validator,
     model_validator,
-)
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from bot.errors import ConfigError as ConfigError  # re-exported: callers catch it from here
@@ -287,14 +283,15 @@ class ReportingConfig(Section):
     deadline_time: time = time(23, 59, 59)
 
 
-class Settings(BaseSettings):
-    """The whole configuration. Field names are the TOML keys."""
+class Settings(BaseModel):
+    """The whole configuration. Field names are the TOML keys.
 
-    model_config = SettingsConfigDict(
-        env_prefix="DUBAN_",
-        env_nested_delimiter="__",
-        extra="forbid",
-    )
+    Built by :func:`load_settings` from the file and the environment; ``Settings(...)`` and
+    ``Settings.model_validate(...)`` take the values given and nothing else. Defaults are validated too (the
+    time zone), as pydantic-settings does.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     timezone: str = "Asia/Shanghai"
     office_name: str = "工作机制办公室"
@@ -382,21 +379,6 @@ class Settings(BaseSettings):
         values.append(_proxy_password(self.network.proxy))
         return [value for value in values if value]
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        path = _config_path.get()
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        return tuple(sources)
-
 
 def _webhook_key(url: str) -> str:
     """The credential inside a robot webhook URL (``key=`` for WeCom, ``access_token=`` for DingTalk)."""
@@ -413,7 +395,45 @@ def _proxy_password(url: str) -> str:
     return credentials.partition(":")[2]
 
 
-_config_path: ContextVar[Path | None] = ContextVar("duban_config_path", default=None)
+ENV_PREFIX = "DUBAN_"
+ENV_NESTED_DELIMITER = "__"
+
+
+def _names_a_setting(variable: str) -> bool:
+    """Would pydantic-settings' environment source read ``variable``? (``DUBAN_<FIELD>`` or ``DUBAN_<FIELD>__…``,
+    any case; ``DUBAN_CONFIG`` and the tests' ``DUBAN_TEST_…`` name no field.)"""
+    name = variable.lower()
+    prefix = ENV_PREFIX.lower()
+    if not name.startswith(prefix):
+        return False
+    field = name[len(prefix) :].split(ENV_NESTED_DELIMITER, 1)[0]
+    return field in Settings.model_fields
+
+
+def environment_values() -> dict[str, Any]:
+    """The settings the environment gives, nested as in the file (``{"server": {"port": "9090"}}``)."""
+    if not any(_names_a_setting(variable) for variable in os.environ):
+        return {}
+    from pydantic_settings import EnvSettingsSource
+
+    source = EnvSettingsSource(
+        Settings,  # type: ignore[arg-type]  # the source reads only the model's fields, not BaseSettings' own
+        case_sensitive=False,
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+    )
+    return source()
+
+
+def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` laid over ``base``, tables merged key by key (the environment over the file)."""
+    result = dict(base)
+    for key, value in override.items():
+        if isinstance(result.get(key), dict) and isinstance(value, dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
 
 
 def resolve_config_path(explicit: str | Path | None = None) -> Path:
@@ -479,22 +499,19 @@ def load_settings(path: str | Path | None = None) -> Settings:
     """
     config_path = resolve_config_path(path)
     explicit = bool(path) or "DUBAN_CONFIG" in os.environ
+    values: dict[str, Any] = {}
     if not config_path.exists():
         if explicit:
             raise ConfigError(config_path, ["文件不存在；可运行 `duban init` 生成"])
-        token = _config_path.set(None)
     else:
         try:
             with config_path.open("rb") as handle:
-                tomllib.load(handle)
+                values = tomllib.load(handle)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(config_path, [f"不是合法的 TOML：{exc}"]) from None
         except OSError as exc:
             raise ConfigError(config_path, [f"无法读取：{exc.strerror}"]) from None
-        token = _config_path.set(config_path)
     try:
-        return Settings()
+        return Settings.model_validate(merged(values, environment_values()))
     except ValidationError as exc:
         raise ConfigError(config_path, [_describe(error) for error in exc.errors()]) from None
-    finally:
-        _config_path.reset(token)

@@ -14,20 +14,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from schedules.compose import Composition, Delivery
-from schedules.content import target_groups
-from schedules.context import ScheduleEnv
 from schedules.dates import moment_label
 from schedules.job import Job, JobSettings
 from schedules.occurrences import Occurrence, Planner
-from storage import rounds
-from storage.models import Round
-from storage.outbound import OutboundMessage, quote
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from schedules.compose import Composition, Delivery
+    from schedules.context import ScheduleEnv
+    from storage import rounds
 
 DEADLINE_AT = time(18, 0)
 JANUARY = 2026 * 12  # periods counted from January 2026 (a month's index is year * 12 + month - 1): every 3 months
@@ -155,6 +155,8 @@ async def compose(
     now: datetime,
 ) -> Composition:
     """Open the round of the quarter (half-year) that ended before ``at``, once."""
+    from schedules.compose import Composition
+
     config = env.settings.job(job)
     last = period_end_before(at.astimezone(env.policy.tz).date(), months)
     code, title = _subject(last, months)
@@ -207,6 +209,14 @@ async def open_round(
     Unit names that match no unit (or several) open nothing: the office groups are told which names to correct in
     the configuration, and that ``duban jobs run`` opens the round afterwards.
     """
+    from sqlalchemy import select
+
+    from schedules.compose import Delivery
+    from schedules.content import target_groups
+    from storage import rounds
+    from storage.models import Round
+    from storage.outbound import OutboundMessage, quote
+
     if await session.scalar(select(Round.id).where(Round.code == asked.code)) is not None:
         return Opened(note=f"{asked.title}已开启，未重复开启")
     choice = await rounds.choose_units(session, list(asked.units))
@@ -248,6 +258,10 @@ async def open_round(
 
 
 async def _refused(session: AsyncSession, asked: Asked, choice: rounds.UnitChoice, *, late: bool) -> Opened:
+    from schedules.compose import Delivery
+    from schedules.content import target_groups
+    from storage.outbound import OutboundMessage, quote
+
     problems = [f"“{quote(name)}”未找到" for name in choice.unknown]
     problems += [f"“{quote(name)}”可指{'、'.join(quote(c) for c in found)}" for name, found in choice.ambiguous.items()]
     body = (

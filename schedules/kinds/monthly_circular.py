@@ -5,21 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from schedules.compose import Composition, draft_links, draft_texts, to_groups
-from schedules.content import target_groups
-from schedules.context import ScheduleEnv
 from schedules.dates import month_key
-from schedules.drafts import pending_drafts
-from schedules.item_content import items_month
 from schedules.job import HOLIDAY_WORDS, Job, JobSettings, targets
 from schedules.occurrences import Occurrence, Planner
-from storage.outbound import OutboundMessage
 from storage.periods import Period
 from storage.standing import period_standing
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from schedules.compose import Composition
+    from schedules.context import ScheduleEnv
     from schedules.settings import ScheduleSettings
 
 
@@ -40,6 +36,12 @@ def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
     """The monthly circular of the month holding ``at``: last month's reporting and this month's plan."""
+    from schedules.compose import draft_links, draft_texts, to_groups
+    from schedules.content import target_groups
+    from schedules.drafts import pending_drafts
+    from schedules.item_content import items_month
+    from storage.outbound import OutboundMessage
+
     occurrence = month_occurrence(env.planner, at.astimezone(env.policy.tz).date())
     work_month = Period.of(occurrence.nominal).previous()  # the month the circular reports on
     period = work_month.previous()  # the reports collected during that month

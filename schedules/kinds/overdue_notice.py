@@ -5,18 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from schedules.compose import Composition, to_groups
-from schedules.content import missing_units, target_groups
-from schedules.context import ScheduleEnv
 from schedules.job import HOLIDAY_WORDS, Job, JobSettings, targets
 from schedules.occurrences import Occurrence, Planner
-from storage.outbound import OutboundMessage
 from storage.periods import Period
 from storage.standing import period_standing
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from schedules.compose import Composition
+    from schedules.context import ScheduleEnv
     from schedules.settings import ScheduleSettings
 
 
@@ -46,6 +44,10 @@ def overdue_period(planner: Planner, at: datetime) -> Period:
 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
     """The office's list of units still missing a report after the deadline."""
+    from schedules.compose import to_groups
+    from schedules.content import missing_units, target_groups
+    from storage.outbound import OutboundMessage
+
     period = overdue_period(env.planner, at)
     standing = await period_standing(session, period)
     missing = await missing_units(session, period)

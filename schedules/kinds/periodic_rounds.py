@@ -13,10 +13,6 @@ import hashlib
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from schedules.compose import Composition, Delivery
-from schedules.context import ScheduleEnv
 from schedules.job import Job, JobSettings
 from schedules.occurrences import Occurrence, Planner
 from schedules.periodic_rounds import (
@@ -28,11 +24,14 @@ from schedules.periodic_rounds import (
     period_ends,
     period_label,
 )
-from storage.models import Group
-from storage.outbound import OutboundMessage
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from schedules.compose import Composition
+    from schedules.context import ScheduleEnv
     from schedules.settings import ScheduleSettings
+    from storage.outbound import OutboundMessage
 
 
 class PeriodicRoundsSettings(JobSettings):
@@ -65,6 +64,9 @@ def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
 
 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
+    from schedules.compose import Composition, Delivery
+    from storage.models import Group
+
     config = env.settings.job(JOB)
     today = at.astimezone(env.policy.tz).date()
     by_group: dict[int, list[OutboundMessage]] = {}
@@ -99,6 +101,8 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
 
 def _joined(messages: list[OutboundMessage]) -> OutboundMessage:
     """One message per group (its dedupe key is per group and occurrence) holding every request for it."""
+    from storage.outbound import OutboundMessage
+
     if len(messages) == 1:
         return messages[0]
     return OutboundMessage(

@@ -8,21 +8,18 @@ from datetime import date, datetime, time
 from typing import TYPE_CHECKING
 
 from pydantic import Field
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from schedules.compose import Composition, Delivery
-from schedules.content import target_groups
-from schedules.context import ScheduleEnv
 from schedules.dates import moment_label
 from schedules.job import Job, JobSettings, every_day
 from schedules.occurrences import Occurrence, Planner
-from storage import meetings, rounds
-from storage.models import Group, GroupMember, Person, Role, Round
-from storage.outbound import Mention, OutboundMessage, quote
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from schedules.compose import Composition
+    from schedules.context import ScheduleEnv
     from schedules.settings import ScheduleSettings
+    from storage.models import Group, Person, Round
 
 
 class RoundReminderSettings(JobSettings):
@@ -43,6 +40,8 @@ async def _due_soon(session: AsyncSession, env: ScheduleEnv, round_: Round, toda
 
     A meeting's 回执 are chased on the day they are due (the working day before the meeting) and never once the
     meeting has begun."""
+    from storage import meetings
+
     due = round_.deadline.astimezone(env.policy.tz).date()
     if round_.kind == meetings.KIND:
         meeting = await meetings.meeting_of(session, round_.id)
@@ -58,6 +57,10 @@ async def liaisons_by_group(
     session: AsyncSession, unit_ids: list[int], groups: list[Group]
 ) -> dict[int, dict[int, list[Person]]]:
     """group id → unit id → the unit's active liaisons sitting in that group (A角 first)."""
+    from sqlalchemy import select
+
+    from storage.models import GroupMember, Person, Role
+
     rows = await session.execute(
         select(GroupMember.group_id, Person)
         .join(Person, Person.id == GroupMember.person_id)
@@ -77,6 +80,9 @@ async def liaisons_by_group(
 
 
 def _paragraph(round_: Round, when: str, units: str) -> str:
+    from storage import meetings
+    from storage.outbound import quote
+
     title = quote(round_.title, max_chars=40)
     if round_.kind == meetings.KIND:
         return (
@@ -89,6 +95,11 @@ def _paragraph(round_: Round, when: str, units: str) -> str:
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
     """One message per group (its dedupe key is per group): a paragraph per round due soon naming that group's
     laggards, and @-mentions of only their liaisons."""
+    from schedules.compose import Composition, Delivery
+    from schedules.content import target_groups
+    from storage import rounds
+    from storage.outbound import Mention, OutboundMessage, quote
+
     today = at.astimezone(env.policy.tz).date()
     paragraphs: dict[int, list[str]] = {}
     mentioned: dict[int, dict[int, Mention]] = {}
