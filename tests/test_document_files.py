@@ -20,8 +20,7 @@ from sqlalchemy import select, update
 from bot.config import GroupConfig, Settings
 from bot.context import AppContext
 from bot.inbox_worker import drain
-from bot.outbound import dispatcher
-from bot.outbound.dispatcher import DispatchOptions, drain_once
+from bot.outbound.dispatcher import DispatchOptions, Pump, drain_once, http_session
 from bot.outbound.senders import files
 from bot.outbound.senders.wecom_app import WecomAppSender
 from bot.transports.feishu_ws import parse_receive_event
@@ -311,16 +310,19 @@ async def test_a_crash_between_upload_and_send_never_sends_twice(office: Office,
     with time_machine.travel(NOW, tick=True) as clock:
         await ask_wecom_group(office)
         await drain(office.ctx)
+        await drain_once(office.ctx, channels={"wecom_response_url"}, options=OPTIONS)  # the announcement
         wecom.script(office.robot_key, Pass(), Stall(deliver=False))
-        wecom.request_seen.clear()
-        sending = asyncio.create_task(drain_once(office.ctx, options=OPTIONS))
-        while not [e for e in wecom.log if e.kind == "robot" and e.status == 0]:
-            await asyncio.wait([sending], timeout=0.05)
-        sending.cancel()  # the process is gone, mid-request
-        await asyncio.gather(sending, return_exceptions=True)
+        async with http_session(OPTIONS) as http:
+            pump = Pump(office.ctx, http, OPTIONS, channels={"wecom_webhook"})
+            assert await pump.claim_and_launch() == 1
+            (in_flight,) = pump.in_flight
+            while not [e for e in wecom.log if e.kind == "robot" and e.status == 0]:
+                await asyncio.wait([in_flight], timeout=0.05)
+            in_flight.cancel()  # the process is gone, mid-request: nothing is recorded
+            await asyncio.gather(in_flight, return_exceptions=True)
         (row,) = await file_rows(db)
         assert row.state is OutboxState.SENDING and row.media_id is not None
-        clock.shift(dispatcher.DispatchOptions().lease + timedelta(minutes=1))
+        clock.shift(OPTIONS.lease + timedelta(minutes=1))
         await drain_once(dataclasses.replace(office.ctx, instance_id="test:other"), options=OPTIONS)
         (row,) = await file_rows(db)
         assert row.state is OutboxState.UNCERTAIN
