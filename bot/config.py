@@ -26,11 +26,12 @@ from pydantic import (
     model_validator,
 )
 
+from bot.config_files import DEFAULT_HOST, DEFAULT_PORT, MAX_PORT
+from bot.config_files import resolve_config_path as resolve_config_path  # re-exported: the CLI finds it here
 from bot.errors import ConfigError as ConfigError  # re-exported: callers catch it from here
 from schedules.settings import ScheduleSettings
 from storage.policy import DocumentSettings
 
-DEFAULT_CONFIG_PATH = Path("duban.toml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/duban.db"
 
 Platform = Literal["wecom", "dingtalk", "feishu", "sandbox"]
@@ -55,8 +56,8 @@ class DatabaseConfig(Section):
 
 
 class ServerConfig(Section):
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    host: str = DEFAULT_HOST
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=MAX_PORT)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 
 
@@ -434,13 +435,6 @@ def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
         else:
             result[key] = value
     return result
-
-
-def resolve_config_path(explicit: str | Path | None = None) -> Path:
-    if explicit:
-        return Path(explicit)
-    from_env = os.environ.get("DUBAN_CONFIG")
-    return Path(from_env) if from_env else DEFAULT_CONFIG_PATH
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

@@ -41,6 +41,7 @@ def file_routes_of(settings: Settings) -> FileRoutes:
             if group.platform == "wecom" and group.chat_id and group.webhook
         },
         dingtalk_robot_code=dingtalk.app_key if dingtalk.app_key and dingtalk.app_secret.get_secret_value() else "",
+        feishu_app=settings.feishu.transport == "websocket",
         blob_store=settings.files.store,
         blob_directory=settings.files.directory,
     )

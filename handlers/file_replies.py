@@ -7,7 +7,8 @@ Reply routes carry text; a file needs a platform API that can upload (PLATFORMS.
   that chat (``[[groups]]`` with its ``chat_id`` and ``webhook``); otherwise the app sends it 1:1 to the asker;
 - DingTalk (1:1 or group): the app robot through the OpenAPI, when ``[dingtalk] app_key``/``app_secret`` are set;
   its rows share the session reply's rate key, so the file follows the text that announces it;
-- elsewhere (the 智能机器人 without the app, Feishu, the sandbox): no file; the answer says where to get it.
+- Feishu (1:1 or group, through the self-built app's long connection): the app uploads and sends it to the chat;
+- elsewhere (the 智能机器人 without the app, the sandbox): no file; the answer says where to get it.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ async def file_route(session: AsyncSession, inbox: InboxMessage, routes: FileRou
             userid = inbox.sender_id
             return FileRoute("wecom_app", userid, f"wecom_app:{userid}", {"touser": userid}, DIRECT)
         return None
+    if inbox.platform == "feishu" and routes.feishu_app and reply.get("channel") == "feishu_reply":
+        return FileRoute("feishu_reply", reply["target"], reply["rate_key"], dict(reply.get("address", {})), IN_CHAT)
     if inbox.platform == "dingtalk" and routes.dingtalk_robot_code and reply.get("channel") == "dingtalk_session":
         raw = inbox.raw if isinstance(inbox.raw, dict) else {}
         address = {

@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import hashlib
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,12 @@ from sqlalchemy import select, update
 from bot.config import GroupConfig, Settings
 from bot.context import AppContext
 from bot.inbox_worker import drain
-from bot.outbound import dispatcher
-from bot.outbound.dispatcher import DispatchOptions, drain_once
+from bot.outbound.dispatcher import DispatchOptions, Pump, drain_once, http_session
 from bot.outbound.senders import files
+from bot.outbound.senders.wecom_app import WecomAppSender
+from bot.transports.feishu_ws import parse_receive_event
 from storage.db import Database
+from storage.inbox import store_inbound
 from storage.models import Blob, OutboxMessage, OutboxState, Person
 from storage.outbox_ops import resend
 from storage.sync import sync_groups
@@ -59,7 +62,9 @@ async def office(
     monkeypatch.chdir(tmp_path)
     await seed(db)
     async with db.transaction() as session:
-        await session.execute(update(Person).where(Person.name == "孙丽").values(dingtalk_userid="sunli-staff"))
+        await session.execute(
+            update(Person).where(Person.name == "孙丽").values(dingtalk_userid="sunli-staff", feishu_userid="sunli-fs")
+        )
     fake_platforms.wecom.members.add("zhaomin")
     fake_platforms.dingtalk_media.groups.add(DINGTALK_GROUP)
     robot_key = "robotkey01"
@@ -68,6 +73,13 @@ async def office(
     group = GroupConfig(name="工作机制群", platform="wecom", webhook=webhook, chat_id=WECOM_CHAT)
     values = base.model_dump(mode="python")
     values["dingtalk"]["api_base"] = fake_platforms.url  # the app robot's uploads (oapi), the session webhooks
+    gateway = fake_platforms.feishu_socket
+    values["feishu"] = {
+        "api_base": fake_platforms.url,
+        "transport": "websocket",
+        "app_id": gateway.app_id,
+        "app_secret": gateway.app_secret,
+    }
     settings = Settings.model_validate({**values, "groups": [*base.groups, group]})
     await sync_groups(db, settings.groups)
     client = await aiohttp_client(inbound_app(settings, db))
@@ -120,6 +132,20 @@ async def ask_dingtalk(office: Office, *, group: bool, text: str = ASK) -> None:
         "/dingtalk/bot", data=as_json(message).encode(), headers=dingtalk_headers(str(millis))
     )
     assert response.status == 200
+
+
+async def ask_feishu(office: Office, *, group: bool, text: str = ASK) -> str:
+    """The long connection's event for 孙丽's message, stored as its transport stores it; the chat's id."""
+    chat = "oc_group01" if group else "oc_p2p01"
+    event = office.fakes.feishu_socket.group_message(text, user_id="sunli-fs", chat_id=chat)
+    if not group:
+        event["event"]["message"]["chat_type"] = "p2p"
+        event["event"]["message"]["content"] = json.dumps({"text": text}, ensure_ascii=False)
+    message = parse_receive_event(event, json.dumps(event))
+    assert message is not None
+    async with office.ctx.db.transaction() as session:
+        assert await store_inbound(session, message) is not None
+    return chat
 
 
 async def answer(office: Office) -> None:
@@ -206,13 +232,27 @@ async def test_dingtalk_the_app_robot_uploads_then_sends_the_document(office: Of
     ]
 
 
+@pytest.mark.parametrize("group", [False, True], ids=["one_to_one", "group"])
+async def test_feishu_the_app_uploads_then_sends_the_document(office: Office, group: bool) -> None:
+    gateway = office.fakes.feishu_socket
+    with time_machine.travel(NOW, tick=True):
+        chat = await ask_feishu(office, group=group)
+        await answer(office)
+    (announced,) = gateway.replies
+    assert "文件将随后在本会话中发送" in as_json(announced.content)
+    assert gateway.upload_answers == [0]
+    ((to, upload),) = gateway.sent_files
+    assert to == chat and upload.filename == "月度通报-2026-10.docx"
+    assert upload.sha256 == sha256(kept_document(office))
+
+
 # ---- where the file cannot go -------------------------------------------------------------------------
 
 
 async def test_a_file_over_the_limit_is_replaced_by_where_to_get_it(
     office: Office, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(files, "FILE_LIMIT", 1024)  # every document is larger than 1 KB
+    monkeypatch.setattr(WecomAppSender, "size_limit", 1024)  # every document is larger than 1 KB
     with time_machine.travel(NOW, tick=True):
         await ask_wecom_app(office)
         await answer(office)
@@ -220,7 +260,7 @@ async def test_a_file_over_the_limit_is_replaced_by_where_to_get_it(
     assert not [e for e in wecom.log if e.kind == "app_upload"]
     announcement, instead = texts_to_member(office.fakes, "zhaomin")
     assert "文件将随后在本会话中发送" in announcement
-    assert "超过企业微信机器人发送文件 20 MB 的上限" in instead
+    assert "超过企业微信机器人发送文件 1 KB 的上限" in instead
     assert f"{CONSOLE}/console/documents" in instead
     assert "duban doc circular --period 2026-10 -o 月度通报-2026-10.docx" in instead
     assert len(kept_document(office)) > 1024
@@ -270,16 +310,19 @@ async def test_a_crash_between_upload_and_send_never_sends_twice(office: Office,
     with time_machine.travel(NOW, tick=True) as clock:
         await ask_wecom_group(office)
         await drain(office.ctx)
+        await drain_once(office.ctx, channels={"wecom_response_url"}, options=OPTIONS)  # the announcement
         wecom.script(office.robot_key, Pass(), Stall(deliver=False))
-        wecom.request_seen.clear()
-        sending = asyncio.create_task(drain_once(office.ctx, options=OPTIONS))
-        while not [e for e in wecom.log if e.kind == "robot" and e.status == 0]:
-            await asyncio.wait([sending], timeout=0.05)
-        sending.cancel()  # the process is gone, mid-request
-        await asyncio.gather(sending, return_exceptions=True)
+        async with http_session(OPTIONS) as http:
+            pump = Pump(office.ctx, http, OPTIONS, channels={"wecom_webhook"})
+            assert await pump.claim_and_launch() == 1
+            (in_flight,) = pump.in_flight
+            while not [e for e in wecom.log if e.kind == "robot" and e.status == 0]:
+                await asyncio.wait([in_flight], timeout=0.05)
+            in_flight.cancel()  # the process is gone, mid-request: nothing is recorded
+            await asyncio.gather(in_flight, return_exceptions=True)
         (row,) = await file_rows(db)
         assert row.state is OutboxState.SENDING and row.media_id is not None
-        clock.shift(dispatcher.DispatchOptions().lease + timedelta(minutes=1))
+        clock.shift(OPTIONS.lease + timedelta(minutes=1))
         await drain_once(dataclasses.replace(office.ctx, instance_id="test:other"), options=OPTIONS)
         (row,) = await file_rows(db)
         assert row.state is OutboxState.UNCERTAIN

@@ -136,13 +136,10 @@ async def test_sandbox_show_interleaves_both_sides(db: Database, capsys: pytest.
 
 
 def test_service_url_reaches_a_wildcard_listener_on_loopback() -> None:
-    def url(host: str) -> str:
-        return service_url(Settings.model_validate({"server": {"host": host, "port": 8080}}))
-
-    assert url("127.0.0.1") == "http://127.0.0.1:8080/sandbox/say"
-    assert url("0.0.0.0") == "http://127.0.0.1:8080/sandbox/say"  # noqa: S104
-    assert url("::") == "http://[::1]:8080/sandbox/say"
-    assert url("::1") == "http://[::1]:8080/sandbox/say"
+    assert service_url("127.0.0.1", 8080) == "http://127.0.0.1:8080/sandbox/say"
+    assert service_url("0.0.0.0", 8080) == "http://127.0.0.1:8080/sandbox/say"  # noqa: S104
+    assert service_url("::", 8080) == "http://[::1]:8080/sandbox/say"
+    assert service_url("::1", 8080) == "http://[::1]:8080/sandbox/say"
 
 
 def test_the_command_line_registers_say_and_sandbox(capsys: pytest.CaptureFixture[str]) -> None:

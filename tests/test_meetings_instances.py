@@ -211,7 +211,7 @@ async def test_a_weekly_meeting_on_three_instances_is_posted_once_at_each_step(
                 titles = Counter(
                     row.message["title"] for row in rows if row.origin.startswith(("meeting", "round-reminder"))
                 )
-                assert titles == {"会议通知：周会商": 2, "征集答复提醒": 2, "会议提醒": 2}
+                assert titles == {"会议通知：周会商": 2, "会议回执提醒": 2, "会议提醒": 2}
             finally:
                 await db.close()
             assert running.tracebacks() == []

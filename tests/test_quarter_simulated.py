@@ -4,7 +4,8 @@ Two instances (two engines on one database, as two processes would have) each ru
 the evening before, re-planned (with its catch-up) every night by its own ``replan`` job, and every occurrence fired
 through the very APScheduler job the plan registered — on both instances at the same frozen moment. Around them,
 as in an office's quarter: the monthly report cycle, the quarterly round switched on, two collections opened by
-chat, a weekly 会商 declared in the TOML, and liaisons answering (the 商务厅 at once, the 发展改革委 on the day
+chat, a weekly 会商 and a bi-monthly written report (双月一汇报, asked of two units) declared in the TOML, and
+liaisons answering (the 商务厅 at once, the 发展改革委 on the day
 things are due, the 工业和信息化厅 never). The 国庆 holiday and the 调休 Saturday (10月10日) fall inside.
 """
 
@@ -28,9 +29,10 @@ from bot.scheduler import REPLAN_JOB_ID, JobScheduler
 from bot.workbooks.rounds import build_round_workbook
 from schedules.calendar import WorkCalendar
 from schedules.kinds.meeting_reminder import MeetingReminderSettings
+from schedules.kinds.periodic_rounds import PeriodicRoundsSettings
 from schedules.kinds.round_reminder import RoundReminderSettings
 from schedules.meetings import MeetingSeries
-from schedules.periodic_rounds import PeriodicRoundSettings
+from schedules.periodic_rounds import PeriodicRoundSettings, RoundSeries
 from storage import rounds
 from storage.db import Database
 from storage.models import Person, Round, RoundAnswer
@@ -42,6 +44,9 @@ SETTINGS = {
     "round_reminder": RoundReminderSettings(),
     "meeting_reminder": MeetingReminderSettings(),
     "meetings": (WEEKLY,),
+    "periodic_rounds": PeriodicRoundsSettings(
+        rounds=(RoundSeries(title="{period}书面工作汇报", every_months=2, units=("商务厅", "发改委")),)
+    ),
 }
 COLLECTIONS = {
     date(2026, 10, 12): "征集 工作专班联系人 截止 10月23日 字段 姓名、职务、手机 请各成员单位确定一名联系人。",
@@ -221,7 +226,17 @@ async def test_a_quarter_through_the_scheduler_posts_each_occurrence_once(
     monthly = [round_.code for round_ in opened if round_.kind == "monthly"]  # made by the circulars and reports
     assert monthly and len(monthly) == len(set(monthly))  # one round per period, whichever instance made it
     kinds = Counter(round_.kind for round_ in opened if round_.kind != "monthly")
-    assert kinds == {"meeting": 13, "collection": 2, "quarterly": 1}  # 12 meetings in the quarter, 6 January noticed
+    # 12 meetings in the quarter, 6 January noticed; the September–October written report opened on 2 November.
+    assert kinds == {"meeting": 13, "collection": 2, "quarterly": 1, "periodic": 1}
+    (bimonthly,) = [round_ for round_ in opened if round_.kind == "periodic"]
+    assert bimonthly.title == "2026年9—10月书面工作汇报"
+    assert bimonthly.created_at.astimezone(planner.tz).date() == date(2026, 11, 2)
+    async with db.sessions() as session:
+        asked = await rounds.round_standing(session, bimonthly)
+    assert [(unit.unit_name, unit.answered, unit.late) for unit in asked.units] == [
+        ("省商务厅", True, False),
+        ("省发展改革委", True, False),
+    ]
     meeting_mornings = [row for row in scheduled if row.origin == "meeting-reminder"]
     assert len(meeting_mornings) == 12
     assert all(row.created_at.astimezone(planner.tz).weekday() == 2 for row in meeting_mornings)

@@ -1,11 +1,13 @@
 """``duban say --as USER [--group NAME] TEXT`` and ``duban sandbox show``: the sandbox chat from the command line.
 
 ``say`` speaks as a roster person through the very pipeline a platform message takes. When a service answers at
-the configured address, one request to its ``/sandbox/say`` does it all: the service names the person, stores the
-message, waits (within ``--wait``) until it is handled and answered, and returns what the bot said. That path
-needs only the standard library's HTTP client here: no database driver, no SQLAlchemy, so the round trip is the
-service's work plus the start of Python and the configuration. Without a service (or with its sandbox off) the
-pipeline runs in this process (:mod:`bot.cli.sandbox_chat`). Either way ``say`` then prints what the bot said.
+the configured address, one request to its ``/sandbox/say`` does it all: the service (which validated the
+configuration when it started) checks the group, names the person, stores the message, waits (within ``--wait``)
+until it is handled and answered, and returns what the bot said. That path reads only the service's address from
+the configuration (:func:`bot.config_files.service_address`) and needs only the standard library: no pydantic, no
+database driver, no SQLAlchemy, so the round trip is the service's work plus the start of Python. Without a
+service (or with its sandbox off) the settings are loaded and validated as by every command and the pipeline runs
+in this process (:mod:`bot.cli.sandbox_chat`). Either way ``say`` then prints what the bot said.
 """
 
 from __future__ import annotations
@@ -70,10 +72,19 @@ def register(sub: SubParsers) -> None:
 
 
 def cmd_say(args: argparse.Namespace) -> int:
+    from bot.config_files import service_address
+
     text = " ".join(args.text).strip()
     if not text:
         raise CliError("发言内容不能为空。")
-    return say(settings_of(args), args.as_user, args.group, text, max(args.wait, 0.0))
+    wait = max(args.wait, 0.0)
+    address = service_address(args.config)
+    if address is not None:
+        said = say_through_service(address, args.as_user, args.group, text, wait)
+        if said is not None:
+            return show_said(said, args.group, text, wait)
+    # No service took it (or the address is not plain): the settings, validated, and the same again from there.
+    return say(settings_of(args), args.as_user, args.group, text, wait, service=address is None)
 
 
 def cmd_sandbox_show(args: argparse.Namespace) -> int:
@@ -84,15 +95,24 @@ def cmd_sandbox_show(args: argparse.Namespace) -> int:
     return run_async(sandbox_show(settings_of(args), args.chat, args.last))
 
 
-def say(settings: Settings, who: str, group: str | None, text: str, wait_seconds: float) -> int:
+def say(
+    settings: Settings, who: str, group: str | None, text: str, wait_seconds: float, *, service: bool = True
+) -> int:
+    """Speak as ``who``: through the service at the settings' address (unless ``service`` is off: already tried),
+    else in this process."""
     unknown_group = unconfigured_group(group, [g.name for g in settings.groups])
     if unknown_group:
         raise CliError(unknown_group)
-    said = say_through_service(settings, who, group, text, wait_seconds)
+    address = (settings.server.host, settings.server.port)
+    said = say_through_service(address, who, group, text, wait_seconds) if service else None
     if said is None:
         from bot.cli.sandbox_chat import say_here
 
         said = run_async(say_here(settings, who, group, text, wait_seconds))
+    return show_said(said, group, text, wait_seconds)
+
+
+def show_said(said: Said, group: str | None, text: str, wait_seconds: float) -> int:
     if not said.active:
         print(f"注意：{said.speaker} 已停用，机器人会按“不在名册”处理。")
     where = f"[{group}]" if group else "[单聊]"
@@ -105,13 +125,12 @@ def say(settings: Settings, who: str, group: str | None, text: str, wait_seconds
     return 0
 
 
-def service_url(settings: Settings, path: str = SAY_PATH) -> str:
-    host = settings.server.host
+def service_url(host: str, port: int, path: str = SAY_PATH) -> str:
     if not is_loopback(host):  # a wildcard or public address: the service is reachable on loopback too
         host = "::1" if ":" in host else "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{settings.server.port}{path}"
+    return f"http://{host}:{port}{path}"
 
 
 def _post_json(url: str, body: dict[str, Any], timeout: float) -> tuple[int, bytes]:
@@ -131,13 +150,13 @@ def _post_json(url: str, body: dict[str, Any], timeout: float) -> tuple[int, byt
             return exc.code, exc.read()
 
 
-def say_through_service(settings: Settings, who: str, group: str | None, text: str, wait: float) -> Said | None:
-    """The round trip through a running service's sandbox; ``None`` when no service takes it here."""
+def say_through_service(address: tuple[str, int], who: str, group: str | None, text: str, wait: float) -> Said | None:
+    """The round trip through a running service's sandbox at ``address``; ``None`` when no service takes it."""
     from urllib.error import URLError
 
     body = {"as": who, "group": group, "text": text, "wait": wait}
     try:
-        status, answer = _post_json(service_url(settings), body, wait + SERVICE_TIMEOUT_SECONDS)
+        status, answer = _post_json(service_url(*address), body, wait + SERVICE_TIMEOUT_SECONDS)
         found: dict[str, Any] = json.loads(answer) if status in (200, 422) else {}
     except (URLError, TimeoutError, OSError, ValueError):
         return None

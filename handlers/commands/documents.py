@@ -79,7 +79,7 @@ async def document(ctx: CommandContext) -> None:
     where = where_to_get(ctx.policy.console_url, path, fetch_command(request, Path(built.filename).name))
     route = await file_route(ctx.session, ctx.inbox, ctx.policy.file_routes)
     if route is None:
-        ctx.reply(f"{made}\n{NO_FILES}，{where}")
+        ctx.reply(f"{made}\n{NO_FILES}，{where}", keep_links=True)
         ctx.audit(service.AUDIT_ACTION, service.audit_detail(built))
         return
     ctx.reply(made + route.announce)

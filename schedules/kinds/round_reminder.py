@@ -139,7 +139,7 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
         Delivery(
             by_id[group_id],
             OutboundMessage(
-                title="征集答复提醒",
+                title="会议回执提醒" if all(line.startswith("会议#") for line in lines) else "征集答复提醒",
                 body="\n".join(lines),
                 mentions=list(mentioned[group_id].values()),
                 late_post=late,

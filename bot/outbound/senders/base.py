@@ -142,12 +142,13 @@ async def post_file(
     *,
     fields: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    part: str = "media",
 ) -> Answer:
-    """A multipart upload: ``fields`` first, then the file in the part named ``media`` under ``name``."""
+    """A multipart upload: ``fields`` first, then the file in the part named ``part`` under ``name``."""
     form = aiohttp.FormData()
     for key, value in (fields or {}).items():
         form.add_field(key, value)
-    form.add_field("media", content, filename=name, content_type="application/octet-stream")
+    form.add_field(part, content, filename=name, content_type="application/octet-stream")
     try:
         async with http.post(url, data=form, headers=headers) as response:
             return await _answer(response)

@@ -45,7 +45,7 @@ class Uploaded:
 def file_size(size: int) -> str:
     if size < 1024 * 1024:
         return f"{max(1, round(size / 1024))} KB"
-    return f"{size / 1024 / 1024:.1f} MB"
+    return f"{size / 1024 / 1024:.3g} MB"
 
 
 async def read_content(ctx: SendContext, file: OutboxFile) -> bytes | None:
@@ -75,6 +75,7 @@ class FileSender(Sender):
 
     ctx: SendContext
     platform_name: str  # in the fallback's words, e.g. 企业微信
+    size_limit: int = FILE_LIMIT
     media_lifetime: timedelta | None = timedelta(days=3)  # None: the platform's ids do not expire
 
     @abstractmethod
@@ -118,8 +119,9 @@ class FileSender(Sender):
         content = await read_content(self.ctx, file)
         if content is None:
             return await self.fallback(claim, "文件已不在服务器的文件存储中，未能直接发送")
-        if len(content) > FILE_LIMIT:
-            reason = f"文件大小 {file_size(len(content))}，超过{self.platform_name}机器人发送文件 20 MB 的上限"
+        if len(content) > self.size_limit:
+            shown = file_size(self.size_limit)
+            reason = f"文件大小 {file_size(len(content))}，超过{self.platform_name}机器人发送文件 {shown} 的上限"
             return await self.fallback(claim, reason)
         now = datetime.now(UTC)
         media_id = self._usable(file, now)
