@@ -170,6 +170,22 @@ async def extended_monthly_rounds(session: AsyncSession, now: datetime) -> list[
     )
 
 
+async def extended_monthly_rounds_due_between(session: AsyncSession, start: datetime, end: datetime) -> list[Round]:
+    """Monthly rounds whose extended deadline fell in ``[start, end)``: their overdue notice is due now."""
+    return list(
+        await session.scalars(
+            select(Round)
+            .where(
+                Round.kind == MONTHLY,
+                Round.extended_at.is_not(None),
+                Round.deadline >= start,
+                Round.deadline < end,
+            )
+            .order_by(Round.id)
+        )
+    )
+
+
 async def add_answer(
     session: AsyncSession,
     round_: Round,

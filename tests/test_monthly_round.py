@@ -4,14 +4,16 @@ round (``统计 #N``, ``截止 #N``, ``结束 #N``, ``duban export --round N``);
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import time_machine
 from conftest import truncate_all
-from handlers_kit import Roster, local, say, seed, submissions
+from handlers_kit import OFFICE_GROUP, Roster, local, say, seed, submissions
 from openpyxl import load_workbook
 from schedules_kit import jobs, posts
 from sqlalchemy import func, select
@@ -99,6 +101,15 @@ async def test_extending_moves_the_deadline_for_late_marks_reminders_and_the_ove
     (plain,) = await say(db, roster.office, "统计", local(2026, 11, 27, 12))
     assert "截止时间：2026年11月30日23:59（尚未截止）" in plain
 
+    # The first working morning after the extended deadline: the overdue notice the fixed plan deferred, once.
+    done = await _run(db, "round-reminder", local(2026, 12, 1, 10), round_reminder=RoundReminderSettings())
+    (notice,) = [row for row in done if row.origin == "round-reminder" and row.target == OFFICE_GROUP]
+    assert notice.message["body"].startswith("2026年10月工作进展报送已于11月30日（周一）24时截止。")
+    assert "- 省工业和信息化厅（规划处）" in notice.message["body"]
+    assert "- 省发展改革委" not in notice.message["body"]  # reported within the extension
+    again = await _run(db, "round-reminder", local(2026, 12, 2, 10), round_reminder=RoundReminderSettings())
+    assert [row.id for row in again if row.target == OFFICE_GROUP] == [notice.id]  # once
+
 
 async def test_closing_keeps_later_reports_and_marks_them_late(db: Database) -> None:
     roster = await seed(db)
@@ -174,3 +185,25 @@ async def _run(db: Database, job: str, at: datetime, **settings: Any) -> list[Ou
     with time_machine.travel(at + timedelta(minutes=1), tick=False):
         await run_job(jobs(db, **settings), job, at)
     return await posts(db)
+
+
+def test_duban_status_shows_the_extended_deadline(
+    tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def prepare() -> None:
+        db = Database(database_url)
+        try:
+            if db.dialect == "postgresql":
+                await truncate_all(db)
+            roster = await reported(db)
+            await say(db, roster.office, f"截止 #{(await october_round(db)).id} 11月30日", local(2026, 11, 24))
+        finally:
+            await db.close()
+
+    asyncio.run(prepare())
+    config = tmp_path / "duban.toml"
+    config.write_text(CONFIG.format(url=database_url), encoding="utf-8")
+    with time_machine.travel(local(2026, 11, 28, 9), tick=False):
+        assert main(["--config", str(config), "status", "--period", "2026-10", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert (status["deadline"], status["closed"]) == ("2026-11-30T23:59:59+08:00", False)

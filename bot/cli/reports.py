@@ -57,14 +57,18 @@ def _period(text: str | None, policy: Policy) -> Period:
         raise CliError(f"期别应写作 YYYY-MM（月份 01–12），例如 2026-10；收到“{text}”。", code=2) from None
 
 
-def _load_standing(settings: Settings, period: Period) -> PeriodStanding:
-    """The period's standing: on SQLite read with ``sqlite3`` alone (:mod:`storage.sqlite_read`), elsewhere
-    through the service's own database layer; the same statement either way."""
+# The office's extension of a period's deadline (``截止 #N``, :mod:`storage.monthly_round`), read as the standing is.
+EXTENDED_DEADLINE_SQL = "SELECT deadline FROM round WHERE code = :code AND extended_at IS NOT NULL"
+
+
+def _load_standing(settings: Settings, policy: Policy, period: Period) -> tuple[PeriodStanding, datetime]:
+    """The period's standing and deadline: on SQLite read with ``sqlite3`` alone (:mod:`storage.sqlite_read`),
+    elsewhere through the service's own database layer (the standing's statement is the same either way)."""
     from storage.sqlite_read import sqlite_file
 
     path = sqlite_file(settings.database.url)
     if path is None:
-        return run_async(_standing_through_engine(settings, period))
+        return run_async(_standing_through_engine(settings, policy, period))
     from storage.revisions import head_revision
     from storage.sqlite_read import NoDatabase, reading, schema_revision
     from storage.standing import STANDING_SQL, standing_of_rows
@@ -73,25 +77,34 @@ def _load_standing(settings: Settings, period: Period) -> PeriodStanding:
         with reading(path) as connection:
             if schema_revision(connection) != head_revision():
                 raise CliError(SCHEMA_ADVICE, code=SCHEMA_OUT_OF_DATE)
-            return standing_of_rows(period, connection.execute(STANDING_SQL, {"period": str(period)}))
+            standing = standing_of_rows(period, connection.execute(STANDING_SQL, {"period": str(period)}))
+            extended = connection.execute(EXTENDED_DEADLINE_SQL, {"code": f"M{period}"}).fetchone()
     except NoDatabase:
         raise CliError(SCHEMA_ADVICE, code=SCHEMA_OUT_OF_DATE) from None
+    if extended is None:
+        return standing, policy.deadline.deadline(period)
+    return standing, datetime.fromisoformat(str(extended[0])).replace(tzinfo=UTC)  # stored as naive UTC
 
 
-async def _standing_through_engine(settings: Settings, period: Period) -> PeriodStanding:
+async def _standing_through_engine(
+    settings: Settings, policy: Policy, period: Period
+) -> tuple[PeriodStanding, datetime]:
+    from storage.monthly_round import deadline_of
     from storage.standing import period_standing
 
     async with checked_database(settings) as db, db.sessions() as session:
-        return await period_standing(session, period)
+        return await period_standing(session, period), await deadline_of(session, policy.deadline, period)
 
 
 def _local(moment: datetime | None, policy: Policy) -> str:
     return moment.astimezone(policy.tz).strftime(TIME) if moment is not None else ""
 
 
-def status_document(standing: PeriodStanding, policy: Policy, now: datetime) -> dict[str, Any]:
-    """The period's standing as plain data (``--json``)."""
-    deadline = policy.deadline.deadline(standing.period)
+def status_document(
+    standing: PeriodStanding, policy: Policy, now: datetime, deadline: datetime | None = None
+) -> dict[str, Any]:
+    """The period's standing as plain data (``--json``); ``deadline``: the office's extension, if any."""
+    deadline = deadline or policy.deadline.deadline(standing.period)
     return {
         "period": str(standing.period),
         "deadline": deadline.astimezone(policy.tz).isoformat(),
@@ -118,9 +131,9 @@ def status_document(standing: PeriodStanding, policy: Policy, now: datetime) -> 
     }
 
 
-def status_text(standing: PeriodStanding, policy: Policy, now: datetime) -> str:
-    """The period's standing as a table for a terminal."""
-    deadline = policy.deadline.deadline(standing.period)
+def status_text(standing: PeriodStanding, policy: Policy, now: datetime, deadline: datetime | None = None) -> str:
+    """The period's standing as a table for a terminal; ``deadline``: the office's extension, if any."""
+    deadline = deadline or policy.deadline.deadline(standing.period)
     closed = "已截止" if now > deadline else "尚未截止"
     lines = [
         f"{standing.period.label}工作进展报送情况（截止 {_local(deadline, policy)}，{closed}）",
@@ -153,12 +166,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     policy = policy_from_settings(settings)
     period = _period(args.period, policy)
-    standing = _load_standing(settings, period)
+    standing, deadline = _load_standing(settings, policy, period)
     now = datetime.now(UTC)
     if args.json:
-        print(json.dumps(status_document(standing, policy, now), ensure_ascii=False, indent=2))
+        print(json.dumps(status_document(standing, policy, now, deadline), ensure_ascii=False, indent=2))
     else:
-        print(status_text(standing, policy, now))
+        print(status_text(standing, policy, now, deadline))
     return 0
 
 

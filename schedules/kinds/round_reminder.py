@@ -1,6 +1,8 @@
 """The round reminder (征集催报): on working mornings, each open collection due within a few working days reminds
 only the units that have not answered, @-mentioning only those units' liaisons (A角, B角) in the groups they sit in.
-A monthly round whose deadline the office extended (``截止 #N``) is chased the same way until its new deadline.
+A monthly round whose deadline the office extended (``截止 #N``) is chased the same way until its new deadline, and
+on the first working morning after it this job posts that period's overdue notice to the office (the overdue-notice
+job's fixed plan, on the rule's deadline, deferred it).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from schedules.occurrences import Occurrence, Planner
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from schedules.compose import Composition
+    from schedules.compose import Composition, Delivery
     from schedules.context import ScheduleEnv
     from schedules.settings import ScheduleSettings
     from storage.models import Group, Person, Round
@@ -133,7 +135,8 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
             for liaisons in present.values():
                 people.update((person.id, Mention.of(person)) for person in liaisons)
             reminded.update((round_.id, unit_id) for unit_id in present)
-    if not paragraphs:
+    overdue = await _overdue_after_extension(session, env, today, now=now, late=late)
+    if not paragraphs and not overdue:
         return Composition(note="没有需要提醒的征集（或均已答复）")
     deliveries = [
         Delivery(
@@ -147,7 +150,32 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
         )
         for group_id, lines in paragraphs.items()
     ]
-    return Composition(deliveries=deliveries, note=f"提醒未答复单位{len(reminded)}家次")
+    taken = {delivery.group.id for delivery in deliveries}  # one message per group and occurrence
+    deliveries += [delivery for delivery in overdue if delivery.group.id not in taken]
+    note = f"提醒未答复单位{len(reminded)}家次" + (f"，逾期未报名单{len(overdue)}条" if overdue else "")
+    return Composition(deliveries=deliveries, note=note)
+
+
+async def _overdue_after_extension(
+    session: AsyncSession, env: ScheduleEnv, today: date, *, now: datetime, late: bool
+) -> list[Delivery]:
+    """The overdue notice of each monthly round whose extended deadline passed since the previous working day."""
+    from schedules.compose import Delivery
+    from schedules.content import target_groups
+    from schedules.kinds import overdue_notice
+    from storage import rounds
+    from storage.monthly_round import period_of
+
+    start = datetime.combine(env.calendar.previous_workday(today), time(0), tzinfo=env.policy.tz)
+    end = datetime.combine(today, time(0), tzinfo=env.policy.tz)
+    found: dict[int, Delivery] = {}
+    groups = await target_groups(session, env.settings.job(overdue_notice.JOB).groups, office=True)
+    for round_ in await rounds.extended_monthly_rounds_due_between(session, start, end):
+        period = period_of(round_)
+        message, _ = await overdue_notice.overdue_message(session, env, period, round_.deadline, now=now, late=late)
+        for group in groups:
+            found.setdefault(group.id, Delivery(group, message))  # two periods at once: the earlier one
+    return list(found.values())
 
 
 def describe(settings: ScheduleSettings) -> str:
