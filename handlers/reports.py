@@ -27,6 +27,7 @@ from handlers.period_marker import Marker, leading_marker, months_between
 from handlers.respond import reply
 from storage.files import record_files
 from storage.models import InboxMessage, Person, Submission, Unit
+from storage.monthly_round import is_on_time, monthly_round
 from storage.periods import Period
 from storage.policy import Policy
 from storage.submissions import add_version, latest_version, lock_unit
@@ -75,11 +76,24 @@ def report_period(row: InboxMessage, marker: Marker | None, policy: Policy) -> t
 
 
 async def file_report(
-    session: AsyncSession, row: InboxMessage, person: Person, unit: Unit, text: str, policy: Policy, *, note: str = ""
+    session: AsyncSession,
+    row: InboxMessage,
+    person: Person,
+    unit: Unit,
+    text: str,
+    policy: Policy,
+    *,
+    note: str = "",
+    period: Period | None = None,
 ) -> Submission | None:
-    """Store ``text`` as the unit's next version and confirm it; ``None`` when refused (nothing stored)."""
+    """Store ``text`` as the unit's next version and confirm it; ``None`` when refused (nothing stored).
+
+    ``period`` is given when the liaison named the period's monthly round (``#N …``); else the text decides.
+    """
     parsed = parse_report(text)
-    period, refusal = report_period(row, parsed.marker, policy)
+    refusal = None
+    if period is None:
+        period, refusal = report_period(row, parsed.marker, policy)
     if refusal is not None:
         reply(session, row, refusal)
         return None
@@ -99,13 +113,15 @@ async def file_report(
     elif parsed.supplement:
         note = texts.SUPPLEMENT_WITHOUT_EARLIER + note
     carried = list(previous.attachments) if previous is not None else []
+    round_ = await monthly_round(session, policy.deadline, period)
     submission = await add_version(
         session,
         unit_id=unit.id,
         period=period,
+        round_id=round_.id,
         text=content,
         received_at=row.received_at,
-        on_time=policy.deadline.is_on_time(period, row.received_at),
+        on_time=is_on_time(round_, row.received_at),
         person_id=person.id,
         inbox_id=row.id,
         is_supplement=is_supplement,

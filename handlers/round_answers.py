@@ -19,10 +19,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.reports import file_report
 from handlers.respond import audit, reply
 from schedules.dates import moment_label
 from storage import rounds
 from storage.models import InboxMessage, PendingAction, Person, Round, Unit
+from storage.monthly_round import period_of
 from storage.outbound import quote
 from storage.policy import Policy
 from storage.reports import fold
@@ -96,6 +98,9 @@ async def file_round_answer(
         audit(
             session, row, person, action="征集答复", detail=f"#{number}：{text[:200]}", outcome="unknown_round", now=now
         )
+        return
+    if round_.kind == rounds.MONTHLY:  # "#N …" naming a period's monthly round: a report for that period
+        await file_report(session, row, person, unit, text, policy, period=period_of(round_))
         return
     if unit.id not in await rounds.asked_unit_ids(session, round_):
         reply(session, row, not_asked(round_, unit, policy.office_name))

@@ -1,7 +1,9 @@
 """Rounds (征集): who was asked, who answered, and each unit's answers — the typed API others read.
 
 :func:`round_standing` is what ``统计 #N``, the reminders, the export and the weekly briefing show: one row per unit
-asked, with its latest answer (if any), in one grouped query.
+asked, with its latest answer (if any), in one grouped query. For the built-in monthly round (kind ``monthly``,
+see :mod:`storage.monthly_round`) the answers are the period's reports (``submission`` rows, read by period as
+the monthly standing reads them): late means no version came by the deadline, as in the monthly standing.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Group, GroupMember, Person, Round, RoundAnswer, Unit
+from storage.models import Group, GroupMember, Person, Round, RoundAnswer, Submission, Unit
 from storage.reports import find_units, fold
 
 OPEN = "open"
 CLOSED = "closed"
+MONTHLY = "monthly"  # the built-in round of each period's monthly report
 
 
 @dataclass(slots=True)
@@ -80,6 +83,8 @@ async def asked_unit_ids(session: AsyncSession, round_: Round) -> list[int]:
 
 async def round_standing(session: AsyncSession, round_: Round) -> RoundStanding:
     """Every unit ``round_`` asks with its latest answer, in unit order, in one query."""
+    if round_.kind == MONTHLY:
+        return await _monthly_standing(session, round_)
     latest = (
         select(RoundAnswer.unit_id, func.max(RoundAnswer.version).label("version"), func.count().label("versions"))
         .where(RoundAnswer.round_id == round_.id)
@@ -114,8 +119,55 @@ async def round_standing(session: AsyncSession, round_: Round) -> RoundStanding:
     return RoundStanding(round_, units)
 
 
+async def _monthly_standing(session: AsyncSession, round_: Round) -> RoundStanding:
+    """The monthly round's units: every active one, with its latest report version (on time: any version was)."""
+    per_unit = (
+        select(
+            Submission.unit_id,
+            func.max(Submission.version).label("version"),
+            func.count().label("versions"),
+            func.max(Submission.on_time.cast(type_=Submission.version.type)).label("any_on_time"),
+        )
+        .where(Submission.period == round_.code[1:])  # the round's period (its code without the "M")
+        .group_by(Submission.unit_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Unit.id, Unit.name, Submission.received_at, per_unit.c.versions, per_unit.c.any_on_time, Submission.text)
+        .outerjoin(per_unit, per_unit.c.unit_id == Unit.id)
+        .outerjoin(
+            Submission,
+            (Submission.period == round_.code[1:])
+            & (Submission.unit_id == per_unit.c.unit_id)
+            & (Submission.version == per_unit.c.version),
+        )
+        .where(Unit.active.is_(True))
+        .order_by(Unit.id)
+    )
+    units = [
+        UnitAnswer(unit_id, name, at, versions or 0, bool(versions) and not any_on_time, {}, True, text or "")
+        for unit_id, name, at, versions, any_on_time, text in rows
+    ]
+    return RoundStanding(round_, units)
+
+
 async def open_rounds(session: AsyncSession) -> list[Round]:
-    return list(await session.scalars(select(Round).where(Round.state == OPEN).order_by(Round.id)))
+    """Open rounds other than the monthly ones (those are the standing monthly report, always asked of all)."""
+    return list(
+        await session.scalars(select(Round).where(Round.state == OPEN, Round.kind != MONTHLY).order_by(Round.id))
+    )
+
+
+async def extended_monthly_rounds(session: AsyncSession, now: datetime) -> list[Round]:
+    """Monthly rounds whose deadline the office moved (``截止 #N``) and that are still running at ``now``: the
+    round reminder chases their laggards, as the deadline reminder's fixed plan does not reach past the rule."""
+    return list(
+        await session.scalars(
+            select(Round)
+            .where(Round.kind == MONTHLY, Round.state == OPEN, Round.extended_at.is_not(None), Round.deadline >= now)
+            .order_by(Round.id)
+        )
+    )
 
 
 async def add_answer(

@@ -60,6 +60,7 @@ async def add_version(
     *,
     unit_id: int,
     period: Period,
+    round_id: int | None,
     text: str,
     received_at: datetime,
     on_time: bool,
@@ -68,13 +69,15 @@ async def add_version(
     is_supplement: bool = False,
     attachments: list[dict[str, Any]] | None = None,
 ) -> Submission:
-    """Insert the next version (the caller holds :func:`lock_unit`) and flush it."""
+    """Insert the next version (the caller holds :func:`lock_unit`) and flush it; ``round_id`` is the period's
+    monthly round (:func:`storage.monthly_round.monthly_round`)."""
     current = await session.scalar(
         select(func.max(Submission.version)).where(Submission.unit_id == unit_id, Submission.period == str(period))
     )
     row = Submission(
         unit_id=unit_id,
         period=str(period),
+        round_id=round_id,
         version=(current or 0) + 1,
         text=text,
         attachments=attachments or [],

@@ -1,4 +1,4 @@
-"""The office's collections (征集): open one by chat, check it, extend it, close it.
+"""The office's rounds: open a collection (征集) by chat, and check, extend or close any round.
 
 - ``征集 标题 截止 3月24日 [单位 发改委、财政厅] [@群名] [字段 姓名、职务、手机] 说明`` — a preview and a code,
   exactly like ``通知``; ``确认 CODE`` posts it, numbered (``征集#7``), to the groups. ``单位`` lists the units asked
@@ -6,6 +6,10 @@
   the units whose liaisons sit in that group;
 - ``统计 #7`` — who has answered and who has not (``统计`` alone stays the monthly report);
 - ``截止 #7 3月28日`` — a new deadline; ``结束 #7`` — close it (later answers are kept and marked late).
+
+The monthly report is a round too (``月报#N``, one per period, :mod:`storage.monthly_round`): ``统计 #N`` shows its
+standing as ``统计 期别`` does, ``截止 #N`` moves that period's deadline (reminders, late marks and the overdue
+notice follow it), ``结束 #N`` closes it (later reports are kept and marked late).
 """
 
 from __future__ import annotations
@@ -15,13 +19,17 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select, update
 
+from handlers import texts
 from handlers.commands import announce
 from handlers.commands.item_args import item_reference, split_date
 from handlers.commands.registry import CommandContext, command
 from schedules.dates import day_label, moment_label
 from storage import rounds
 from storage.models import Group, PendingAction, Round, Unit
+from storage.monthly_round import monthly_round, period_of
 from storage.outbound import OutboundMessage, addresses, enqueue_to_group, office_links, quote
+from storage.periods import Period
+from storage.standing import period_standing
 
 KIND = "collection"
 DEADLINE_AT = time(18, 0)  # a deadline given as a day means the close of that working day
@@ -35,8 +43,26 @@ _UNITS = re.compile(r"^单位(?:[\s:：]+)(?P<names>[^\s]+)\s*")
 _FIELD_SEPARATORS = re.compile(r"[、,，/;；]+")
 
 
-def _deadline(day: date, ctx: CommandContext) -> datetime:
-    return datetime.combine(day, DEADLINE_AT, tzinfo=ctx.policy.tz).astimezone(UTC)
+def _deadline(day: date, ctx: CommandContext, at: time = DEADLINE_AT) -> datetime:
+    return datetime.combine(day, at, tzinfo=ctx.policy.tz).astimezone(UTC)
+
+
+def round_number(round_: Round) -> str:
+    """``征集#7``, or ``月报#3`` for a period's monthly round."""
+    return f"{'月报' if round_.kind == rounds.MONTHLY else '征集'}#{round_.id}"
+
+
+def round_name(round_: Round) -> str:
+    """``征集#7“联系人”``, ``月报#3“2026年10月工作进展”`` as the office's replies name a round."""
+    return f"{round_number(round_)}“{quote(round_.title, max_chars=40)}”"
+
+
+async def monthly_status(ctx: CommandContext, period: Period) -> None:
+    """The period's standing under its monthly round's number: ``统计``, ``统计 10月`` and ``统计 #N`` alike."""
+    round_ = await monthly_round(ctx.session, ctx.policy.deadline, period)
+    standing = await period_standing(ctx.session, period)
+    ctx.reply(texts.standing_summary(standing, round_, ctx.policy.tz, ctx.now))
+    ctx.audit("统计", f"{period}：按时{len(standing.on_time)}，逾期{len(standing.late)}，未报{len(standing.missing)}")
 
 
 async def _groups(ctx: CommandContext, name: str) -> list[Group]:
@@ -234,6 +260,9 @@ async def round_status(ctx: CommandContext) -> None:
     if found is None:
         return
     round_ = found[0]
+    if round_.kind == rounds.MONTHLY:
+        await monthly_status(ctx, period_of(round_))
+        return
     standing = await rounds.round_standing(ctx.session, round_)
     state = "已结束" if round_.state == rounds.CLOSED else f"截止{moment_label(round_.deadline, ctx.policy.tz)}"
     lines = [f"**征集#{round_.id}“{quote(round_.title, max_chars=40)}”**（{state}）"]
@@ -249,7 +278,7 @@ async def round_status(ctx: CommandContext) -> None:
     ctx.audit("统计", f"#{round_.id}：已答复{len(standing.answered)}，未答复{len(standing.missing)}")
 
 
-@command("截止", "/rounddeadline", usage="截止 #编号 日期", summary="调整征集的截止日期")
+@command("截止", "/rounddeadline", usage="截止 #编号 日期", summary="调整征集或月报的截止日期")
 async def extend(ctx: CommandContext) -> None:
     found = await _round(ctx, "截止")
     if found is None:
@@ -266,14 +295,16 @@ async def extend(ctx: CommandContext) -> None:
         ctx.reply(f"新的截止日期{day_label(due, year=True)}已过，截止时间未调整。")
         ctx.audit("截止", ctx.args[:100], "past_due")
         return
-    round_.deadline = _deadline(due, ctx)
+    monthly = round_.kind == rounds.MONTHLY
+    round_.deadline = _deadline(due, ctx, ctx.policy.deadline.at if monthly else DEADLINE_AT)
+    round_.extended_at = ctx.now
     round_.state = rounds.OPEN
     round_.closed_at = None
-    ctx.reply(f"征集#{round_.id}的截止时间已调整为{moment_label(round_.deadline, ctx.policy.tz)}。")
+    ctx.reply(f"{round_number(round_)}的截止时间已调整为{moment_label(round_.deadline, ctx.policy.tz)}。")
     ctx.audit("截止", f"#{round_.id}：{due.isoformat()}")
 
 
-@command("结束", "/endround", usage="结束 #编号", summary="结束征集（此后的答复仍保存并标注逾期）")
+@command("结束", "/endround", usage="结束 #编号", summary="结束征集或月报（此后的答复仍保存并标注逾期）")
 async def close(ctx: CommandContext) -> None:
     found = await _round(ctx, "结束")
     if found is None:
@@ -287,12 +318,13 @@ async def close(ctx: CommandContext) -> None:
     )
     await ctx.session.refresh(round_)
     if closed.rowcount != 1:  # type: ignore[attr-defined]
-        ctx.reply(f"征集#{round_.id}此前已结束。")
+        ctx.reply(f"{round_number(round_)}此前已结束。")
         ctx.audit("结束", f"#{round_.id}", "already_closed")
         return
     standing = await rounds.round_standing(ctx.session, round_)
+    answer = "报送" if round_.kind == rounds.MONTHLY else "答复"
     ctx.reply(
-        f"征集#{round_.id}“{quote(round_.title, max_chars=40)}”已结束：已答复{len(standing.answered)}家，"
-        f"未答复{len(standing.missing)}家。此后收到的答复仍会保存并标注为逾期。"
+        f"{round_name(round_)}已结束：已{answer}{len(standing.answered)}家，未{answer}{len(standing.missing)}家。"
+        f"此后收到的{answer}仍会保存并标注为逾期。"
     )
     ctx.audit("结束", f"#{round_.id}")

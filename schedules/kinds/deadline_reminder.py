@@ -93,9 +93,10 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     from schedules.compose import Composition, Delivery
     from schedules.content import target_groups
     from schedules.reminders import reminder_messages
+    from storage.monthly_round import deadline_of
 
     period = reminder_period(env.planner, at)
-    if late and now > env.policy.deadline.deadline(period):
+    if late and now > await deadline_of(session, env.policy.deadline, period):
         return Composition(note=f"{period} 已过截止时间，补发时不再催报", dropped=True)
     groups = await target_groups(session, env.settings.job(JOB).groups, office=False)
     plans = await reminder_messages(session, env, period, now=now, at=at, late_post=late, groups=groups)

@@ -40,6 +40,7 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     from schedules.content import target_groups
     from schedules.drafts import pending_drafts
     from schedules.item_content import items_month
+    from storage.monthly_round import monthly_round
     from storage.outbound import OutboundMessage
 
     occurrence = month_occurrence(env.planner, at.astimezone(env.policy.tz).date())
@@ -47,6 +48,8 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     period = work_month.previous()  # the reports collected during that month
     standing = await period_standing(session, period)
     next_period = work_month  # reported during the circular's own month
+    round_ = await monthly_round(session, env.policy.deadline, period)
+    next_round = await monthly_round(session, env.policy.deadline, next_period)
     drafts = await pending_drafts(session, "monthly", month_key(occurrence.nominal))
     rendered = env.templates.render(
         "monthly_circular",
@@ -58,9 +61,11 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
         standing=standing,
         on_time_first=sorted(standing.on_time, key=lambda unit: (unit.first_at, unit.unit_id)),
         on_time_names_up_to=env.policy.documents.on_time_names_up_to,
-        due=env.policy.deadline.due_date(period),
+        due=round_.deadline.astimezone(env.policy.tz).date(),
+        round_number=round_.id,
         next_period=next_period,
-        next_due=env.policy.deadline.due_date(next_period),
+        next_due=next_round.deadline.astimezone(env.policy.tz).date(),
+        next_round_number=next_round.id,
         drafts=draft_texts(drafts),
         items=await items_month(session, env, work_month.first_day, work_month.next().first_day),
     )

@@ -43,18 +43,22 @@ def overdue_period(planner: Planner, at: datetime) -> Period:
 
 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
-    """The office's list of units still missing a report after the deadline."""
-    from schedules.compose import to_groups
+    """The office's list of units still missing a report after the deadline (none while an extension runs)."""
+    from schedules.compose import Composition, to_groups
     from schedules.content import missing_units, target_groups
+    from storage.monthly_round import deadline_of
     from storage.outbound import OutboundMessage
 
     period = overdue_period(env.planner, at)
+    deadline = await deadline_of(session, env.policy.deadline, period)
+    if deadline != env.policy.deadline.deadline(period) and at <= deadline:  # moved past this notice (截止 #N)
+        return Composition(note=f"{period} 截止时间已延至{deadline.astimezone(env.policy.tz):%Y-%m-%d %H:%M}，暂不通报")
     standing = await period_standing(session, period)
     missing = await missing_units(session, period)
     rendered = env.templates.render(
         "overdue_notice",
         period=period,
-        deadline=env.policy.deadline.deadline(period),
+        deadline=deadline,
         now=now,
         late=late,
         standing=standing,

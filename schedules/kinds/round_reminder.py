@@ -1,5 +1,6 @@
 """The round reminder (征集催报): on working mornings, each open collection due within a few working days reminds
 only the units that have not answered, @-mentioning only those units' liaisons (A角, B角) in the groups they sit in.
+A monthly round whose deadline the office extended (``截止 #N``) is chased the same way until its new deadline.
 """
 
 from __future__ import annotations
@@ -79,8 +80,8 @@ async def liaisons_by_group(
     return found
 
 
-def _paragraph(round_: Round, when: str, units: str) -> str:
-    from storage import meetings
+def _paragraph(round_: Round, env: ScheduleEnv, when: str, units: str) -> str:
+    from storage import meetings, rounds
     from storage.outbound import quote
 
     title = quote(round_.title, max_chars=40)
@@ -88,6 +89,11 @@ def _paragraph(round_: Round, when: str, units: str) -> str:
         return (
             f"会议#{round_.id}“{title}”回执{when}，以下单位尚未回执：{units}。"
             f"请联络员回复“#{round_.id} 参会人员：姓名、职务”。"
+        )
+    if round_.kind == rounds.MONTHLY:  # chased only until its extended deadline (extended_monthly_rounds)
+        return (
+            f"月报#{round_.id}“{title}”截止时间已延至{moment_label(round_.deadline, env.policy.tz)}，"
+            f"以下单位尚未报送：{units}。请联络员将工作进展发送给督办机器人。"
         )
     return f"征集#{round_.id}“{title}”{when}，以下单位尚未答复：{units}。请联络员回复“#{round_.id} …”。"
 
@@ -105,7 +111,7 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     mentioned: dict[int, dict[int, Mention]] = {}
     by_id: dict[int, Group] = {}
     reminded: set[tuple[int, int]] = set()
-    for round_ in await rounds.open_rounds(session):
+    for round_ in await rounds.open_rounds(session) + await rounds.extended_monthly_rounds(session, now):
         if not await _due_soon(session, env, round_, today, now):
             continue
         standing = await rounds.round_standing(session, round_)
@@ -122,7 +128,7 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
             units = "、".join(quote(names[unit_id]) for unit_id in present)
             passed = now > round_.deadline
             when = ("已过截止时间" if passed else "截止时间为") + moment_label(round_.deadline, env.policy.tz)
-            paragraphs.setdefault(group.id, []).append(_paragraph(round_, when, units))
+            paragraphs.setdefault(group.id, []).append(_paragraph(round_, env, when, units))
             people = mentioned.setdefault(group.id, {})
             for liaisons in present.values():
                 people.update((person.id, Mention.of(person)) for person in liaisons)

@@ -75,6 +75,7 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     from schedules.content import announcements_made, reports_received, target_groups
     from schedules.drafts import pending_drafts
     from schedules.item_content import items_briefing
+    from storage.monthly_round import deadline_of
     from storage.outbound import OutboundMessage
 
     occurrence = week_occurrence(env.planner, at.astimezone(env.policy.tz).date())
@@ -110,7 +111,7 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
         announcements=await announcements_made(session, *window),
         standing=standing,
         standing_due=env.policy.deadline.due_date(period),
-        deadline_passed=at > env.policy.deadline.deadline(period),
+        deadline_passed=at > await deadline_of(session, env.policy.deadline, period),
         deadlines=[
             DueItem(p, env.policy.deadline.due_date(p)) for p in env.planner.periods_due_between(monday, sunday)
         ],

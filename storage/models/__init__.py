@@ -199,17 +199,20 @@ class InboxMessage(Base):
 
 
 class Submission(Base):
-    """One version of a unit's report for a period; every version is kept, the latest counts."""
+    """One version of a unit's report for a period (an answer to that period's monthly round); every version is
+    kept, the latest counts."""
 
     __tablename__ = "submission"
     __table_args__ = (
         UniqueConstraint("unit_id", "period", "version", name="uq_submission_unit_period_version"),
         Index("ix_submission_period_unit", "period", "unit_id"),
+        Index("ix_submission_round_id", "round_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
     period: Mapped[str] = mapped_column(String(7))
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("round.id"))  # the period's monthly round
     version: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text, default="")
     attachments: Mapped[list[Any]] = mapped_column(default=list)

@@ -17,6 +17,11 @@ class Round(Base):
     ``fields`` names what each answer should hold (姓名, 职务, 手机…; empty: free text). Who is asked: the units
     listed in ``units`` (their ids) when the office named them; else, with a ``group``, the units whose liaisons
     sit in that group; else every active unit. ``group`` is also where the request is posted. Shown as ``#id``.
+
+    The monthly report is the built-in round of kind ``monthly``: one row per period (``code`` ``M2026-10``), its
+    reports kept as ``submission`` rows linked by ``round_id`` (see :mod:`storage.monthly_round`).
+    ``extended_at`` is when the office last moved the deadline (``截止 #N``); until then a monthly round's
+    deadline follows the configured rule.
     """
 
     __tablename__ = "round"
@@ -34,6 +39,7 @@ class Round(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()
+    extended_at: Mapped[datetime | None] = mapped_column()
 
 
 class RoundAnswer(Base):
