@@ -108,6 +108,20 @@ async def test_a_quote_about_no_round_is_read_as_before(db: Database) -> None:
         assert [r.id for r in await quoted_rounds(session, f"＃{number}")] == [number]
 
 
+async def test_quoting_the_monthly_rounds_message_files_a_monthly_report(db: Database) -> None:
+    roster = await seed(db)
+    (status,) = await say(db, roster.office, "统计", OPENED)  # the monthly round of 2026年2月 shows its number
+    found = re.search(r"月报#(\d+)", status)
+    assert found is not None, status
+    await open_round(db, roster.office, CONTACTS)  # a collection open: unquoted, the report would be asked about
+    report = "一是完成外贸项目3个；二是新增出口企业12家。"
+    (filed,) = await say(db, roster.liaison, report, OPENED + timedelta(days=1), quoted=status.splitlines()[0])
+    assert filed.startswith("已收到【省商务厅】") and "2026年2月" in filed
+    (kept,) = await submissions(db, roster.commerce, "2026-02")
+    assert kept.text == report
+    assert await answers(db) == []  # nothing filed to the collection
+
+
 async def test_quoting_a_request_not_asked_of_the_unit_or_closed_keeps_the_message(db: Database) -> None:
     roster = await seed(db)
     number, post = await open_round(db, roster.office, "征集 专项资金需求 截止 3月24日 单位 省商务厅 请报送需求。")
