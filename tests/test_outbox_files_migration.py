@@ -18,7 +18,8 @@ DIGEST = "a" * 64
 
 
 async def _seed_previous(db: Database) -> None:
-    """A sent row and a pending one as 0012 knew them (no file columns), and a stored blob."""
+    """A sent row and a pending one as 0012 knew them (no file columns), the sandbox line of the sent one, and a
+    stored blob."""
     async with db.engine.begin() as connection:
         for outbox_id, state in ((1, "sent"), (2, "pending")):
             await connection.execute(
@@ -30,6 +31,13 @@ async def _seed_previous(db: Database) -> None:
                 ),
                 {"id": outbox_id, "state": state},
             )
+        # The sandbox's transcript points at outbox rows: rebuilding the table must not trip their foreign key.
+        await connection.execute(
+            text(
+                "INSERT INTO sandbox_message (id, chat, text, mentions, outbox_id, at) VALUES (1, '工作群',"
+                " '已生成', '[]', 1, CURRENT_TIMESTAMP)"
+            )
+        )
         await connection.execute(
             text(
                 "INSERT INTO blob (sha256, size, backend, created_at) VALUES (:d, 12, 'directory', CURRENT_TIMESTAMP)"
@@ -56,6 +64,8 @@ async def _upgrade_from_previous(url: str) -> None:
                 (1, "sent", None, None, None, None),
                 (2, "pending", None, None, None, None),
             ]
+            transcript = await connection.execute(text("SELECT id, outbox_id FROM sandbox_message"))
+            assert [tuple(row) for row in transcript] == [(1, 1)]
             await connection.execute(
                 text(
                     "UPDATE outbox SET file_sha256 = :d, file_name = '月度通报-2026-10.docx', media_id = 'm1'"
