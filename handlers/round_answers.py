@@ -138,7 +138,8 @@ def unknown_round(number: int, open_rounds: list[Round]) -> str:
 
 def not_asked(round_: Round, unit: Unit, office_name: str) -> str:
     return (
-        f"征集#{round_.id}“{quote(round_.title, max_chars=30)}”未向{quote(unit.name)}征集，您的消息已保存、未计入。"
+        f"{rounds.number_label(round_)}“{quote(round_.title, max_chars=30)}”未向{quote(unit.name)}征集，"
+        "您的消息已保存、未计入。"
         f"如确需报送，请联系{office_name}。"
     )
 
@@ -146,7 +147,7 @@ def not_asked(round_: Round, unit: Unit, office_name: str) -> str:
 def answered(
     round_: Round, unit: Unit, version: int, values: dict[str, str], parsed: bool, late: bool, policy: Policy
 ) -> str:
-    head = f"已收到{quote(unit.name)}对征集#{round_.id}“{quote(round_.title, max_chars=30)}”的答复"
+    head = f"已收到{quote(unit.name)}对{rounds.number_label(round_)}“{quote(round_.title, max_chars=30)}”的答复"
     head += f"（第{version}版，以最新一版为准）" if version > 1 else ""
     lines = [head + "。"]
     if values:
@@ -247,7 +248,7 @@ def hold_and_ask(
             expires_at=now + timedelta(hours=HOLD_HOURS),
         )
     )
-    listing = "\n".join(f"- {label(r)}“{quote(r.title, max_chars=30)}”：请回复“#{r.id}”" for r in choices)
+    listing = "\n".join(f"- {rounds.number_label(r)}“{quote(r.title, max_chars=30)}”：请回复“#{r.id}”" for r in choices)
     reply(
         session,
         row,
@@ -255,8 +256,3 @@ def hold_and_ask(
         f"{listing}\n- 本月工作进展报送：请回复“月报”",
     )
     audit(session, row, person, action="报送", detail=f"待确认去向：{text[:200]}", outcome="ambiguous", now=now)
-
-
-def label(round_: Round) -> str:
-    """How a round is named in messages: ``会议#8`` for a meeting's 回执, ``征集#7`` for every other round."""
-    return f"{'会议' if round_.kind == 'meeting' else '征集'}#{round_.id}"

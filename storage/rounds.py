@@ -21,6 +21,14 @@ from storage.reports import find_units, fold
 OPEN = "open"
 CLOSED = "closed"
 MONTHLY = "monthly"  # the built-in round of each period's monthly report
+MEETING = "meeting"  # a meeting's 回执
+_NAMES = {MONTHLY: "月报", MEETING: "会议"}
+
+
+def number_label(round_: Round) -> str:
+    """How every message names a round: ``月报#3`` (a period's monthly report), ``会议#8`` (a meeting's 回执),
+    ``征集#7`` (any other collection)."""
+    return f"{_NAMES.get(round_.kind, '征集')}#{round_.id}"
 
 
 @dataclass(slots=True)

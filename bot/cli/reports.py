@@ -239,7 +239,7 @@ def _export_round(settings: Settings, policy: Policy, number: int, output: Path)
     if not output.parent.is_dir():
         raise CliError(f"目录 {output.parent} 不存在，请先创建。", code=2)
     answered, missing = run_async(_write_round(settings, policy, number, output))
-    print(f"已导出征集#{number}的答复：{output}（已答复 {answered} 个单位，未答复 {missing} 个）")
+    print(f"已导出#{number}的答复：{output}（已答复 {answered} 个单位，未答复 {missing} 个）")
     return 0
 
 

@@ -47,14 +47,9 @@ def _deadline(day: date, ctx: CommandContext, at: time = DEADLINE_AT) -> datetim
     return datetime.combine(day, at, tzinfo=ctx.policy.tz).astimezone(UTC)
 
 
-def round_number(round_: Round) -> str:
-    """``征集#7``, or ``月报#3`` for a period's monthly round."""
-    return f"{'月报' if round_.kind == rounds.MONTHLY else '征集'}#{round_.id}"
-
-
 def round_name(round_: Round) -> str:
     """``征集#7“联系人”``, ``月报#3“2026年10月工作进展”`` as the office's replies name a round."""
-    return f"{round_number(round_)}“{quote(round_.title, max_chars=40)}”"
+    return f"{rounds.number_label(round_)}“{quote(round_.title, max_chars=40)}”"
 
 
 async def monthly_status(ctx: CommandContext, period: Period) -> None:
@@ -265,7 +260,7 @@ async def round_status(ctx: CommandContext) -> None:
         return
     standing = await rounds.round_standing(ctx.session, round_)
     state = "已结束" if round_.state == rounds.CLOSED else f"截止{moment_label(round_.deadline, ctx.policy.tz)}"
-    lines = [f"**征集#{round_.id}“{quote(round_.title, max_chars=40)}”**（{state}）"]
+    lines = [f"**{round_name(round_)}**（{state}）"]
     lines.append(f"已答复{len(standing.answered)}家，未答复{len(standing.missing)}家（共{len(standing.units)}家）。")
     late = [unit.unit_name for unit in standing.answered if unit.late]
     if standing.missing:
@@ -300,7 +295,7 @@ async def extend(ctx: CommandContext) -> None:
     round_.extended_at = ctx.now
     round_.state = rounds.OPEN
     round_.closed_at = None
-    ctx.reply(f"{round_number(round_)}的截止时间已调整为{moment_label(round_.deadline, ctx.policy.tz)}。")
+    ctx.reply(f"{rounds.number_label(round_)}的截止时间已调整为{moment_label(round_.deadline, ctx.policy.tz)}。")
     ctx.audit("截止", f"#{round_.id}：{due.isoformat()}")
 
 
@@ -318,7 +313,7 @@ async def close(ctx: CommandContext) -> None:
     )
     await ctx.session.refresh(round_)
     if closed.rowcount != 1:  # type: ignore[attr-defined]
-        ctx.reply(f"{round_number(round_)}此前已结束。")
+        ctx.reply(f"{rounds.number_label(round_)}此前已结束。")
         ctx.audit("结束", f"#{round_.id}", "already_closed")
         return
     standing = await rounds.round_standing(ctx.session, round_)
