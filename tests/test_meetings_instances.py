@@ -152,7 +152,8 @@ async def test_a_weekly_meeting_on_three_instances_is_posted_once_at_each_step(
                     what="the 回执 acknowledged",
                 )
                 assert (
-                    reply.message["body"].startswith("已收到省发展改革委对") and f"会议#{number}“" in reply.message["body"]
+                    reply.message["body"].startswith("已收到省发展改革委对")
+                    and f"会议#{number}“" in reply.message["body"]
                 )
                 await running.close()
 
