@@ -157,6 +157,19 @@ async def _held(session: AsyncSession, person: Person, now: datetime) -> Pending
     return found
 
 
+def names_monthly_report(text: str) -> bool:
+    """``月报`` alone: the answer to "which is this message for?" (see :func:`route_unmarked`)."""
+    return unicodedata.normalize("NFKC", text).strip() in MONTHLY_WORDS
+
+
+async def units_asked(session: AsyncSession) -> set[int]:
+    """The units some open collection asks: their liaisons' unmarked text is not simply a monthly report."""
+    asked: set[int] = set()
+    for round_ in await rounds.open_rounds(session):
+        asked.update(await rounds.asked_unit_ids(session, round_))
+    return asked
+
+
 async def route_unmarked(
     session: AsyncSession, row: InboxMessage, person: Person, unit: Unit, text: str, policy: Policy, now: datetime
 ) -> str | None:
@@ -168,7 +181,7 @@ async def route_unmarked(
       a monthly report, so it answers that collection (and the reply says so);
     - otherwise the message is kept and the liaison is asked which it is for (``#N`` or ``月报``); ``None``.
     """
-    if unicodedata.normalize("NFKC", text).strip() in MONTHLY_WORDS:
+    if names_monthly_report(text):
         held = await _held(session, person, now)
         if held is not None:
             held.confirmed_at, held.confirmed_by = now, person.id
