@@ -35,8 +35,8 @@ from bench.standing import (
     summary_line,
     timed,
 )
-from schedules.compose import compose_weekly
 from schedules.context import ScheduleEnv
+from schedules.kinds import weekly_briefing
 from schedules.settings import ScheduleSettings, with_schedules
 from storage import items as ledger
 from storage.db import Database
@@ -165,7 +165,7 @@ async def measure(db: Database, backend: str, args: argparse.Namespace) -> Figur
 
     async def briefing() -> object:
         async with db.sessions() as session:
-            composition = await compose_weekly(session, env, now, late=False, now=now)
+            composition = await weekly_briefing.compose(session, env, now, late=False, now=now)
             assert composition.deliveries and "【红灯】" in composition.deliveries[0].message.body
             return composition
 

@@ -34,8 +34,8 @@ from zoneinfo import ZoneInfo
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import insert, text
 
-from schedules.compose import compose_monthly
 from schedules.context import ScheduleEnv
+from schedules.kinds import monthly_circular
 from schedules.settings import ScheduleSettings, with_schedules
 from storage import migrate
 from storage.db import Database
@@ -179,7 +179,7 @@ async def measure(db: Database, backend: str, units: int, months: list[Period], 
 
     async def circular() -> object:
         async with db.sessions() as session:
-            composition = await compose_monthly(session, env, circular_at, late=False, now=circular_at)
+            composition = await monthly_circular.compose(session, env, circular_at, late=False, now=circular_at)
             assert composition.deliveries
             return composition
 

@@ -10,11 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.config import Settings
-from schedules.documents.settings import DocumentSettings
 from schedules.settings import with_schedules
 from storage.db import Database
 from storage.periods import DeadlineRule
-from storage.policy import Policy
+from storage.policy import DocumentSettings, Policy
 
 
 def new_instance_id() -> str:

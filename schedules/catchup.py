@@ -20,8 +20,8 @@ from schedules import claims
 from schedules.content import target_groups
 from schedules.context import JobContext
 from schedules.jobs import JobOutcome, run_job
+from schedules.kinds import deadline_reminder, overdue_notice
 from schedules.occurrences import Occurrence
-from schedules.settings import DEADLINE_REMINDER, OVERDUE_NOTICE
 from storage.outbound import OutboundMessage, enqueue_to_group
 from storage.periods import Period
 
@@ -45,7 +45,7 @@ class CatchUp:
 
 
 def _period_label(occurrence: Occurrence) -> str | None:
-    if occurrence.job in (DEADLINE_REMINDER, OVERDUE_NOTICE):
+    if occurrence.job in (deadline_reminder.JOB.name, overdue_notice.JOB.name):
         return Period.parse(occurrence.subject).label
     return None
 

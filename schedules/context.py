@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from schedules.calendar import WorkCalendar
 from schedules.occurrences import Planner
-from schedules.settings import ScheduleSettings
 from schedules.templating import Templates, templates_for
 from storage.db import Database
 from storage.policy import Policy
+
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,62 @@
 """What a timed job is: one declaration naming its settings, when it runs and what it posts.
 
-A new kind of job is one module holding its planner and composer and ending in a :class:`Job`, plus its line in
-:mod:`schedules.registry`; the scheduler, the catch-up, ``duban jobs list/run`` and the office's chat commands
-all go through the registry and :func:`schedules.jobs.run_job`.
+A kind of job is one module in :mod:`schedules.kinds` ending in ``JOB = Job(...)``: its name (the TOML key
+``[schedules.NAME]`` and the name ``duban jobs run`` takes), its title, its settings model, its position in
+listings, its planner and its composer. The registry (:mod:`schedules.registry`) finds the module, ``[schedules]``
+gets a typed section for it, and the scheduler, the catch-up, ``duban jobs list/run`` and the office's chat commands
+all reach it through the registry and :func:`schedules.jobs.run_job`. Nothing else is edited.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Protocol
+from datetime import date, datetime, time
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from schedules.occurrences import Occurrence, Planner
-from schedules.settings import JobSettings, ScheduleSettings
 
 if TYPE_CHECKING:
     from schedules.compose import Composition
     from schedules.context import ScheduleEnv
+    from schedules.occurrences import Occurrence, Planner
+    from schedules.settings import ScheduleSettings
+
+HolidayPolicy = Literal["shift", "skip", "keep"]
+"""What a job does when its nominal day is not a working day: move to the next working day (weekly: the
+first working day of that week), not run that time, or run on the day anyway."""
+
+HOLIDAY_WORDS: dict[HolidayPolicy, str] = {
+    "shift": "遇休息日顺延至下一个工作日",
+    "skip": "遇休息日不执行",
+    "keep": "遇休息日照常执行",
+}
+
+
+class JobSettings(BaseModel):
+    """One timed job's section (``[schedules.weekly-briefing]`` …). Unknown keys are refused, so a typo is caught
+    at start. A job with more settings declares a subclass in its own module."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    at: time = time(9, 0)
+    groups: tuple[str, ...] = ()  # empty: the job's default targets
+    holiday_policy: HolidayPolicy = "shift"
+
+
+SettingsT = TypeVar("SettingsT", bound=JobSettings)
+
+
+def targets(config: JobSettings, default: str) -> str:
+    """Where a job posts, for its description: the groups named in its section, else ``default``."""
+    return "、".join(f"「{name}」" for name in config.groups) if config.groups else default
+
+
+def every_day(config: JobSettings) -> str:
+    """``每个工作日`` or, under ``keep``, ``每天``: for the descriptions of the jobs that run every (working) day."""
+    return "每天" if config.holiday_policy == "keep" else "每个工作日"
 
 
 class Composer(Protocol):
@@ -30,16 +67,32 @@ class Composer(Protocol):
     ) -> Composition: ...
 
 
+Plan = Callable[["Planner", date, date], "list[Occurrence]"]
+"""A job's occurrences dated ``start`` to ``end`` on the office's calendar (skipped ones included)."""
+
+Describe = Callable[["ScheduleSettings"], str]
+"""When a job runs and what it does, in the office's words, under the settings (``duban jobs list``)."""
+
+
 @dataclass(frozen=True)
-class Job:
+class Job(Generic[SettingsT]):
     """One kind of timed job.
 
-    ``settings_of`` picks its typed settings out of ``[schedules]``; ``plan`` lists its occurrences dated
-    ``start`` to ``end`` on the office's calendar; ``compose`` builds its messages.
+    ``settings`` is the model its ``[schedules.NAME]`` section is read into (``ScheduleSettings.job(JOB)`` returns
+    it typed); ``order`` places it in ``duban jobs list`` and among occurrences due at the same moment; ``plan``
+    lists its occurrences; ``compose`` builds its messages; ``describe`` says in a line when it runs (``duban jobs
+    list`` shows it beside the next occurrence).
     """
 
     name: str
     title: str
-    settings_of: Callable[[ScheduleSettings], JobSettings]
-    plan: Callable[[Planner, date, date], list[Occurrence]]
+    order: int
+    settings: type[SettingsT]
+    plan: Plan
     compose: Composer
+    describe: Describe | None = None
+
+    @property
+    def field(self) -> str:
+        """Its attribute on ``ScheduleSettings`` and its environment spelling (``weekly_briefing``)."""
+        return self.name.replace("-", "_")

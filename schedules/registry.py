@@ -1,93 +1,46 @@
-"""Every timed job, in the order ``duban jobs list`` shows them: add a new kind of job here."""
+"""Every timed job, found in :mod:`schedules.kinds`: each module there declares one ``JOB``.
+
+The modules are imported in name order and the jobs sorted by their declared ``order``, so ``duban jobs list``
+and the scheduler see the same sequence on every instance. Two jobs with one name or one position, or a module
+without a ``JOB``, stop the start with the module named.
+"""
 
 from __future__ import annotations
 
-from schedules import periodic_rounds, round_reminder
-from schedules.compose import (
-    compose_item_reminder,
-    compose_monthly,
-    compose_overdue,
-    compose_reminder,
-    compose_weekly,
-)
+import importlib
+import pkgutil
+from types import ModuleType
+from typing import Any
+
+from schedules import kinds
 from schedules.job import Job
-from schedules.occurrences import Planner
-from schedules.settings import (
-    DEADLINE_REMINDER,
-    HALF_YEAR_ROUND,
-    ITEM_REMINDER,
-    MONTHLY_CIRCULAR,
-    OVERDUE_NOTICE,
-    QUARTERLY_ROUND,
-    ROUND_REMINDER,
-    WEEKLY_BRIEFING,
-)
 
-JOBS: tuple[Job, ...] = (
-    Job(
-        name=WEEKLY_BRIEFING,
-        title="每周工作通报",
-        settings_of=lambda settings: settings.weekly_briefing,
-        plan=Planner.weekly,
-        compose=compose_weekly,
-    ),
-    Job(
-        name=MONTHLY_CIRCULAR,
-        title="月度工作通报",
-        settings_of=lambda settings: settings.monthly_circular,
-        plan=Planner.monthly,
-        compose=compose_monthly,
-    ),
-    Job(
-        name=DEADLINE_REMINDER,
-        title="催报提醒",
-        settings_of=lambda settings: settings.deadline_reminder,
-        plan=Planner.reminders,
-        compose=compose_reminder,
-    ),
-    Job(
-        name=OVERDUE_NOTICE,
-        title="逾期未报名单",
-        settings_of=lambda settings: settings.overdue_notice,
-        plan=Planner.overdue,
-        compose=compose_overdue,
-    ),
-    Job(
-        name=ITEM_REMINDER,
-        title="督办事项提醒",
-        settings_of=lambda settings: settings.item_reminder,
-        plan=Planner.item_reminders,
-        compose=compose_item_reminder,
-    ),
-    Job(
-        name=ROUND_REMINDER,
-        title="征集催报",
-        settings_of=lambda settings: settings.round_reminder,
-        plan=round_reminder.plan,
-        compose=round_reminder.compose,
-    ),
-    Job(
-        name=QUARTERLY_ROUND,
-        title="季度报送征集",
-        settings_of=lambda settings: settings.quarterly_round,
-        plan=periodic_rounds.plan_quarterly,
-        compose=periodic_rounds.compose_quarterly,
-    ),
-    Job(
-        name=HALF_YEAR_ROUND,
-        title="半年评估报送征集",
-        settings_of=lambda settings: settings.half_year_round,
-        plan=periodic_rounds.plan_half_year,
-        compose=periodic_rounds.compose_half_year,
-    ),
-)
 
+def discover(package: ModuleType) -> tuple[Job[Any], ...]:
+    """The ``JOB`` of every module in ``package``, by their ``order``."""
+    found: dict[str, Job[Any]] = {}
+    positions: dict[int, str] = {}
+    for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda info: info.name):
+        module_name = f"{package.__name__}.{module_info.name}"
+        job = getattr(importlib.import_module(module_name), "JOB", None)
+        if not isinstance(job, Job):
+            raise TypeError(f"{module_name} 没有声明 JOB = Job(...)")
+        if job.name in found:
+            raise ValueError(f"{module_name}：任务名 {job.name} 已被使用")
+        if job.order in positions:
+            raise ValueError(f"{module_name}：order {job.order} 已被 {positions[job.order]} 使用")
+        found[job.name] = job
+        positions[job.order] = job.name
+    return tuple(sorted(found.values(), key=lambda job: job.order))
+
+
+JOBS = discover(kinds)
 JOB_NAMES = tuple(job.name for job in JOBS)
 JOB_TITLES = {job.name: job.title for job in JOBS}
 _BY_NAME = {job.name: job for job in JOBS}
 
 
-def job_named(name: str) -> Job:
+def job_named(name: str) -> Job[Any]:
     """The job called ``name``; a ``KeyError`` naming the choices otherwise."""
     try:
         return _BY_NAME[name]

@@ -1,108 +1,41 @@
-"""The timed jobs' settings, defined once: the pydantic models ``[schedules]`` of the TOML is read into.
+"""``[schedules]`` of the TOML, defined once: the common keys here, one typed section per registered job.
 
-``bot.config.Settings.schedules`` is a :class:`ScheduleSettings`; the same object rides on
-``Policy.schedules`` to the handlers and the jobs, which read it typed (``settings.weekly_briefing.at``).
-Each job's declaration (:mod:`schedules.registry`) names the field its settings live in.
+``ScheduleSettings`` is built from the job declarations (:mod:`schedules.registry`): each job's ``settings`` model
+becomes a field named after it (``[schedules.weekly-briefing]`` in the file, ``DUBAN_SCHEDULES__WEEKLY_BRIEFING__AT``
+in the environment), so a new job's section is accepted without editing this module, and an unknown section is
+refused. ``bot.config.Settings.schedules`` holds it; the same object rides on ``Policy.schedules`` to the handlers
+and the jobs, which read a job's settings typed with :meth:`CommonScheduleSettings.job`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
+from schedules.job import Job, JobSettings, SettingsT
+from schedules.meetings import MeetingSeries
 from storage.policy import Policy
 
 if TYPE_CHECKING:
     from schedules.calendar import WorkCalendar
-
-WEEKLY_BRIEFING = "weekly-briefing"
-MONTHLY_CIRCULAR = "monthly-circular"
-DEADLINE_REMINDER = "deadline-reminder"
-OVERDUE_NOTICE = "overdue-notice"
-ITEM_REMINDER = "item-reminder"
-ROUND_REMINDER = "round-reminder"
-QUARTERLY_ROUND = "quarterly-round"
-HALF_YEAR_ROUND = "half-year-round"
-
-HolidayPolicy = Literal["shift", "skip", "keep"]
-"""What a job does when its nominal day is not a working day: move to the next working day (weekly: the
-first working day of that week), not run that time, or run on the day anyway."""
 
 DeadlinePolicy = Literal["keep", "previous", "next"]
 """What happens to a deadline that falls on a non-working day: stays, or moves to the previous or next
 working day."""
 
 
-class JobSettings(BaseModel):
-    """One timed job (``[schedules.weekly-briefing]`` …). Unknown keys are refused, so a typo is caught at start."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = True
-    at: time = time(9, 0)
-    groups: tuple[str, ...] = ()  # empty: the job's default targets
-    holiday_policy: HolidayPolicy = "shift"
-
-
-class ReminderSettings(JobSettings):
-    """``[schedules.deadline-reminder]``: working days before the deadline, and the times on the day itself."""
-
-    at: time = time(9, 30)
-    days_before: tuple[int, ...] = (5, 2, 1)
-    deadline_day_at: tuple[time, ...] = (time(9, 30), time(15, 0))
-
-    @field_validator("days_before")
-    @classmethod
-    def _days_before(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        if any(not 1 <= day <= 20 for day in value) or len(set(value)) != len(value):
-            raise ValueError("应为 1 到 20 之间、互不重复的工作日数")
-        return value
-
-
-class ItemReminderSettings(JobSettings):
-    """``[schedules.item-reminder]``: amber and red 督办 items remind their lead units on working mornings."""
-
-    at: time = time(9, 15)
-
-
-class RoundReminderSettings(JobSettings):
-    """``[schedules.round-reminder]``: open collections due within ``workdays_before`` working days (or overdue)
-    remind the units that have not answered, on working mornings."""
-
-    at: time = time(10, 0)
-    workdays_before: int = Field(default=2, ge=0, le=20)
-
-
-class PeriodicRoundSettings(JobSettings):
-    """``[schedules.quarterly-round]`` / ``[schedules.half-year-round]``: off unless switched on; opened on the first
-    working day after the period, due on its ``due_workdays``-th working day after the period's end."""
-
-    enabled: bool = False
-    due_workdays: int = Field(default=10, ge=1, le=60)
-    title: str = ""  # "{period}" stands for 2026年第四季度工作情况; empty: that title
-    instructions: str = ""
-    fields: tuple[str, ...] = ()
-
-
-class ScheduleSettings(BaseModel):
-    """``[schedules]``: every timed job, the deadline policy, the catch-up grace and the office's working-day lists."""
+class CommonScheduleSettings(BaseModel):
+    """``[schedules]`` but the jobs' sections: the declared meetings, the deadline policy, the catch-up grace, the
+    templates and the office's working-day lists; and the typed way to a job's section."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
 
-    weekly_briefing: JobSettings = Field(default_factory=JobSettings, alias="weekly-briefing")
-    monthly_circular: JobSettings = Field(default_factory=JobSettings, alias="monthly-circular")
-    deadline_reminder: ReminderSettings = Field(default_factory=ReminderSettings, alias="deadline-reminder")
-    overdue_notice: JobSettings = Field(default_factory=JobSettings, alias="overdue-notice")
-    # Amber and red 督办 items remind their lead units' liaisons on working mornings.
-    item_reminder: ItemReminderSettings = Field(default_factory=ItemReminderSettings, alias="item-reminder")
-    round_reminder: RoundReminderSettings = Field(default_factory=RoundReminderSettings, alias="round-reminder")
-    quarterly_round: PeriodicRoundSettings = Field(default_factory=PeriodicRoundSettings, alias="quarterly-round")
-    half_year_round: PeriodicRoundSettings = Field(default_factory=PeriodicRoundSettings, alias="half-year-round")
+    meetings: tuple[MeetingSeries, ...] = ()
     deadline_policy: DeadlinePolicy = "keep"
     catchup_grace_hours: float = Field(default=6, ge=0, le=168)
     templates_dir: Path | None = None
@@ -131,22 +64,35 @@ class ScheduleSettings(BaseModel):
             raise ValueError("目录不存在")
         return value
 
+    @field_validator("meetings")
+    @classmethod
+    def _meeting_titles_unique(cls, value: tuple[MeetingSeries, ...]) -> tuple[MeetingSeries, ...]:
+        titles = [series.title for series in value]
+        repeated = sorted({title for title in titles if titles.count(title) > 1})
+        if repeated:
+            raise ValueError(f"会议名称重复：{'、'.join(repeated)}（名称标识一个例会，应互不相同）")
+        return value
+
     @model_validator(mode="after")
-    def _days_listed_once(self) -> ScheduleSettings:
+    def _days_listed_once(self) -> CommonScheduleSettings:
         both = sorted(self.extra_holidays & self.extra_workdays)
         if both:
             listed = "、".join(day.isoformat() for day in both)
             raise ValueError(f"{listed} 同时列在 extra_holidays 和 extra_workdays 中")
         return self
 
+    def job(self, job: Job[SettingsT]) -> SettingsT:
+        """``job``'s own section, of its own settings type (``settings.job(deadline_reminder.JOB).days_before``)."""
+        value = getattr(self, job.field)
+        if not isinstance(value, job.settings):
+            raise TypeError(f"[schedules.{job.name}] 不是 {job.settings.__name__}")
+        return value
+
     def jobs(self) -> dict[str, JobSettings]:
-        """Each job's settings by its name in the TOML (``weekly-briefing`` …)."""
-        found = {}
-        for name, field in type(self).model_fields.items():
-            value = getattr(self, name)
-            if isinstance(value, JobSettings):
-                found[field.alias or name] = value
-        return found
+        """Each registered job's settings by its name in the TOML (``weekly-briefing`` …), in the registry's order."""
+        from schedules.registry import JOBS
+
+        return {job.name: self.job(job) for job in JOBS}
 
     @property
     def catchup_grace(self) -> timedelta:
@@ -156,6 +102,23 @@ class ScheduleSettings(BaseModel):
         from schedules.calendar import WorkCalendar  # chinesecalendar and holidays load only when asked
 
         return WorkCalendar(extra_holidays=self.extra_holidays, extra_workdays=self.extra_workdays)
+
+
+def _with_job_sections() -> type[CommonScheduleSettings]:
+    """The common keys plus one field per registered job: its settings model, defaults when the section is absent."""
+    from schedules.registry import JOBS
+
+    sections: dict[str, Any] = {
+        job.field: (job.settings, Field(default_factory=job.settings, alias=job.name)) for job in JOBS
+    }
+    return create_model("ScheduleSettings", __base__=CommonScheduleSettings, __module__=__name__, **sections)
+
+
+if TYPE_CHECKING:
+    # Type checkers see the common model; a job's section is read through ``job()``, typed by the declaration.
+    ScheduleSettings = CommonScheduleSettings
+else:
+    ScheduleSettings = _with_job_sections()
 
 
 def deadline_shift(calendar: WorkCalendar, policy: DeadlinePolicy) -> Callable[[date], date] | None:

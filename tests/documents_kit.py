@@ -17,11 +17,10 @@ from handlers_kit import SHANGHAI, local
 from lxml import etree
 from schedules_kit import policy
 
-from schedules.documents.settings import DocumentSettings
 from storage.db import Database
 from storage.models import FileState, Item, ItemState, Person, Role, StoredFile, Submission, Unit
 from storage.periods import Period
-from storage.policy import Policy
+from storage.policy import DocumentSettings, Policy
 
 NOW = local(2026, 12, 4, 10)  # a Friday
 TODAY = NOW.date()
@@ -48,7 +47,7 @@ REPORT = (
 
 def document_policy(**settings: object) -> Policy:
     """The tests' office policy with ``DocumentSettings(**settings)``."""
-    return dataclasses.replace(policy(), documents=DocumentSettings(**settings))  # type: ignore[arg-type]
+    return dataclasses.replace(policy(), documents=DocumentSettings(**settings))
 
 
 @dataclass

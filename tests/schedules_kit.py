@@ -10,7 +10,10 @@ from handlers_kit import OFFICE_NAME, SHANGHAI, local
 from sqlalchemy import func, select
 
 from schedules.context import JobContext
-from schedules.settings import ItemReminderSettings, RoundReminderSettings, ScheduleSettings, with_schedules
+from schedules.kinds.item_reminder import ItemReminderSettings
+from schedules.kinds.meeting_reminder import MeetingReminderSettings
+from schedules.kinds.round_reminder import RoundReminderSettings
+from schedules.settings import ScheduleSettings, with_schedules
 from storage.db import Database
 from storage.models import Group, JobClaim, OutboxMessage, Submission, Unit
 from storage.periods import DeadlineRule, Period
@@ -24,11 +27,13 @@ __all__ = ["SHANGHAI", "local"]
 def policy(**settings: Any) -> Policy:
     """The office's policy with ``ScheduleSettings(**settings)`` (defaults otherwise).
 
-    The daily 督办 item and 征集 reminders are off unless given: these tests are about the reporting cycle's four
-    jobs (tests/test_items_rhythm.py and tests/test_rounds_reminder.py cover them).
+    The daily 督办 item, 征集 and meeting reminders are off unless given: these tests are about the reporting
+    cycle's four jobs (tests/test_items_rhythm.py, tests/test_rounds_reminder.py and tests/test_meetings_*.py
+    cover them).
     """
     settings.setdefault("item_reminder", ItemReminderSettings(enabled=False))
     settings.setdefault("round_reminder", RoundReminderSettings(enabled=False))
+    settings.setdefault("meeting_reminder", MeetingReminderSettings(enabled=False))
     return with_schedules(BASE_POLICY, ScheduleSettings(**settings))
 
 

@@ -48,6 +48,7 @@ from tests.faults_kit import (
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 MEMBERS_1, MEMBERS_2, OFFICE = "强省会工作机制群一", "强省会工作机制群二", "工作机制办公室"
+DAILY_REMINDERS = ["item-reminder", "round-reminder", "meeting-reminder"]
 ROBOT_KEYS = {MEMBERS_1: "members-1", MEMBERS_2: "members-2", OFFICE: "office"}
 
 
@@ -60,9 +61,9 @@ def expected_groups(job: str) -> set[str]:
 def three_instances(tmp_path: Path, url: str, fakes: FakePlatforms) -> AbstractAsyncContextManager[Cluster]:
     """Three instances whose groups post to the fake WeCom, with the reporting cycle's four timed jobs.
 
-    The daily 督办事项 and 征集 reminders (``item-reminder``, ``round-reminder``) are switched off: with no items or
-    collections they post nothing, and their twenty-odd November mornings would treble the processes this test
-    starts (``test_items_rhythm.py`` and ``test_rounds_quarter.py`` cover them).
+    The daily 督办事项, 征集 and meeting reminders (``item-reminder``, ``round-reminder``, ``meeting-reminder``) are
+    switched off: with no items, collections or meetings they post nothing, and their November mornings would
+    multiply the processes this test starts (``test_items_rhythm.py`` and ``test_rounds_quarter.py`` cover them).
     """
     groups = [wecom_robot(name, fakes.url, key, office=name == OFFICE) for name, key in ROBOT_KEYS.items()]
     for key in ROBOT_KEYS.values():
@@ -71,7 +72,7 @@ def three_instances(tmp_path: Path, url: str, fakes: FakePlatforms) -> AbstractA
         tmp_path,
         url,
         3,
-        lambda port: config_text(url, port, fakes.url, groups, disabled_jobs=["item-reminder", "round-reminder"]),
+        lambda port: config_text(url, port, fakes.url, groups, disabled_jobs=DAILY_REMINDERS),
     )
 
 

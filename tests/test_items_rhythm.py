@@ -12,9 +12,11 @@ from schedules_kit import jobs, posts
 from bot.cli import main
 from schedules.context import JobContext
 from schedules.jobs import JobOutcome, run_job
-from schedules.settings import ITEM_REMINDER, ItemReminderSettings
+from schedules.kinds.item_reminder import JOB as ITEM_REMINDER_JOB
+from schedules.kinds.item_reminder import ItemReminderSettings
 from storage.db import Database
 
+ITEM_REMINDER = ITEM_REMINDER_JOB.name
 REMINDER_ON = ItemReminderSettings()
 
 

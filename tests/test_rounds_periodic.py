@@ -11,7 +11,7 @@ from schedules_kit import jobs, posts
 from sqlalchemy import select
 
 from schedules.jobs import run_job
-from schedules.settings import PeriodicRoundSettings
+from schedules.periodic_rounds import PeriodicRoundSettings
 from storage.db import Database
 from storage.models import Round, RoundAnswer
 

@@ -17,7 +17,8 @@ from schedules_kit import claims, jobs, posts
 from sqlalchemy import select
 
 from schedules.jobs import run_job
-from schedules.settings import PeriodicRoundSettings, RoundReminderSettings
+from schedules.kinds.round_reminder import RoundReminderSettings
+from schedules.periodic_rounds import PeriodicRoundSettings
 from storage.db import Database
 from storage.models import Round, RoundAnswer
 

@@ -10,8 +10,8 @@ from schedules_kit import jobs, posts
 from test_rounds import open_collection
 
 from schedules.jobs import run_job
+from schedules.kinds.round_reminder import RoundReminderSettings
 from schedules.registry import JOB_NAMES
-from schedules.settings import RoundReminderSettings
 from storage.db import Database
 
 ON = RoundReminderSettings()

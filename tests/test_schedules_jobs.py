@@ -12,15 +12,16 @@ from sqlalchemy import delete, select
 
 from schedules import registry
 from schedules.context import JobContext
-from schedules.documents.settings import DocumentSettings
 from schedules.drafts import add_draft
+from schedules.job import JobSettings
 from schedules.jobs import JobOutcome, preview, run_job
+from schedules.kinds.deadline_reminder import ReminderSettings
 from schedules.reminders import enqueue_reminders
-from schedules.settings import JobSettings, ReminderSettings
 from storage.db import Database
 from storage.models import Draft, Group, GroupMember, JobClaim, OutboxMessage, PendingAction, Person
 from storage.outbound import OutboundMessage, enqueue_to_group
 from storage.periods import Period
+from storage.policy import DocumentSettings
 
 
 async def run_at(ctx: JobContext, job: str, at: datetime, *, late: bool = False) -> JobOutcome:

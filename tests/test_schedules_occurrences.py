@@ -12,8 +12,10 @@ from schedules_kit import SHANGHAI, policy
 from bot.cli import main
 from bot.scheduler import HORIZON, JobScheduler
 from schedules.context import JobContext, ScheduleEnv
+from schedules.job import JobSettings
+from schedules.kinds.deadline_reminder import ReminderSettings, reminder_period, reminders_for
+from schedules.kinds.overdue_notice import overdue_for, overdue_period
 from schedules.occurrences import Occurrence, Planner
-from schedules.settings import JobSettings, ReminderSettings
 from storage.db import Database
 from storage.periods import Period
 
@@ -121,7 +123,7 @@ def test_configured_times_and_disabled_jobs() -> None:
 
 def test_reminders_when_the_deadline_is_a_sunday() -> None:
     """25 October 2026 is a Sunday: by default the deadline stays and its day's reminders move to Friday."""
-    found = planner().reminders_for(Period(2026, 9))
+    found = reminders_for(planner(), Period(2026, 9))
     assert [(o.at.strftime("%m-%d %H:%M"), o.skipped) for o in found] == [
         ("10-19 09:30", False),
         ("10-22 09:30", False),
@@ -129,9 +131,9 @@ def test_reminders_when_the_deadline_is_a_sunday() -> None:
         ("10-23 15:00", False),
     ]
     assert found[2].note == "截止日前第1个工作日；截止日10月25日（周日）为周末，截止日当天的提醒提前至10月23日（周五）"
-    kept = planner(deadline_reminder=ReminderSettings(holiday_policy="keep")).reminders_for(Period(2026, 9))
+    kept = reminders_for(planner(deadline_reminder=ReminderSettings(holiday_policy="keep")), Period(2026, 9))
     assert [o.at.strftime("%m-%d %H:%M") for o in kept][-2:] == ["10-25 09:30", "10-25 15:00"]
-    skipped = planner(deadline_reminder=ReminderSettings(holiday_policy="skip")).reminders_for(Period(2026, 9))
+    skipped = reminders_for(planner(deadline_reminder=ReminderSettings(holiday_policy="skip")), Period(2026, 9))
     assert [(o.at.strftime("%m-%d %H:%M"), o.skipped) for o in skipped][-2:] == [
         ("10-25 09:30", True),
         ("10-25 15:00", True),
@@ -152,10 +154,10 @@ def test_deadline_policy_moves_the_deadline_and_everything_after_it(
     office = planner(deadline_policy=deadline_policy)
     assert office.policy.deadline.due_date(Period(2026, 9)) == due
     assert office.policy.deadline.deadline(Period(2026, 9)) == datetime.combine(due, time(23, 59, 59), SHANGHAI)
-    assert [o.at.strftime("%m-%d") for o in office.reminders_for(Period(2026, 9))] == reminders
-    assert office.overdue_for(Period(2026, 9)).at.strftime("%m-%d") == overdue
+    assert [o.at.strftime("%m-%d") for o in reminders_for(office, Period(2026, 9))] == reminders
+    assert overdue_for(office, Period(2026, 9)).at.strftime("%m-%d") == overdue
     if deadline_policy != "keep":
-        assert "截止日10月25日（周日）为周末，按设置" in office.reminders_for(Period(2026, 9))[0].note
+        assert "截止日10月25日（周日）为周末，按设置" in reminders_for(office, Period(2026, 9))[0].note
 
 
 def test_2027_uses_the_statutory_holidays() -> None:
@@ -169,12 +171,12 @@ def test_2027_uses_the_statutory_holidays() -> None:
 
 def test_what_an_occurrence_is_about() -> None:
     office = planner()
-    assert office.reminder_period(datetime(2026, 11, 24, 9, 30, tzinfo=SHANGHAI)) == Period(2026, 10)
-    assert office.reminder_period(datetime(2026, 11, 25, 15, tzinfo=SHANGHAI)) == Period(2026, 10)
-    assert office.reminder_period(datetime(2026, 11, 26, 9, tzinfo=SHANGHAI)) == Period(2026, 11)
-    assert office.overdue_period(datetime(2026, 11, 26, 9, tzinfo=SHANGHAI)) == Period(2026, 10)
-    assert office.overdue_period(datetime(2026, 12, 1, 9, tzinfo=SHANGHAI)) == Period(2026, 10)
-    assert office.overdue_period(datetime(2027, 1, 4, 9, tzinfo=SHANGHAI)) == Period(2026, 11)
+    assert reminder_period(office, datetime(2026, 11, 24, 9, 30, tzinfo=SHANGHAI)) == Period(2026, 10)
+    assert reminder_period(office, datetime(2026, 11, 25, 15, tzinfo=SHANGHAI)) == Period(2026, 10)
+    assert reminder_period(office, datetime(2026, 11, 26, 9, tzinfo=SHANGHAI)) == Period(2026, 11)
+    assert overdue_period(office, datetime(2026, 11, 26, 9, tzinfo=SHANGHAI)) == Period(2026, 10)
+    assert overdue_period(office, datetime(2026, 12, 1, 9, tzinfo=SHANGHAI)) == Period(2026, 10)
+    assert overdue_period(office, datetime(2027, 1, 4, 9, tzinfo=SHANGHAI)) == Period(2026, 11)
 
 
 def write_config(tmp_path: Path, extra: str = "") -> Path:
@@ -189,7 +191,9 @@ def write_config(tmp_path: Path, extra: str = "") -> Path:
 
 def test_jobs_list_json_is_the_planner(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = write_config(  # as planner() has it
-        tmp_path, "[schedules.item-reminder]\nenabled = false\n[schedules.round-reminder]\nenabled = false\n"
+        tmp_path,
+        "[schedules.item-reminder]\nenabled = false\n[schedules.round-reminder]\nenabled = false\n"
+        "[schedules.meeting-reminder]\nenabled = false\n",
     )
     assert main(["--config", str(config), "jobs", "list", "--from", "2026-09-28", "--days", "15", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)

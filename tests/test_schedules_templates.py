@@ -8,9 +8,9 @@ import time_machine
 from handlers_kit import MEMBER_GROUP, OFFICE_GROUP
 from schedules_kit import SHANGHAI, jobs, posts, when
 
-from schedules.compose import DueItem, Upcoming
 from schedules.content import AnnouncementMade, MissingUnit, ReceivedReport
 from schedules.jobs import run_job
+from schedules.kinds.weekly_briefing import DueItem, Upcoming
 from schedules.templating import Rendered, Templates
 from storage.db import Database
 from storage.models import Group, GroupMember, Person, Role, Submission, Unit

@@ -1,8 +1,9 @@
 """``duban jobs list|run``: the timed jobs' coming occurrences, and running one by hand.
 
 ``list`` asks the same planner the scheduler uses, so what it shows is what fires ("what happens over
-National Day?"). ``run`` goes through the same claim as the scheduler: running an occurrence twice posts it
-once, and ``--dry-run`` only prints the messages.
+National Day?"); it ends with every job, on or off, with its rule and next run, the built-in monthly report
+round, and the collections and meetings open now (:mod:`schedules.overview`). ``run`` goes through the same
+claim as the scheduler: running an occurrence twice posts it once, and ``--dry-run`` only prints the messages.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.cli.base import CliError, SubParsers, checked_database, settings_of
+from bot.cli.base import CliError, SubParsers, checked_database, open_checked, settings_of
 from schedules.dates import day_label, moment_label
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from schedules.context import ScheduleEnv
     from schedules.jobs import JobOutcome
     from schedules.occurrences import Occurrence
+    from schedules.overview import OpenNow
 
 DEFAULT_DAYS = 31
 MAX_DAYS = 400
@@ -68,6 +70,7 @@ def parse_moment(text: str, tz: ZoneInfo) -> datetime:
 def cmd_list(args: argparse.Namespace) -> int:
     from bot.context import policy_from_settings
     from schedules.context import ScheduleEnv
+    from schedules.overview import overview_lines
 
     settings = settings_of(args)
     if not 1 <= args.days <= MAX_DAYS:
@@ -79,8 +82,30 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([occurrence_json(o) for o in occurrences], ensure_ascii=False, indent=2))
     else:
-        print("\n".join(list_lines(env, settings, start, end, occurrences)))
+        now = datetime.now(settings.tz)
+        found, why_not = asyncio.run(_open_now(settings, env, now))
+        lines = list_lines(env, settings, start, end, occurrences) + overview_lines(env, now, found, why_not)
+        print("\n".join(lines))
     return 0
+
+
+async def _open_now(settings: Settings, env: ScheduleEnv, now: datetime) -> tuple[OpenNow | None, str]:
+    """The monthly standing and the open rounds, or why the database could not tell (the plan is shown anyway)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from schedules.overview import open_now
+
+    try:
+        db = await open_checked(settings)
+    except CliError:
+        return None, "数据库尚未初始化或不是当前版本"
+    except (OSError, SQLAlchemyError):
+        return None, "无法连接数据库"
+    try:
+        async with db.sessions() as session:
+            return await open_now(session, env, now), ""
+    finally:
+        await db.close()
 
 
 def occurrence_json(occurrence: Occurrence) -> dict[str, object]:
@@ -116,7 +141,7 @@ def list_lines(
         )
     from schedules.registry import JOBS
 
-    disabled = [job.title for job in JOBS if not job.settings_of(env.settings).enabled]
+    disabled = [job.title for job in JOBS if not env.settings.job(job).enabled]
     if disabled:
         lines.append(f"已停用：{'、'.join(disabled)}")
     special = special_days(env.calendar, start, end)
@@ -161,7 +186,7 @@ async def _run(settings: Settings, job: str, at: datetime, *, dry_run: bool) -> 
     async with checked_database(settings) as db:
         await sync_groups(db, settings.groups)
         ctx = JobContext.create(db, policy_from_settings(settings), instance_id="cli")
-        if not job_named(job).settings_of(ctx.settings).enabled:
+        if not ctx.settings.job(job_named(job)).enabled:
             print(f"提示：{job_named(job).title}已在配置中停用，本次为手动执行。")
         when = moment_label(at, settings.tz, year=True)
         if dry_run:

@@ -87,7 +87,7 @@ async def jobs(request: web.Request) -> web.Response:
         claim = found.get((occurrence.job, occurrence.utc))
         fate, kind = fate_of(occurrence, claim, now, epoch)
         lines.append(PlanLine(occurrence, occurrence.at <= now, fate, kind, claim))
-    disabled = [job.title for job in JOBS if not job.settings_of(env.settings).enabled]
+    disabled = [job.title for job in JOBS if not env.settings.job(job).enabled]
     return render(
         request,
         "jobs.html.j2",

@@ -20,10 +20,10 @@ from schedules import claims
 from schedules.context import ScheduleEnv
 from schedules.dates import day_label, moment_label
 from schedules.drafts import MAX_DRAFT_CHARS, DraftKind, add_draft, pending_drafts, withdraw_draft
+from schedules.job import Job, JobSettings
 from schedules.jobs import Manual, occur
+from schedules.kinds import monthly_circular, weekly_briefing
 from schedules.occurrences import Occurrence
-from schedules.registry import JOB_TITLES, job_named
-from schedules.settings import MONTHLY_CIRCULAR, WEEKLY_BRIEFING
 from storage.outbound import quote
 
 ADD_WORDS = ("添加", "增加", "新增", "add")
@@ -37,7 +37,7 @@ class Briefing:
     """What differs between 周报 and 通报."""
 
     word: str
-    job: str
+    declared: Job[JobSettings]
     kind: DraftKind
     section: str  # where drafted items appear
     this: str  # 本周 / 本月
@@ -45,17 +45,21 @@ class Briefing:
     def current(self, env: ScheduleEnv, ctx: CommandContext) -> Occurrence:
         today = ctx.now.astimezone(env.policy.tz).date()
         if self.kind == "weekly":
-            return env.planner.week_occurrence(today)
-        return env.planner.month_occurrence(today)
+            return weekly_briefing.week_occurrence(env.planner, today)
+        return monthly_circular.month_occurrence(env.planner, today)
 
     def following(self, env: ScheduleEnv, occurrence: Occurrence) -> Occurrence:
         if self.kind == "weekly":
-            return env.planner.week_occurrence(occurrence.nominal + timedelta(days=7))
-        return env.planner.month_occurrence(occurrence.nominal.replace(day=28) + timedelta(days=4))
+            return weekly_briefing.week_occurrence(env.planner, occurrence.nominal + timedelta(days=7))
+        return monthly_circular.month_occurrence(env.planner, occurrence.nominal.replace(day=28) + timedelta(days=4))
+
+    @property
+    def job(self) -> str:
+        return self.declared.name
 
     @property
     def title(self) -> str:
-        return JOB_TITLES[self.job]
+        return self.declared.title
 
     @property
     def usage(self) -> str:
@@ -69,8 +73,8 @@ class Briefing:
         )
 
 
-WEEKLY = Briefing("周报", WEEKLY_BRIEFING, "weekly", "下周安排", "本周")
-MONTHLY = Briefing("通报", MONTHLY_CIRCULAR, "monthly", "下月安排", "本月")
+WEEKLY = Briefing("周报", weekly_briefing.JOB, "weekly", "下周安排", "本周")
+MONTHLY = Briefing("通报", monthly_circular.JOB, "monthly", "下月安排", "本月")
 
 
 async def _next_unsent(ctx: CommandContext, env: ScheduleEnv, briefing: Briefing) -> Occurrence:
@@ -118,9 +122,7 @@ async def _add(ctx: CommandContext, env: ScheduleEnv, briefing: Briefing, text: 
 
 async def _preview(ctx: CommandContext, env: ScheduleEnv, briefing: Briefing) -> None:
     target = await _next_unsent(ctx, env, briefing)
-    composition = await job_named(briefing.job).compose(
-        ctx.session, env, target.at, late=False, now=max(target.at, ctx.now)
-    )
+    composition = await briefing.declared.compose(ctx.session, env, target.at, late=False, now=max(target.at, ctx.now))
     drafts = await pending_drafts(ctx.session, briefing.kind, target.subject)
     if not composition.deliveries:
         ctx.reply(f"{briefing.title}暂无可发送的群：{composition.note}")

@@ -18,11 +18,10 @@ from schedules.documents.gongwen import GongwenWriter
 from schedules.documents.kinds import Kind as Kind  # re-exported: callers name kinds through the service
 from schedules.documents.monthly import write_circular, write_flash
 from schedules.documents.periodic import write_evaluation, write_quarterly
-from schedules.documents.settings import DocumentSettings, document_settings
 from schedules.documents.spans import Span, month_span, parse_half, parse_quarter
 from storage.models import AuditEntry
 from storage.periods import Period
-from storage.policy import Policy
+from storage.policy import DocumentSettings, Policy
 
 # The words an office uses in chat for each document.
 KIND_WORDS = {
@@ -94,7 +93,7 @@ async def build_document(
 ) -> BuiltDocument:
     """The Word file of ``request``, read from the database at ``now``."""
     env = ScheduleEnv.of(policy)
-    settings = document_settings(policy)
+    settings = policy.documents
     tz = policy.tz
     span = request.span
     day = request.day
@@ -152,7 +151,7 @@ def _number(settings: DocumentSettings, request: DocumentRequest) -> str:
 
 def keep(built: BuiltDocument, policy: Policy, now: datetime) -> Path:
     """Store ``built`` under ``[documents] output_dir`` (the file a chat request leaves for the office to fetch)."""
-    folder = document_settings(policy).output_dir
+    folder = policy.documents.output_dir
     folder.mkdir(parents=True, exist_ok=True)
     stamp = now.astimezone(policy.tz).strftime("%Y%m%d-%H%M%S")
     path = folder / f"{Path(built.filename).stem}-{stamp}.docx"

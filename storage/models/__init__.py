@@ -28,6 +28,7 @@ from storage.models.base import NAMING_CONVENTION, Base, BigId, UtcDateTime, enu
 from storage.models.blobs import Blob, BlobChunk
 from storage.models.console import ConsoleLogin, ConsoleSession
 from storage.models.leases import ConnectionLease
+from storage.models.meetings import Meeting
 from storage.models.rounds import Round, RoundAnswer
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "ConnectionLease",
     "ConsoleLogin",
     "ConsoleSession",
+    "Meeting",
     "Round",
     "RoundAnswer",
     "UtcDateTime",

@@ -1,13 +1,13 @@
 """The round reminder (征集催报): on working mornings, each open collection due within a few working days reminds
 only the units that have not answered, @-mentioning only those units' liaisons (A角, B角) in the groups they sit in.
-
-A job in one module: its settings model, its planner and its composer; :mod:`schedules.registry` lists it.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time
+from typing import TYPE_CHECKING
 
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,37 +15,46 @@ from schedules.compose import Composition, Delivery
 from schedules.content import target_groups
 from schedules.context import ScheduleEnv
 from schedules.dates import moment_label
+from schedules.job import Job, JobSettings, every_day
 from schedules.occurrences import Occurrence, Planner
-from schedules.settings import ROUND_REMINDER
-from storage import rounds
+from storage import meetings, rounds
 from storage.models import Group, GroupMember, Person, Role, Round
 from storage.outbound import Mention, OutboundMessage, quote
+
+if TYPE_CHECKING:
+    from schedules.settings import ScheduleSettings
+
+
+class RoundReminderSettings(JobSettings):
+    """``[schedules.round-reminder]``: open collections due within ``workdays_before`` working days (or overdue)
+    remind the units that have not answered, on working mornings."""
+
+    at: time = time(10, 0)
+    workdays_before: int = Field(default=2, ge=0, le=20)
 
 
 def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
     """Every working day (every day under ``keep``) at the configured time; the claim makes it once a day."""
-    config = planner.settings.round_reminder
-    found = []
-    day = start
-    while day <= end:
-        if config.holiday_policy == "keep" or planner.calendar.is_workday(day):
-            at = datetime.combine(day, config.at, tzinfo=planner.tz)
-            found.append(Occurrence(ROUND_REMINDER, at, day, day.isoformat()))
-        day += timedelta(days=1)
-    return found
+    return planner.every_workday(JOB.name, planner.settings.job(JOB), start, end)
 
 
-def _due_soon(env: ScheduleEnv, round_: Round, today: date) -> bool:
-    """Due from today up to the configured number of working days ahead (overdue open rounds keep being chased)."""
+async def _due_soon(session: AsyncSession, env: ScheduleEnv, round_: Round, today: date, now: datetime) -> bool:
+    """Due from today up to the configured number of working days ahead (overdue open rounds keep being chased).
+
+    A meeting's 回执 are chased on the day they are due (the working day before the meeting) and never once the
+    meeting has begun."""
     due = round_.deadline.astimezone(env.policy.tz).date()
-    ahead = env.settings.round_reminder.workdays_before
+    if round_.kind == meetings.KIND:
+        meeting = await meetings.meeting_of(session, round_.id)
+        return due == today and (meeting is None or meeting.starts_at > now)
+    ahead = env.settings.job(JOB).workdays_before
     horizon = today
     for _ in range(ahead):
         horizon = env.calendar.next_workday(horizon)
     return due <= horizon
 
 
-async def _liaisons_by_group(
+async def liaisons_by_group(
     session: AsyncSession, unit_ids: list[int], groups: list[Group]
 ) -> dict[int, dict[int, list[Person]]]:
     """group id → unit id → the unit's active liaisons sitting in that group (A角 first)."""
@@ -67,6 +76,16 @@ async def _liaisons_by_group(
     return found
 
 
+def _paragraph(round_: Round, when: str, units: str) -> str:
+    title = quote(round_.title, max_chars=40)
+    if round_.kind == meetings.KIND:
+        return (
+            f"会议#{round_.id}“{title}”回执{when}，以下单位尚未回执：{units}。"
+            f"请联络员回复“#{round_.id} 参会人员：姓名、职务”。"
+        )
+    return f"征集#{round_.id}“{title}”{when}，以下单位尚未答复：{units}。请联络员回复“#{round_.id} …”。"
+
+
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
     """One message per group (its dedupe key is per group): a paragraph per round due soon naming that group's
     laggards, and @-mentions of only their liaisons."""
@@ -76,14 +95,14 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
     by_id: dict[int, Group] = {}
     reminded: set[tuple[int, int]] = set()
     for round_ in await rounds.open_rounds(session):
-        if not _due_soon(env, round_, today):
+        if not await _due_soon(session, env, round_, today, now):
             continue
         standing = await rounds.round_standing(session, round_)
         names = {unit.unit_id: unit.unit_name for unit in standing.missing}
         if not names:
             continue
         groups = await target_groups(session, [round_.group] if round_.group else [], office=False)
-        present_by_group = await _liaisons_by_group(session, list(names), groups)
+        present_by_group = await liaisons_by_group(session, list(names), groups)
         for group in groups:
             present = present_by_group.get(group.id, {})
             if not present:
@@ -92,10 +111,7 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
             units = "、".join(quote(names[unit_id]) for unit_id in present)
             passed = now > round_.deadline
             when = ("已过截止时间" if passed else "截止时间为") + moment_label(round_.deadline, env.policy.tz)
-            paragraphs.setdefault(group.id, []).append(
-                f"征集#{round_.id}“{quote(round_.title, max_chars=40)}”{when}，"
-                f"以下单位尚未答复：{units}。请联络员回复“#{round_.id} …”。"
-            )
+            paragraphs.setdefault(group.id, []).append(_paragraph(round_, when, units))
             people = mentioned.setdefault(group.id, {})
             for liaisons in present.values():
                 people.update((person.id, Mention.of(person)) for person in liaisons)
@@ -115,3 +131,22 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
         for group_id, lines in paragraphs.items()
     ]
     return Composition(deliveries=deliveries, note=f"提醒未答复单位{len(reminded)}家次")
+
+
+def describe(settings: ScheduleSettings) -> str:
+    config = settings.job(JOB)
+    return (
+        f"{every_day(config)}{config.at:%H:%M}，截止前{config.workdays_before}个工作日内（及已逾期）的征集"
+        "提醒尚未答复的单位；会议回执在回执截止当天提醒"
+    )
+
+
+JOB = Job(
+    name="round-reminder",
+    title="征集催报",
+    order=60,
+    settings=RoundReminderSettings,
+    plan=plan,
+    compose=compose,
+    describe=describe,
+)
