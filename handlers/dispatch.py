@@ -90,12 +90,19 @@ async def handle(session: AsyncSession, row: InboxMessage, policy: Policy, now: 
 
 def is_courtesy(text: str) -> bool:
     """A thank-you or an acknowledgement (``收到，谢谢！``, ``👍``), which must not replace a unit's report."""
-    letters = "".join(
-        char for char in unicodedata.normalize("NFKC", text).casefold() if unicodedata.category(char)[0] not in "PZS"
-    )
+    kept: list[str] = []
+    for char in unicodedata.normalize("NFKC", text).casefold():
+        if unicodedata.category(char)[0] not in "PZS":
+            kept.append(char)
+            if len(kept) > _LONGEST_COURTESY:  # a report, however it ends: no need to read it all
+                return False
+    letters = "".join(kept)
     if not letters:
         return True
     return any(letters == first + second for first in ("", *COURTESIES) for second in COURTESIES)
+
+
+_LONGEST_COURTESY = 2 * max(len(word) for word in COURTESIES)
 
 
 async def _attachment(session: AsyncSession, row: InboxMessage, person: Person, policy: Policy, now: datetime) -> None:

@@ -162,12 +162,15 @@ def names_monthly_report(text: str) -> bool:
     return unicodedata.normalize("NFKC", text).strip() in MONTHLY_WORDS
 
 
+async def collections_asking(session: AsyncSession) -> list[tuple[Round, set[int]]]:
+    """Each open collection with the units it asks: their liaisons' unmarked text may be meant for it."""
+    return [(r, set(await rounds.asked_unit_ids(session, r))) for r in await rounds.open_rounds(session)]
+
+
 async def units_asked(session: AsyncSession) -> set[int]:
-    """The units some open collection asks: their liaisons' unmarked text is not simply a monthly report."""
-    asked: set[int] = set()
-    for round_ in await rounds.open_rounds(session):
-        asked.update(await rounds.asked_unit_ids(session, round_))
-    return asked
+    """The units some open collection asks (:func:`collections_asking`), whose unmarked text
+    :func:`route_unmarked` must look at: for every other unit it is simply the monthly report."""
+    return {unit_id for _, asked in await collections_asking(session) for unit_id in asked}
 
 
 async def route_unmarked(
@@ -186,7 +189,7 @@ async def route_unmarked(
         if held is not None:
             held.confirmed_at, held.confirmed_by = now, person.id
             return str(held.payload["text"])
-    asking = [r for r in await rounds.open_rounds(session) if unit.id in await rounds.asked_unit_ids(session, r)]
+    asking = [r for r, asked in await collections_asking(session) if unit.id in asked]
     if not asking:
         return text
     if len(asking) == 1 and asking[0].fields:
