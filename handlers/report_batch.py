@@ -141,6 +141,7 @@ async def _file(session: AsyncSession, reports: list[_Report], policy: Policy) -
         )
         body = confirmation_text(report.unit, version, report.period, row, policy)
         replies.append(reply_values(row, OutboundMessage(body=body)))
-        row.person_id = report.person.id
     await session.execute(insert(Submission), versions)
     await session.execute(insert(OutboxMessage), replies)
+    for report in reports:  # after the inserts, so that it is flushed with the caller's "done": one UPDATE
+        report.row.person_id = report.person.id
