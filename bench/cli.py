@@ -11,13 +11,18 @@ a burst of load on a shared machine hits every command alike):
 
 Targets: ``--help`` and ``status`` within 0.3 s of the floor; ``say`` under 0.5 s. Medians are judged; the
 CPU time of each command (user + system, which load on other cores inflates less than wall time) is printed
-beside it.
+beside it, and each median as a multiple of the floor's.
+
+The service's port is written into the demo's ``duban.toml``, as an office would set it. A ``DUBAN_…`` variable
+in the environment makes the configuration load pydantic-settings' environment source (about 0.1 s more);
+``duban status`` with one set is timed too and shown for information.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import socket
 import statistics
@@ -85,23 +90,35 @@ def line(name: str, timings: Timings, verdict: str) -> str:
     return f"  {name:<22} median {timings.median:.3f} s  (runs {spread} s, CPU {cpu:.3f} s)  {verdict}"
 
 
+def listen_on(config: Path, port: int) -> None:
+    """Set ``[server] port`` in the demo's configuration (``port = 8080`` as ``duban init`` writes it)."""
+    text, count = re.subn(r"(?m)^port = \d+$", f"port = {port}", config.read_text(encoding="utf-8"), count=1)
+    if count != 1:
+        raise SystemExit(f"no [server] port line in {config}")
+    config.write_text(text, encoding="utf-8")
+
+
+STATUS_WITH_ENV = "duban status, DUBAN_ set"
+
+
 def run(repeat: int) -> int:
     duban = str(Path(sys.executable).with_name("duban"))
     with tempfile.TemporaryDirectory(prefix="duban-bench-cli-") as folder:
         cwd = Path(folder)
         port = free_port()
-        env = {**os.environ, "DUBAN_SERVER__PORT": str(port)}
-        env.pop("DUBAN_CONFIG", None)
+        env = {key: value for key, value in os.environ.items() if not key.startswith("DUBAN_")}
         subprocess.run([duban, "init", "--demo"], cwd=cwd, env=env, capture_output=True, check=True)
+        listen_on(cwd / "duban.toml", port)
         commands = {
-            "python -c pass": [sys.executable, "-c", "pass"],
-            "duban --help": [duban, "--help"],
-            "duban status": [duban, "status"],
+            "python -c pass": ([sys.executable, "-c", "pass"], env),
+            "duban --help": ([duban, "--help"], env),
+            "duban status": ([duban, "status"], env),
+            STATUS_WITH_ENV: ([duban, "status"], {**env, "DUBAN_SERVER__PORT": str(port)}),
         }
         results = {name: Timings() for name in [*commands, "duban say (round trip)"]}
         for _ in range(repeat):
-            for name, command in commands.items():
-                timed(command, cwd, env, results[name])
+            for name, (command, command_env) in commands.items():
+                timed(command, cwd, command_env, results[name])
         server = subprocess.Popen(
             [duban, "serve"], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -118,14 +135,19 @@ def run(repeat: int) -> int:
     print(f"duban CLI start-up, {repeat} runs each, median (shared machine: compare within this run)")
     print(line("python -c pass", results["python -c pass"], "(floor)"))
     missed = False
-    for name in ("duban --help", "duban status"):
+    for name in ("duban --help", "duban status", STATUS_WITH_ENV):
         over = results[name].median - floor
         met = over <= OVER_FLOOR_TARGET
-        missed |= not met
-        print(line(name, results[name], f"floor + {over:.3f} s: {'met' if met else 'MISSED'} (≤ +0.3 s)"))
+        ratio = results[name].median / floor
+        if name == STATUS_WITH_ENV:
+            verdict = f"floor + {over:.3f} s ({ratio:.1f}× floor; for information)"
+        else:
+            missed |= not met
+            verdict = f"floor + {over:.3f} s ({ratio:.1f}× floor): {'met' if met else 'MISSED'} (≤ +0.3 s)"
+        print(line(name, results[name], verdict))
     say_median = results["duban say (round trip)"].median
     missed |= say_median >= SAY_TARGET
-    verdict = f"{'met' if say_median < SAY_TARGET else 'MISSED'} (< 0.5 s)"
+    verdict = f"{say_median / SAY_TARGET:.2f} of the target: {'met' if say_median < SAY_TARGET else 'MISSED'} (< 0.5 s)"
     print(line("duban say (round trip)", results["duban say (round trip)"], verdict))
     return 1 if missed else 0
 

@@ -26,7 +26,7 @@ from sqlalchemy import insert
 from bench.standing import postgres_database, sqlite_database
 from bot.app import create_app
 from bot.config import Settings
-from bot.context import policy_from_settings
+from bot.policy import policy_from_settings
 from storage.console_auth import issue_link_token
 from storage.db import Database
 from storage.matrix import months_ending

@@ -1,14 +1,16 @@
 """Configuration: one TOML file, validated by pydantic, every key overridable by environment.
 
 The file is found at ``--config PATH``, else ``$DUBAN_CONFIG``, else ``./duban.toml``. Environment variables
-``DUBAN_<SECTION>__<KEY>`` override the file (``DUBAN_DATABASE__URL``, ``DUBAN_WECOM__APP__TOKEN``).
+``DUBAN_<SECTION>__<KEY>`` override the file (``DUBAN_DATABASE__URL``, ``DUBAN_WECOM__APP__TOKEN``), read by
+pydantic-settings' environment source. That library takes a tenth of a second to import, more than the rest of
+this module: :func:`load_settings` imports it only when the environment holds such a variable, so that a
+command like ``duban status`` on a clerk's machine starts without it. The rules are the models' either way.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from contextvars import ContextVar
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
@@ -23,17 +25,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
 
+from bot.config_files import DEFAULT_HOST, DEFAULT_PORT, MAX_PORT
+from bot.config_files import resolve_config_path as resolve_config_path  # re-exported: the CLI finds it here
 from bot.errors import ConfigError as ConfigError  # re-exported: callers catch it from here
 from schedules.settings import ScheduleSettings
+from storage.policy import DocumentSettings
 
-DEFAULT_CONFIG_PATH = Path("duban.toml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/duban.db"
 
 Platform = Literal["wecom", "dingtalk", "feishu", "sandbox"]
@@ -58,8 +56,8 @@ class DatabaseConfig(Section):
 
 
 class ServerConfig(Section):
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    host: str = DEFAULT_HOST
+    port: int = Field(default=DEFAULT_PORT, ge=1, le=MAX_PORT)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
 
 
@@ -286,48 +284,15 @@ class ReportingConfig(Section):
     deadline_time: time = time(23, 59, 59)
 
 
-class DocumentsConfig(Section):
-    """``[documents]``: the Word documents (月度通报, 快报, 季度通报, 半年评估报告) and the chat circular's lists."""
+class Settings(BaseModel):
+    """The whole configuration. Field names are the TOML keys.
 
-    issuer: str = ""  # 发文机关署名; empty: office_name
-    number_prefix: str = ""  # 发文机关代字, e.g. 强省会办
-    number_pattern: str = "{prefix}〔{year}〕{number}号"
-    template: str = ""  # the office's .docx with its letterhead
-    report_to: str = ""  # 主送机关 of the 半年评估报告
-    output_dir: str = "var/documents"
-    on_time_names_up_to: int = Field(default=40, ge=0, le=100_000)
+    Built by :func:`load_settings` from the file and the environment; ``Settings(...)`` and
+    ``Settings.model_validate(...)`` take the values given and nothing else. Defaults are validated too (the
+    time zone), as pydantic-settings does.
+    """
 
-    @field_validator("number_pattern")
-    @classmethod
-    def _number_fields(cls, value: str) -> str:
-        try:
-            value.format(prefix="", year=2026, number=1)
-        except (KeyError, IndexError, ValueError):
-            raise ValueError(
-                "只能使用 {prefix}、{year}、{number} 三个字段，例如 {prefix}〔{year}〕{number}号"
-            ) from None
-        if "{number}" not in value:
-            raise ValueError("应包含 {number}（文号中的序号）")
-        return value
-
-    @field_validator("template")
-    @classmethod
-    def _template_exists(cls, value: str) -> str:
-        if value and not Path(value).is_file():
-            raise ValueError("文件不存在")
-        if value and not value.lower().endswith(".docx"):
-            raise ValueError("应为 Word .docx 文件")
-        return value
-
-
-class Settings(BaseSettings):
-    """The whole configuration. Field names are the TOML keys."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="DUBAN_",
-        env_nested_delimiter="__",
-        extra="forbid",
-    )
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     timezone: str = "Asia/Shanghai"
     office_name: str = "工作机制办公室"
@@ -344,7 +309,7 @@ class Settings(BaseSettings):
     outbound: OutboundConfig = OutboundConfig()
     files: FilesConfig = FilesConfig()
     console: ConsoleConfig = ConsoleConfig()
-    documents: DocumentsConfig = DocumentsConfig()
+    documents: DocumentSettings = DocumentSettings()
     network: NetworkConfig = NetworkConfig()
 
     @field_validator("timezone")
@@ -415,21 +380,6 @@ class Settings(BaseSettings):
         values.append(_proxy_password(self.network.proxy))
         return [value for value in values if value]
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        path = _config_path.get()
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
-        return tuple(sources)
-
 
 def _webhook_key(url: str) -> str:
     """The credential inside a robot webhook URL (``key=`` for WeCom, ``access_token=`` for DingTalk)."""
@@ -446,14 +396,45 @@ def _proxy_password(url: str) -> str:
     return credentials.partition(":")[2]
 
 
-_config_path: ContextVar[Path | None] = ContextVar("duban_config_path", default=None)
+ENV_PREFIX = "DUBAN_"
+ENV_NESTED_DELIMITER = "__"
 
 
-def resolve_config_path(explicit: str | Path | None = None) -> Path:
-    if explicit:
-        return Path(explicit)
-    from_env = os.environ.get("DUBAN_CONFIG")
-    return Path(from_env) if from_env else DEFAULT_CONFIG_PATH
+def _names_a_setting(variable: str) -> bool:
+    """Would pydantic-settings' environment source read ``variable``? (``DUBAN_<FIELD>`` or ``DUBAN_<FIELD>__…``,
+    any case; ``DUBAN_CONFIG`` and the tests' ``DUBAN_TEST_…`` name no field.)"""
+    name = variable.lower()
+    prefix = ENV_PREFIX.lower()
+    if not name.startswith(prefix):
+        return False
+    field = name[len(prefix) :].split(ENV_NESTED_DELIMITER, 1)[0]
+    return field in Settings.model_fields
+
+
+def environment_values() -> dict[str, Any]:
+    """The settings the environment gives, nested as in the file (``{"server": {"port": "9090"}}``)."""
+    if not any(_names_a_setting(variable) for variable in os.environ):
+        return {}
+    from pydantic_settings import EnvSettingsSource
+
+    source = EnvSettingsSource(
+        Settings,  # type: ignore[arg-type]  # the source reads only the model's fields, not BaseSettings' own
+        case_sensitive=False,
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+    )
+    return source()
+
+
+def merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` laid over ``base``, tables merged key by key (the environment over the file)."""
+    result = dict(base)
+    for key, value in override.items():
+        if isinstance(result.get(key), dict) and isinstance(value, dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -512,22 +493,19 @@ def load_settings(path: str | Path | None = None) -> Settings:
     """
     config_path = resolve_config_path(path)
     explicit = bool(path) or "DUBAN_CONFIG" in os.environ
+    values: dict[str, Any] = {}
     if not config_path.exists():
         if explicit:
             raise ConfigError(config_path, ["文件不存在；可运行 `duban init` 生成"])
-        token = _config_path.set(None)
     else:
         try:
             with config_path.open("rb") as handle:
-                tomllib.load(handle)
+                values = tomllib.load(handle)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(config_path, [f"不是合法的 TOML：{exc}"]) from None
         except OSError as exc:
             raise ConfigError(config_path, [f"无法读取：{exc.strerror}"]) from None
-        token = _config_path.set(config_path)
     try:
-        return Settings()
+        return Settings.model_validate(merged(values, environment_values()))
     except ValidationError as exc:
         raise ConfigError(config_path, [_describe(error) for error in exc.errors()]) from None
-    finally:
-        _config_path.reset(token)

@@ -306,6 +306,8 @@ async def handle_batch(
             log.info("inbox %d (%s %s): handled", row_id, channel, message_id)
     for row_id in remaining:
         settled += await handle_claimed(ctx, row_id, handle=handle, apologize=apologize)
+    if settled:
+        ctx.outbox_queued.set()
     return settled
 
 

@@ -12,7 +12,8 @@ Routing, in order:
 4. A command (``统计``, ``/status``…): run if the sender may use it, refused and audited if not.
 5. Any other text: an office member gets their help (office members do not file reports); a liaison's text
    is the unit's report (:mod:`handlers.reports`) — except a bare acknowledgement (``收到``, ``好的，谢谢``,
-   ``👍``), which must not become the unit's latest version.
+   ``👍``), which must not become the unit's latest version, and an answer to a round: marked ``#N``, or quoting
+   a round's request (:mod:`handlers.round_answers`).
 
 A liaison's message that starts with an office-only command word is read by its size: a short one (one line
 under :data:`REPORT_MIN_CHARS` characters) is an attempt at the command and refused; a longer or multi-line
@@ -37,8 +38,15 @@ from handlers.files import asks_how_to_send, file_attachment, keep_unfiled, ment
 from handlers.identity import identify, strip_mention
 from handlers.reports import file_report
 from handlers.respond import audit, reply
-from handlers.round_answers import file_round_answer, names_monthly_report, round_marker, route_unmarked
-from storage.models import Group, InboxMessage, OutboxMessage, Person, Role, Unit
+from handlers.round_answers import (
+    answer_quoting,
+    file_round_answer,
+    names_monthly_report,
+    quoted_rounds,
+    round_marker,
+    route_unmarked,
+)
+from storage.models import Group, InboxMessage, OutboxMessage, Person, Role, Round, Unit
 from storage.outbound import OutboundMessage, enqueue, enqueue_to_group
 from storage.policy import Policy
 
@@ -84,6 +92,8 @@ async def handle(session: AsyncSession, row: InboxMessage, policy: Policy, now: 
         reply(session, row, texts.COURTESY)
     elif (marked := round_marker(text)) is not None:
         await _round_answer(session, row, person, marked, policy, now)
+    elif row.quoted and (quoted := await quoted_rounds(session, row.quoted)):
+        await _quoting_answer(session, row, person, quoted, text, policy, now)
     else:
         await _report(session, row, person, text, policy, now)
 
@@ -151,6 +161,8 @@ def plain_report(row: InboxMessage, person: Person | None) -> tuple[Unit, str, s
     """
     if person is None or person.role is Role.OFFICE or row.attachments or row.msgtype not in TEXT_TYPES:
         return None
+    if row.quoted:  # it may quote a collection's request (handle looks that up)
+        return None
     unit = person.unit
     if unit is None or not unit.active:
         return None
@@ -171,6 +183,22 @@ async def _round_answer(
         return
     number, text = marked
     await file_round_answer(session, row, person, unit, number, text, policy, now)
+
+
+async def _quoting_answer(
+    session: AsyncSession,
+    row: InboxMessage,
+    person: Person,
+    quoted: list[Round],
+    text: str,
+    policy: Policy,
+    now: datetime,
+) -> None:
+    unit = person.unit
+    if unit is None or not unit.active:
+        _no_unit(session, row, person, policy, now)
+        return
+    await answer_quoting(session, row, person, unit, quoted, text, policy, now)
 
 
 def _no_unit(session: AsyncSession, row: InboxMessage, person: Person, policy: Policy, now: datetime) -> None:

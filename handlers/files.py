@@ -24,6 +24,7 @@ from handlers.reports import attachment_records
 from handlers.respond import reply
 from storage.files import record_files, unsettled_siblings
 from storage.models import FileState, Group, InboxMessage, Person, StoredFile, Submission, Unit
+from storage.monthly_round import is_on_time, monthly_round
 from storage.outbound import OutboundMessage, enqueue_to_group
 from storage.policy import Policy
 from storage.submissions import add_version, latest_version, lock_unit
@@ -67,13 +68,15 @@ async def file_attachment(
         submission, new_version = latest, False
     else:
         carried = list(latest.attachments) if latest is not None else []
+        round_ = await monthly_round(session, policy.deadline, period)
         submission = await add_version(
             session,
             unit_id=unit.id,
             period=period,
+            round_id=round_.id,
             text="",
             received_at=row.received_at,
-            on_time=policy.deadline.is_on_time(period, row.received_at),
+            on_time=is_on_time(round_, row.received_at),
             person_id=person.id,
             inbox_id=row.id,
             attachments=carried + records,

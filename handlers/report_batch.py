@@ -32,7 +32,8 @@ from handlers.dispatch import plain_report
 from handlers.identity import identify_many
 from handlers.reports import ParsedReport, compose_version, confirmation_text, parse_report, report_period
 from handlers.round_answers import units_asked
-from storage.models import InboxMessage, OutboxMessage, Person, Submission, Unit
+from storage.models import InboxMessage, OutboxMessage, Person, Round, Submission, Unit
+from storage.monthly_round import monthly_round
 from storage.outbound import OutboundMessage, reply_values
 from storage.periods import Period
 from storage.policy import Policy
@@ -119,16 +120,21 @@ async def _file(session: AsyncSession, reports: list[_Report], policy: Policy) -
     latest: dict[tuple[int, str], Any] = dict(
         await latest_versions(session, ((report.unit.id, str(report.period)) for report in reports))
     )
+    rounds: dict[Period, Round] = {}
+    for report in reports:
+        if report.period not in rounds:
+            rounds[report.period] = await monthly_round(session, policy.deadline, report.period)
     versions: list[dict[str, Any]] = []
     replies: list[dict[str, Any]] = []
     for report in reports:
-        row, key = report.row, (report.unit.id, str(report.period))
-        version = compose_version(row, report.parsed, report.period, latest.get(key), policy, note=report.note)
+        row, key, round_ = report.row, (report.unit.id, str(report.period)), rounds[report.period]
+        version = compose_version(row, report.parsed, round_, latest.get(key), policy, note=report.note)
         latest[key] = _Stored(version.version, version.text, version.attachments)
         versions.append(
             {
                 "unit_id": report.unit.id,
                 "period": key[1],
+                "round_id": round_.id,
                 "version": version.version,
                 "text": version.text,
                 "attachments": version.attachments,

@@ -26,7 +26,8 @@ from handlers import texts
 from handlers.period_marker import Marker, leading_marker, months_between
 from handlers.respond import reply
 from storage.files import record_files
-from storage.models import InboxMessage, Person, Submission, Unit
+from storage.models import InboxMessage, Person, Round, Submission, Unit
+from storage.monthly_round import is_on_time, monthly_round
 from storage.periods import Period
 from storage.policy import Policy
 from storage.submissions import add_version, latest_version, lock_unit
@@ -100,14 +101,15 @@ class ComposedVersion:
 def compose_version(
     row: InboxMessage,
     parsed: ParsedReport,
-    period: Period,
+    round_: Round,
     previous: Previous | None,
     policy: Policy,
     *,
     note: str = "",
 ) -> ComposedVersion:
-    """The next version of an accepted report for ``period`` (``parsed`` has content), given the unit's latest
-    version for that period: a supplement is merged into it, and its attachments are carried over.
+    """The next version of an accepted report for the period of the monthly ``round_`` (``parsed`` has content),
+    given the unit's latest version for that period: a supplement is merged into it, and its attachments are
+    carried over.
 
     The single rule for both the one-message path (:func:`file_report`) and the batch path
     (:mod:`handlers.report_batch`)."""
@@ -123,17 +125,30 @@ def compose_version(
         text=content,
         is_supplement=is_supplement,
         attachments=carried + attachment_records(row) if row.attachments else carried,
-        on_time=policy.deadline.is_on_time(period, row.received_at),
+        on_time=is_on_time(round_, row.received_at),
         note=note,
     )
 
 
 async def file_report(
-    session: AsyncSession, row: InboxMessage, person: Person, unit: Unit, text: str, policy: Policy, *, note: str = ""
+    session: AsyncSession,
+    row: InboxMessage,
+    person: Person,
+    unit: Unit,
+    text: str,
+    policy: Policy,
+    *,
+    note: str = "",
+    period: Period | None = None,
 ) -> Submission | None:
-    """Store ``text`` as the unit's next version and confirm it; ``None`` when refused (nothing stored)."""
+    """Store ``text`` as the unit's next version and confirm it; ``None`` when refused (nothing stored).
+
+    ``period`` is given when the liaison named the period's monthly round (``#N …``); else the text decides.
+    """
     parsed = parse_report(text)
-    period, refusal = report_period(row, parsed.marker, policy)
+    refusal = None
+    if period is None:
+        period, refusal = report_period(row, parsed.marker, policy)
     if refusal is not None:
         reply(session, row, refusal)
         return None
@@ -146,12 +161,14 @@ async def file_report(
 
     await lock_unit(session, unit.id)
     previous = await latest_version(session, unit.id, period)
-    version = compose_version(row, parsed, period, previous, policy, note=note)
+    round_ = await monthly_round(session, policy.deadline, period)
+    version = compose_version(row, parsed, round_, previous, policy, note=note)
     submission = await add_version(
         session,
         version=version.version,
         unit_id=unit.id,
         period=period,
+        round_id=round_.id,
         text=version.text,
         received_at=row.received_at,
         on_time=version.on_time,

@@ -1,5 +1,10 @@
 """A liaison's answer to a round (``#7 姓名：张三 职务：处长 手机：139…``): parsed into the named fields, kept.
 
+An answer may also carry no marker and quote the round's request instead (where the platform passes the quote:
+the WeCom 智能机器人, DingTalk): the round is recognised in the quoted text by its marker (``征集#7``, ``会议#8``,
+``#7``) or, failing one, by its title. A quote that names several rounds is never guessed at: the message is kept
+and the liaison asked which round it answers.
+
 Nothing a liaison sends is lost: an answer to a closed or unknown round, from a unit the round did not ask, or
 one whose fields cannot be read is still stored (or left in the inbox) and the sender is told, courteously,
 what happened.
@@ -14,14 +19,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.reports import file_report
 from handlers.respond import audit, reply
 from schedules.dates import moment_label
 from storage import rounds
 from storage.models import InboxMessage, PendingAction, Person, Round, Unit
+from storage.monthly_round import period_of
 from storage.outbound import quote
 from storage.policy import Policy
+from storage.reports import fold
 
-_MARKER = re.compile(r"^\s*(?:征集)?[#＃]\s*([0-9０-９]{1,9})(?:号)?[\s:：,，、.。]*")
+_MARKER = re.compile(r"^\s*(?:征集|会议)?[#＃]\s*([0-9０-９]{1,9})(?:号)?[\s:：,，、.。]*")
+_QUOTED_MARKER = re.compile(r"[#＃]\s*([0-9０-９]{1,9})")
+TITLE_MIN_CHARS = 4  # a shorter title (``联系人``) could be any quoted sentence's words
 _SEPARATORS = re.compile(r"[\s,，、;；]+")
 
 
@@ -31,6 +41,20 @@ def round_marker(text: str) -> tuple[int, str] | None:
     if found is None:
         return None
     return int(unicodedata.normalize("NFKC", found[1])), text[found.end() :].strip()
+
+
+async def quoted_rounds(session: AsyncSession, quoted: str) -> list[Round]:
+    """The rounds a quoted message is about: those it names by number, else those whose title it holds (open
+    rounds first, then closed ones); empty when it is about none (a colleague's words, the monthly reminder)."""
+    numbers = {int(unicodedata.normalize("NFKC", found[1])) for found in _QUOTED_MARKER.finditer(quoted)}
+    if numbers:
+        named = list(await session.scalars(select(Round).where(Round.id.in_(numbers)).order_by(Round.id)))
+        if named:
+            return named
+    folded = fold(quoted)
+    every = list(await session.scalars(select(Round).order_by(Round.id)))
+    titled = [r for r in every if len(fold(r.title)) >= TITLE_MIN_CHARS and fold(r.title) in folded]
+    return [r for r in titled if r.state == rounds.OPEN] or titled
 
 
 def parse_fields(text: str, fields: list[str]) -> tuple[dict[str, str], bool]:
@@ -75,6 +99,9 @@ async def file_round_answer(
             session, row, person, action="征集答复", detail=f"#{number}：{text[:200]}", outcome="unknown_round", now=now
         )
         return
+    if round_.kind == rounds.MONTHLY:  # "#N …" naming a period's monthly round: a report for that period
+        await file_report(session, row, person, unit, text, policy, period=period_of(round_))
+        return
     if unit.id not in await rounds.asked_unit_ids(session, round_):
         reply(session, row, not_asked(round_, unit, policy.office_name))
         audit(session, row, person, action="征集答复", detail=f"#{number}：{text[:200]}", outcome="not_asked", now=now)
@@ -111,7 +138,8 @@ def unknown_round(number: int, open_rounds: list[Round]) -> str:
 
 def not_asked(round_: Round, unit: Unit, office_name: str) -> str:
     return (
-        f"征集#{round_.id}“{quote(round_.title, max_chars=30)}”未向{quote(unit.name)}征集，您的消息已保存、未计入。"
+        f"{rounds.number_label(round_)}“{quote(round_.title, max_chars=30)}”未向{quote(unit.name)}征集，"
+        "您的消息已保存、未计入。"
         f"如确需报送，请联系{office_name}。"
     )
 
@@ -119,7 +147,7 @@ def not_asked(round_: Round, unit: Unit, office_name: str) -> str:
 def answered(
     round_: Round, unit: Unit, version: int, values: dict[str, str], parsed: bool, late: bool, policy: Policy
 ) -> str:
-    head = f"已收到{quote(unit.name)}对征集#{round_.id}“{quote(round_.title, max_chars=30)}”的答复"
+    head = f"已收到{quote(unit.name)}对{rounds.number_label(round_)}“{quote(round_.title, max_chars=30)}”的答复"
     head += f"（第{version}版，以最新一版为准）" if version > 1 else ""
     lines = [head + "。"]
     if values:
@@ -197,6 +225,35 @@ async def route_unmarked(
         if parsed and all(name in text for name in asking[0].fields):
             await file_round_answer(session, row, person, unit, asking[0].id, text, policy, now)
             return None
+    hold_and_ask(session, row, person, text, asking, now)
+    return None
+
+
+async def answer_quoting(
+    session: AsyncSession,
+    row: InboxMessage,
+    person: Person,
+    unit: Unit,
+    quoted: list[Round],
+    text: str,
+    policy: Policy,
+    now: datetime,
+) -> None:
+    """A liaison's unmarked ``text`` quoting the request of the ``quoted`` rounds: filed as the answer to the one
+    round it quotes; when it quotes several, kept and the liaison asked which (those rounds and the open ones
+    asking the unit are listed)."""
+    if len(quoted) == 1:
+        await file_round_answer(session, row, person, unit, quoted[0].id, text, policy, now)
+        return
+    asking = [r for r in await rounds.open_rounds(session) if unit.id in await rounds.asked_unit_ids(session, r)]
+    listed = quoted + [r for r in asking if r not in quoted]
+    hold_and_ask(session, row, person, text, listed, now)
+
+
+def hold_and_ask(
+    session: AsyncSession, row: InboxMessage, person: Person, text: str, choices: list[Round], now: datetime
+) -> None:
+    """Keep ``text`` for the liaison's next ``#N`` (or ``月报``) and ask which of ``choices`` it answers."""
     session.add(
         PendingAction(
             code=f"H{row.id}",
@@ -207,7 +264,7 @@ async def route_unmarked(
             expires_at=now + timedelta(hours=HOLD_HOURS),
         )
     )
-    listing = "\n".join(f"- 征集#{r.id}“{quote(r.title, max_chars=30)}”：请回复“#{r.id}”" for r in asking)
+    listing = "\n".join(f"- {rounds.number_label(r)}“{quote(r.title, max_chars=30)}”：请回复“#{r.id}”" for r in choices)
     reply(
         session,
         row,
@@ -215,4 +272,3 @@ async def route_unmarked(
         f"{listing}\n- 本月工作进展报送：请回复“月报”",
     )
     audit(session, row, person, action="报送", detail=f"待确认去向：{text[:200]}", outcome="ambiguous", now=now)
-    return None

@@ -11,9 +11,10 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from storage.file_names import human_size
-from storage.models import FileState, Person, StoredFile, Submission
+from storage.models import FileState, Person, Round, StoredFile, Submission
 from storage.outbound import quote
 from storage.periods import DeadlineRule, Period
+from storage.rounds import CLOSED
 from storage.standing import PeriodStanding, UnitStanding
 
 if TYPE_CHECKING:
@@ -216,6 +217,8 @@ def liaison_help(
             f"登记为新的一版；在发送文字后{join_minutes}分钟内发来的文件并入同一版。"
             f"单个文件不超过{max_megabytes:.3g} MB。",
             "- 图片：直接发送，附于本期最新一版。",
+            "- 答复征集、会议回执：回复“#编号 内容”（编号见征集消息，如“征集#7”）；在企业微信、钉钉中也可引用"
+            "该征集消息后直接写内容，不必写编号。",
             f"- 报送时限：每月{rule.day}日{rule.at:%H:%M}前报送上月工作进展；{open_period.label}的截止时间为"
             f"{full_moment(rule.deadline(open_period), rule.tz)}。",
             f"- 如有疑问，请联系{quote(office_name)}。",
@@ -241,16 +244,20 @@ def office_member_lead(office_name: str) -> str:
 # ---- 统计 ----
 
 
-def standing_summary(standing: PeriodStanding, rule: DeadlineRule, now: datetime) -> str:
+def standing_summary(standing: PeriodStanding, round_: Round, tz: tzinfo, now: datetime) -> str:
+    """``统计``: the period's standing under its monthly round's number, deadline (extensions included) and state."""
     period = standing.period
+    head = f"**{period.label}工作进展报送情况**（月报#{round_.id}）"
     if not standing.units:
-        return f"**{period.label}工作进展报送情况**\n名册中暂无在册成员单位。"
-    deadline = rule.deadline(period)
+        return f"{head}\n名册中暂无在册成员单位。"
+    deadline = round_.deadline
     closed = "已截止" if now > deadline else "尚未截止"
+    if round_.state == CLOSED:
+        closed = "已结束，此后的报送标注为逾期"
     on_time, late, missing = standing.on_time, standing.late, standing.missing
     lines = [
-        f"**{period.label}工作进展报送情况**",
-        f"截止时间：{full_moment(deadline, rule.tz)}（{closed}）",
+        head,
+        f"截止时间：{full_moment(deadline, tz)}（{closed}）",
         f"应报{len(standing.units)}个单位：按时报送{len(on_time)}个，逾期报送{len(late)}个，"
         f"未报送{len(missing)}个；按时报送率{standing.on_time_rate:.1%}。",
     ]

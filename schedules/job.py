@@ -15,9 +15,10 @@ from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.ext.asyncio import AsyncSession
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from schedules.compose import Composition
     from schedules.context import ScheduleEnv
     from schedules.occurrences import Occurrence, Planner

@@ -8,14 +8,16 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schedules.calendar import WorkCalendar
 from schedules.dates import day_label, moment_label
-from storage.outbound import OutboundMessage, addresses, office_links
+
+if TYPE_CHECKING:
+    from storage.outbound import OutboundMessage
 
 MeetingMove = Literal["next", "previous", "skip", "keep"]
 """Where a declared meeting whose day is not a working day goes: the next or the previous working day, nowhere
@@ -98,6 +100,8 @@ def notice_body(title: str, lines: Sequence[str], due: datetime, number: int | N
 
 
 def notice_message(title: str, body: str, *, late: bool = False) -> OutboundMessage:
+    from storage.outbound import OutboundMessage, addresses, office_links
+
     return OutboundMessage(body=office_links(body), title=f"会议通知：{title}", links=addresses(body), late_post=late)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from schedules.content import MissingUnit, missing_by_group
 from schedules.context import ScheduleEnv
 from storage.models import Group
+from storage.monthly_round import deadline_of
 from storage.outbound import Mention, OutboundMessage, enqueue_to_group
 from storage.periods import Period
 from storage.policy import Policy
@@ -49,7 +50,8 @@ async def reminder_messages(
     ``at`` is the moment the reminder speaks for (its occurrence; ``now`` when sent on demand).
     """
     moment = at or now
-    due = env.policy.deadline.due_date(period)
+    deadline = await deadline_of(session, env.policy.deadline, period)  # an extension (截止 #N) included
+    due = deadline.astimezone(env.policy.tz).date()
     today = moment.astimezone(env.policy.tz).date()
     workdays_left = len(env.calendar.workdays_between(today + timedelta(days=1), due)) if today < due else 0
     found = []
@@ -58,7 +60,7 @@ async def reminder_messages(
             "deadline_reminder",
             period=period,
             due=due,
-            deadline=env.policy.deadline.deadline(period),
+            deadline=deadline,
             due_today=today == due,
             workdays_left=workdays_left,
             now=now,

@@ -111,6 +111,10 @@ class DirectoryStore(BlobStore):
         return self.root / ".spool"
 
     async def put(self, db: Database, spooled: Spooled) -> None:
+        await self.put_file(spooled)
+
+    async def put_file(self, spooled: Spooled) -> None:
+        """Rename the spool file into place (the ``blob`` row is the caller's)."""
         target = self.path_of(spooled.sha256)
 
         def place() -> None:
@@ -157,6 +161,36 @@ async def record_blob(session: AsyncSession, spooled: Spooled, backend: str) -> 
         .returning(Blob.sha256)
     )
     return (await session.execute(statement)).scalar_one_or_none() is not None
+
+
+def store_of(backend: str, directory: Path) -> BlobStore:
+    """The configured store (``[files] store``; ``directory`` for the directory store)."""
+    return DatabaseStore() if backend == DatabaseStore.backend else DirectoryStore(directory)
+
+
+async def put_bytes(session: AsyncSession, store: BlobStore, content: bytes) -> str:
+    """Keep ``content`` (made in memory, such as a document) in ``store`` within the caller's transaction.
+
+    The directory store's file is in place before the ``blob`` row commits (a rolled-back transaction leaves an
+    unreferenced file, never a row without bytes); the database store's chunks commit with the row.
+    """
+    sha256 = hashlib.sha256(content).hexdigest()
+    if isinstance(store, DirectoryStore):
+        spool = Spool(store.spool_directory(), len(content))
+        try:
+            spool.write(content)
+            spooled = await asyncio.to_thread(spool.finish)
+        except BaseException:
+            spool.discard()
+            raise
+        await store.put_file(spooled)
+        await record_blob(session, spooled, store.backend)
+        return sha256
+    if await record_blob(session, Spooled(Path(), sha256, len(content)), store.backend):
+        for seq, start in enumerate(range(0, len(content), CHUNK_BYTES)):
+            chunk = content[start : start + CHUNK_BYTES]
+            await session.execute(insert(BlobChunk).values(sha256=sha256, seq=seq, data=chunk))
+    return sha256
 
 
 class BlobMissing(Exception):

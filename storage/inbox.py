@@ -41,7 +41,8 @@ class InboundMessage:
 
     ``channel`` names the endpoint it came through (``wecom_bot``, ``wecom_app``, ``dingtalk_bot``,
     ``sandbox``); ``platform`` is the identity namespace of ``sender_id`` (``wecom``, ``dingtalk``,
-    ``sandbox``).
+    ``sandbox``). ``quoted`` is the text of the message it quotes (replies to), where the platform passes it
+    (the WeCom 智能机器人's ``quote``, DingTalk's ``repliedMsg``); empty otherwise.
     """
 
     platform: str
@@ -56,6 +57,7 @@ class InboundMessage:
     msgtype: str = "text"
     attachments: list[dict[str, Any]] = field(default_factory=list)
     sent_at: datetime | None = None
+    quoted: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -71,6 +73,7 @@ async def store_inbound(session: AsyncSession, message: InboundMessage) -> Inbox
         chat_type=message.chat_type,
         msgtype=message.msgtype,
         text=message.text,
+        quoted=message.quoted,
         attachments=message.attachments,
         reply=message.reply.as_dict(),
         raw=message.raw,
@@ -96,6 +99,7 @@ def _inbox_values(message: InboundMessage, received_at: datetime) -> dict[str, A
         "chat_type": message.chat_type,
         "msgtype": message.msgtype,
         "text": message.text,
+        "quoted": message.quoted,
         "attachments": message.attachments,
         "reply": message.reply.as_dict(),
         "raw": message.raw,

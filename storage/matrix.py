@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import GroupMember, Person, Submission, Unit
+from storage.monthly_round import deadlines_of
 from storage.periods import DeadlineRule, Period
 
 ON_TIME, LATE, MISSING, NOT_DUE = "on_time", "late", "missing", "not_due"
@@ -73,7 +74,7 @@ async def report_matrix(
         (unit, period): bool(on_time)
         for unit, period, on_time in await connection.execute(reported.group_by(Submission.unit_id, Submission.period))
     }
-    deadlines = [deadline.deadline(period) for period in periods]
+    deadlines = await deadlines_of(session, deadline, periods)  # the office's extensions (截止 #N) included
     rows = []
     for unit, name, division, created_at in unit_rows:
         cells = []

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import rounds
 from storage.models import Meeting, Round
 
-KIND = "meeting"
+KIND = rounds.MEETING
 FIELDS = ["参会人员"]
 
 

@@ -1,28 +1,24 @@
 """Alembic, driven from code: ``duban db upgrade`` and the start-up check of the schema's version.
 
 The check runs before every command that touches the database, so it does not load Alembic (a fifth of a
-second, most of ``duban status``): it reads the head from the revision files' ``revision``/``down_revision``
-assignments and the current version from ``alembic_version``. ``tests/test_migrations.py`` holds that head
-equal to Alembic's own answer.
+second): it reads the head from the revision files (:mod:`storage.revisions`) and the current version from
+``alembic_version``. ``tests/test_migrations.py`` holds that head equal to Alembic's own answer.
 """
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from storage.db import Database, ensure_sqlite_directory
+from storage.revisions import MIGRATIONS
+from storage.revisions import head_revision as head_revision  # re-exported: the start-up check's head
 
 if TYPE_CHECKING:
     from alembic.config import Config
-
-MIGRATIONS = Path(__file__).parent / "migrations"
-VERSIONS = MIGRATIONS / "versions"
 
 
 def alembic_config(url: str) -> Config:
@@ -32,40 +28,6 @@ def alembic_config(url: str) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["database_url"] = url
     return config
-
-
-def _revision_ids(path: Path) -> tuple[str, tuple[str, ...]]:
-    """A revision file's own id and the ids it revises, read from its module-level assignments."""
-    revision: str | None = None
-    revises: tuple[str, ...] = ()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        target: ast.expr
-        if isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, expression = node.target, node.value
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, expression = node.targets[0], node.value
-        else:
-            continue
-        if not isinstance(target, ast.Name):
-            continue
-        if target.id == "revision":
-            revision = str(ast.literal_eval(expression))
-        elif target.id == "down_revision":
-            value = ast.literal_eval(expression)
-            revises = () if value is None else (value,) if isinstance(value, str) else tuple(value)
-    if revision is None:
-        raise RuntimeError(f"migration {path.name} names no revision")
-    return revision, revises
-
-
-def head_revision() -> str:
-    """The one revision no other revises (raises when the migrations have several heads)."""
-    revisions = [_revision_ids(path) for path in sorted(VERSIONS.glob("*.py"))]
-    revised = {parent for _, parents in revisions for parent in parents}
-    heads = [revision for revision, _ in revisions if revision not in revised]
-    if len(heads) != 1:
-        raise RuntimeError(f"migrations have {len(heads)} heads; merge them")
-    return heads[0]
 
 
 def upgrade(url: str, revision: str = "head") -> None:

@@ -180,8 +180,13 @@ def enqueue(
     inbox_id: int | None = None,
     dedupe_key: str | None = None,
     due_at: datetime | None = None,
+    file: tuple[str, str] | None = None,
 ) -> OutboxMessage:
-    """Add one outbox row to ``session`` (the caller's transaction commits it with its cause)."""
+    """Add one outbox row to ``session`` (the caller's transaction commits it with its cause).
+
+    ``file``: the sha256 (in the blob store) and shown name of a file the row carries; ``message`` is then the
+    text that goes instead where the file cannot (see ``bot.outbound.senders.files``).
+    """
     row = OutboxMessage(
         **outbox_values(
             channel=channel,
@@ -194,7 +199,9 @@ def enqueue(
             inbox_id=inbox_id,
             dedupe_key=dedupe_key,
             due_at=due_at,
-        )
+        ),
+        file_sha256=file[0] if file else None,
+        file_name=file[1] if file else None,
     )
     session.add(row)
     return row

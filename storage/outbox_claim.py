@@ -49,12 +49,24 @@ class Claim:
     attempts: int  # including this one
     parts_sent: int
     created_at: datetime
+    file: OutboxFile | None = None  # the file the row carries (a document), with its upload so far
     # Once-only keys: later rows of the key, taken with this one and delivered in the same request.
     merged: tuple[tuple[int, dict[str, Any]], ...] = ()
 
     @property
     def ids(self) -> tuple[int, ...]:
         return (self.id, *(outbox_id for outbox_id, _ in self.merged))
+
+
+@dataclass(frozen=True)
+class OutboxFile:
+    """A file an outbox row carries: its content in the blob store, the name shown, and the platform's id for it
+    once uploaded (with when, since the platform honours an id for a limited time)."""
+
+    sha256: str
+    name: str
+    media_id: str | None = None
+    uploaded_at: datetime | None = None
 
 
 @dataclass
@@ -100,6 +112,10 @@ _CLAIM_COLUMNS = (
     OutboxMessage.attempts,
     OutboxMessage.parts_sent,
     OutboxMessage.created_at,
+    OutboxMessage.file_sha256,
+    OutboxMessage.file_name,
+    OutboxMessage.media_id,
+    OutboxMessage.media_uploaded_at,
 )
 
 
@@ -194,6 +210,12 @@ async def _later_rows(session: AsyncSession, head: Claim, now: datetime) -> tupl
     return tuple((outbox_id, dict(message)) for outbox_id, message in rows)
 
 
+def _file_of(row: Any) -> OutboxFile | None:
+    if row.file_sha256 is None:
+        return None
+    return OutboxFile(row.file_sha256, row.file_name or "", row.media_id, row.media_uploaded_at)
+
+
 async def claim_due(
     session: AsyncSession,
     *,
@@ -228,6 +250,7 @@ async def claim_due(
             attempts=row.attempts + 1,
             parts_sent=row.parts_sent,
             created_at=row.created_at,
+            file=_file_of(row),
         )
         for row in await session.execute(query)
     ]

@@ -62,18 +62,18 @@ async def period_ledger(session: AsyncSession, period: Period) -> Ledger:
     return Ledger(standing=standing, rows=rows)
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     """Names compared without width, case or spaces: ``省 商务厅`` and ``省商务厅`` are the same unit."""
     return "".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 async def find_units(session: AsyncSession, query: str) -> list[Unit]:
     """Active units named ``query``: an exact match if there is one, else every unit whose name contains it."""
-    wanted = _fold(query)
+    wanted = fold(query)
     if not wanted:
         return []
     units = list(await session.scalars(select(Unit).where(Unit.active.is_(True)).order_by(Unit.id)))
-    exact = [unit for unit in units if _fold(unit.name) == wanted]
+    exact = [unit for unit in units if fold(unit.name) == wanted]
     if exact:
         return exact
-    return [unit for unit in units if wanted in _fold(unit.name)]
+    return [unit for unit in units if wanted in fold(unit.name)]

@@ -94,6 +94,7 @@ async def add_version(
     *,
     unit_id: int,
     period: Period,
+    round_id: int | None,
     text: str,
     received_at: datetime,
     on_time: bool,
@@ -103,8 +104,9 @@ async def add_version(
     attachments: list[dict[str, Any]] | None = None,
     version: int | None = None,
 ) -> Submission:
-    """Insert the next version (the caller holds :func:`lock_unit`) and flush it; ``version`` when the caller
-    has read the latest one already, else the next number after the stored ones."""
+    """Insert the next version (the caller holds :func:`lock_unit`) and flush it; ``round_id`` is the period's
+    monthly round (:func:`storage.monthly_round.monthly_round`); ``version`` when the caller has read the latest
+    one already, else the next number after the stored ones."""
     if version is None:
         current = await session.scalar(
             select(func.max(Submission.version)).where(Submission.unit_id == unit_id, Submission.period == str(period))
@@ -113,6 +115,7 @@ async def add_version(
     row = Submission(
         unit_id=unit_id,
         period=str(period),
+        round_id=round_id,
         version=version,
         text=text,
         attachments=attachments or [],

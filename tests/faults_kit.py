@@ -182,6 +182,7 @@ class Instance:
     log_path: Path
     process: asyncio.subprocess.Process | None = None
     pids: list[int] = field(default_factory=list)  # every process this instance has been, oldest first
+    env: dict[str, str] = field(default_factory=dict)  # added to the next start's environment (a fake clock…)
 
     @property
     def url(self) -> str:
@@ -202,7 +203,7 @@ class Instance:
             log.flush()
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "--config", str(self.config), "serve",
-                cwd=self.config.parent, env=clean_env(), stdout=log, stderr=log,
+                cwd=self.config.parent, env={**clean_env(), **self.env}, stdout=log, stderr=log,
             )  # fmt: skip
         self.pids.append(self.process.pid)
 

@@ -101,6 +101,7 @@ def inbox_row(
     chat: str = MEMBER_GROUP,
     chat_type: str = "group",
     received_at: datetime | None = None,
+    quoted: str = "",
 ) -> InboxMessage:
     message_id = f"m{next(_message_ids)}"
     return InboxMessage(
@@ -112,6 +113,7 @@ def inbox_row(
         chat_type=chat_type,
         msgtype=msgtype,
         text=text,
+        quoted=quoted,
         attachments=attachments or [],
         reply={"channel": "sandbox", "target": chat, "rate_key": f"sandbox:{chat}", "address": {"chat": chat}},
         received_at=received_at or datetime.now(UTC),

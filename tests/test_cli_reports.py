@@ -10,11 +10,15 @@ from pathlib import Path
 import pytest
 import time_machine
 from conftest import truncate_all
-from handlers_kit import Roster, local, say, seed
+from handlers_kit import SHANGHAI, Roster, local, say, seed
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from bot.cli import main
 from storage.db import Database
+from storage.models import Person, Role
+from storage.periods import Period
+from storage.standing import PeriodStanding, period_standing
 
 CONFIG = """
 office_name = "强省会工作机制办公室"
@@ -162,3 +166,45 @@ def test_commands_refuse_an_out_of_date_schema(tmp_path: Path, capsys: pytest.Ca
     assert duban(config, "export", "--period", "2026-10", "-o", str(tmp_path / "台账.xlsx")) == 3
     assert "duban db upgrade" in capsys.readouterr().err
     assert not (tmp_path / "台账.xlsx").exists()
+
+
+def test_status_agrees_with_the_chat_command_and_the_console(
+    config: Path, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One statement decides a period's standing: ``duban status`` (on SQLite read through ``sqlite3`` alone), 统计
+    in chat and the console's 总览 (both ``period_standing`` through the service's session) count alike."""
+    assert duban(config, "status", "--period", "2026-10", "--json") == 0
+    document = json.loads(capsys.readouterr().out)
+
+    async def service_side() -> tuple[PeriodStanding, list[str]]:
+        db = Database(database_url)
+        try:
+            async with db.sessions() as session:
+                office = await session.scalar(select(Person).where(Person.role == Role.OFFICE).order_by(Person.id))
+                standing = await period_standing(session, Period(2026, 10))
+            assert office is not None
+            return standing, await say(db, office, "统计 2026-10", local(2026, 11, 28, 9))
+        finally:
+            await db.close()
+
+    standing, replies = asyncio.run(service_side())
+    counts = {
+        "units": len(standing.units),
+        "on_time": len(standing.on_time),
+        "late": len(standing.late),
+        "missing": len(standing.missing),
+    }
+    assert document["counts"] == counts == {"units": 4, "on_time": 1, "late": 1, "missing": 2}
+    shown = [(u["name"], u["status"], u["versions"], u["first_at"], u["latest_at"]) for u in document["units"]]
+    assert shown == [
+        (
+            unit.unit_name,
+            unit.status,
+            unit.versions,
+            unit.first_at and unit.first_at.astimezone(SHANGHAI).isoformat(),
+            unit.latest_at and unit.latest_at.astimezone(SHANGHAI).isoformat(),
+        )
+        for unit in standing.units
+    ]
+    [reply] = replies
+    assert "应报4个单位：按时报送1个，逾期报送1个，未报送2个；按时报送率25.0%" in reply

@@ -9,6 +9,7 @@ import pytest
 
 from bot.cli import main
 from bot.config import ConfigError, load_settings
+from bot.config_files import service_address
 
 GOOD = """
 timezone = "Asia/Shanghai"
@@ -182,3 +183,55 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
         "deadline_time",
     ):
         assert key in text, key
+
+
+@pytest.mark.parametrize(
+    ("text", "environment"),
+    [
+        ("", {}),
+        ("[server]\nport = 8181\n", {}),
+        ('[server]\nhost = "0.0.0.0"\nport = 9001\nmax_body_bytes = 4096\n', {}),
+        ('[server]\nport = "8182"\n', {}),
+        ("[server]\nport = 8181\n", {"DUBAN_SERVER__PORT": "9090"}),
+        ("[server]\nport = 8181\n", {"duban_server__host": "::1"}),
+        ("[server]\nport = 8181\n", {"DUBAN_SERVER": '{"port": 7000, "host": "localhost"}'}),
+        ("", {"DUBAN_SERVER": '{"port": 7000}', "DUBAN_SERVER__PORT": "7001"}),
+        ("[server]\nport = 99999\n", {}),
+        ("[server]\nport = 0\n", {}),
+        ("[server]\nport = true\n", {}),
+        ("[server]\nport = 80.0\n", {}),
+        ("[server]\nprot = 80\n", {}),
+        ("[server]\nport = 8181\n", {"DUBAN_SERVER__PORT": "eighty"}),
+        ("[server]\nport = 8181\n", {"DUBAN_SERVER__PORT": ""}),
+        ("[server]\nport = 8181\n", {"DUBAN_SERVER__FOO": "1"}),
+        ("[server]\nport = 8181\n", {"DUBAN_SERVER": "[1]"}),
+        ('server = "x"\n', {}),
+        ("x = [", {}),
+    ],
+)
+def test_the_service_address_reads_as_the_settings_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, environment: dict[str, str]
+) -> None:
+    """``duban say`` reads only ``[server]`` (no pydantic): what it reads is what the settings say, and whenever it
+    cannot tell, it says so (``None``) and the command loads the settings, which refuse with the reason."""
+    path = write(tmp_path, text)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    address = service_address(path)
+    try:
+        settings = load_settings(path)
+    except ConfigError:
+        assert address is None
+        return
+    if address is not None:
+        assert address == (settings.server.host, settings.server.port)
+    else:
+        # Valid for pydantic's lax reading (80.0 and true are whole numbers to it) but not read here: the command
+        # then loads the settings, which give the same address.
+        assert text in ("[server]\nport = 80.0\n", "[server]\nport = true\n")
+
+
+def test_an_absent_named_file_is_left_to_the_settings(tmp_path: Path) -> None:
+    assert service_address(tmp_path / "absent.toml") is None
+    with pytest.raises(ConfigError, match="文件不存在"):
+        load_settings(tmp_path / "absent.toml")

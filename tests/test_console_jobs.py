@@ -9,7 +9,7 @@ from typing import Any
 from console_kit import console_settings, csrf_of, link_token, seed_office
 
 from bot.app import create_app
-from bot.context import policy_from_settings
+from bot.policy import policy_from_settings
 from schedules import claims
 from schedules.context import ScheduleEnv
 from storage.db import Database

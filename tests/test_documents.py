@@ -54,6 +54,7 @@ from storage.db import Database
 from storage.items import Light
 from storage.policy import Policy
 from storage.reports import period_ledger
+from storage.standing import period_standing
 
 OCTOBER = PERIODS[5]
 
@@ -142,7 +143,7 @@ async def test_circular_is_a_gongwen_with_the_numbers_of_duban_status_and_the_le
     assert paragraphs[2] == "关于2026年10月工作进展报送情况的通报"
 
     async with db.sessions() as session:
-        status = status_document(await period_ledger(session, OCTOBER), policy(), NOW)
+        status = status_document(await period_standing(session, OCTOBER), policy(), NOW)
         env = ScheduleEnv.of(policy())
         lit = await ledger_items.by_standing(session, env.calendar, NOW, env.policy.tz)
     counts = status["counts"]

@@ -22,6 +22,7 @@ from schedules.documents.service import DocumentRequest, Kind
 from schedules.documents.spans import parse_half
 from storage.db import Database
 from storage.models import AuditEntry
+from storage.outbound import LINK_CLOSE, LINK_OPEN
 
 SOFFICE = shutil.which("soffice")
 SPANS = {Kind.CIRCULAR: "2026-10", Kind.FLASH: "2026-10", Kind.QUARTERLY: "2026Q3", Kind.EVALUATION: "2026H2"}
@@ -196,7 +197,8 @@ async def test_the_office_asks_for_a_document_in_chat(
     assert "半年评估报告《关于2026年下半年推进落实情况的评估报告》" in replies[0]
     console = dataclasses.replace(policy, console_url="https://duban.example.gov.cn/console/")
     replies = await say(db, history.office, "文档 快报 2026-10", NOW, policy=console)
-    assert "登录网页控制台“文档”页面下载：https://duban.example.gov.cn/console/documents" in replies[0]
+    link = f"{LINK_OPEN}https://duban.example.gov.cn/console/documents{LINK_CLOSE}"  # a working link
+    assert f"登录网页控制台“文档”页面下载：{link}" in replies[0]
     assert "duban doc flash --period 2026-10" in replies[0]
     assert "季度应写作" in (await say(db, history.office, "文档 季度通报", NOW, policy=policy))[0]
     assert "文档命令用法" in (await say(db, history.office, "文档 年报", NOW, policy=policy))[0]

@@ -22,7 +22,9 @@ from handlers.commands.registry import match, normalize, raw_arguments
 from handlers.dispatch import handle
 from storage.db import Database
 from storage.models import Group, OutboxState, PendingAction, Submission
+from storage.monthly_round import find_monthly_round
 from storage.outbound import OutboundMessage, enqueue_to_group
+from storage.periods import Period
 
 AFTER_DEADLINE = local(2026, 11, 28, 9)
 FULL_WIDTH_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -97,8 +99,11 @@ async def test_status(db: Database) -> None:
     roster = await seed(db)
     await reports_for_october(db, roster)
     (reply,) = await say(db, roster.office, "统计", AFTER_DEADLINE)
+    async with db.sessions() as session:
+        october = await find_monthly_round(session, Period(2026, 10))
+    assert october is not None  # made by the first report of the period
     assert reply == (
-        "**2026年10月工作进展报送情况**\n"
+        f"**2026年10月工作进展报送情况**（月报#{october.id}）\n"
         "截止时间：2026年11月25日23:59（已截止）\n"
         "应报4个单位：按时报送1个，逾期报送1个，未报送2个；按时报送率25.0%。\n"
         "- 按时报送（1）：省商务厅\n"
@@ -117,7 +122,7 @@ async def test_status(db: Database) -> None:
 async def test_status_of_another_period_and_a_bad_period(db: Database) -> None:
     roster = await seed(db)
     (september,) = await say(db, roster.office, "统计 9月", AFTER_DEADLINE)
-    assert september.startswith("**2026年9月工作进展报送情况**\n截止时间：2026年10月25日23:59（已截止）")
+    assert september.startswith("**2026年9月工作进展报送情况**（月报#1）\n截止时间：2026年10月25日23:59（已截止）")
     assert "未报送4个；按时报送率0.0%" in september
     assert await say(db, roster.office, "统计 上个月", AFTER_DEADLINE) == [
         "未能识别期别“上个月”，请写作 2026-10、2026年10月 或 10月。"

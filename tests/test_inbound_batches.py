@@ -4,10 +4,11 @@ a dead instance's batch taken over, and the index that keeps the sender check ch
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import inspect, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +40,31 @@ async def store(db: Database, *pairs: tuple[str, str]) -> list[int]:
         ids = await store_inbound_many(session, [message(message_id, sender) for message_id, sender in pairs])
     assert None not in ids
     return [row_id for row_id in ids if row_id is not None]
+
+
+async def store_as_0001(db: Database, *pairs: tuple[str, str]) -> list[int]:
+    """Store (message id, sender) pairs in the inbox as schema 0001 had it (today's code writes later columns)."""
+    ids = []
+    async with db.engine.begin() as connection:
+        for message_id, sender in pairs:
+            stored = message(message_id, sender)
+            inserted = await connection.execute(
+                text(
+                    "INSERT INTO inbox (platform, channel, message_id, sender_id, sender_name, chat_id, chat_type,"
+                    " msgtype, text, attachments, reply, raw, received_at, state, attempts) VALUES ('sandbox',"
+                    " 'sandbox', :id, :sender, '', :chat, 'single', 'text', :text, '[]', :reply, '{}',"
+                    " CURRENT_TIMESTAMP, 'pending', 0) RETURNING id"
+                ),
+                {
+                    "id": message_id,
+                    "sender": sender,
+                    "chat": stored.reply.target,
+                    "text": stored.text,
+                    "reply": json.dumps(stored.reply.as_dict()),
+                },
+            )
+            ids.append(int(inserted.scalar_one()))
+    return ids
 
 
 async def test_a_batch_runs_until_a_senders_second_message(db: Database) -> None:
@@ -141,7 +167,7 @@ async def test_the_sender_index_migrates_a_database_with_messages_in_it(tmp_path
     await asyncio.to_thread(migrate.upgrade, url, "0001")
     db = Database(url)
     try:
-        ids = await store(db, ("a1", "1"), ("b1", "2"), ("a2", "1"))
+        ids = await store_as_0001(db, ("a1", "1"), ("b1", "2"), ("a2", "1"))
         await asyncio.to_thread(migrate.upgrade, url)
         async with db.engine.connect() as connection:
             assert "ix_inbox_sender_unsettled" in await connection.run_sync(_inbox_indexes)

@@ -50,6 +50,13 @@ async def test_group_message_is_stored(client: TestClient, db: Database) -> None
     }
 
 
+async def test_a_quoted_message_keeps_the_quoted_text(client: TestClient, db: Database) -> None:
+    body = {"person_id": 7, "group": "强省会工作机制群", "text": "张三 处长", "quoted": " 征集#3：联系人 "}
+    assert (await client.post("/sandbox/messages", json=body)).status == 200
+    [row] = await inbox(db)
+    assert (row.text, row.quoted) == ("张三 处长", "征集#3：联系人")
+
+
 async def test_direct_message_and_generated_id(client: TestClient, db: Database) -> None:
     response = await client.post("/sandbox/messages", json={"person_id": 3, "group": None, "text": "帮助"})
     answer = await response.json()
@@ -102,6 +109,35 @@ async def test_peers_off_this_machine_are_refused(client: TestClient, db: Databa
     assert await inbox(db) == []
     ok = await client.post("/sandbox/messages", json=body, headers={"X-Test-Remote": "::1"})
     assert ok.status == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"text": "x"},
+        {"as": 7, "text": "x"},
+        {"as": "", "text": "x"},
+        {"as": "张伟"},
+        {"as": "张伟", "text": "x", "wait": 1000},
+        {"as": "张伟", "text": "x", "wait": "5"},
+        {"as": "张伟", "text": "x", "person_id": 7},
+        ["not", "an", "object"],
+    ],
+)
+async def test_say_refuses_invalid_bodies(client: TestClient, db: Database, body: Any) -> None:
+    assert (await client.post("/sandbox/say", json=body)).status == 400
+    assert await inbox(db) == []
+
+
+async def test_say_is_for_this_machine_only_and_names_whom_it_cannot_find(client: TestClient, db: Database) -> None:
+    body = {"as": "无名氏", "text": "通知 全体", "wait": 0}
+    off_machine = await client.post("/sandbox/say", json=body, headers={"X-Test-Remote": "203.0.113.9"})
+    assert off_machine.status == 403
+    assert (await client.post("/sandbox/say", data={"as": "无名氏", "text": "x"})).status == 415
+    unknown = await client.post("/sandbox/say", json=body)
+    assert unknown.status == 422
+    assert "名册中没有「无名氏」" in (await unknown.json())["error"]
+    assert await inbox(db) == []
 
 
 def settings(**values: Any) -> Settings:

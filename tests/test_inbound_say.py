@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Awaitable, Callable
 
@@ -10,11 +11,13 @@ from aiohttp.test_utils import TestServer
 
 from bot.cli import main
 from bot.cli.base import CliError
-from bot.cli.sandbox_chat import resolve_person, sandbox_show, say, service_url
+from bot.cli.sandbox_chat import sandbox_show
+from bot.cli.say import say, service_url
 from bot.config import Settings
 from bot.service import build_app
 from storage.db import Database
 from storage.models import InboxState, Person, Role
+from storage.sandbox import SpeakerUnclear, resolve_speaker
 from tests.handlers_kit import MEMBER_GROUP, OFFICE_GROUP, seed
 from tests.inbound_kit import inbox
 
@@ -44,7 +47,8 @@ def settings_for(url: str, port: int) -> Settings:
 async def test_say_without_a_service_runs_the_pipeline_here(db: Database, capsys: pytest.CaptureFixture[str]) -> None:
     await seed(db)
     settings = settings_for(db.url, free_port())  # nothing listens there
-    assert await say(settings, "张伟", MEMBER_GROUP, "10月工作进展：完成外贸项目3个。", 5) == 0
+    # The command runs its own event loop, as from a shell: in a thread here, beside the test's loop.
+    assert await asyncio.to_thread(say, settings, "张伟", MEMBER_GROUP, "10月工作进展：完成外贸项目3个。", 5) == 0
     out = capsys.readouterr().out
     assert f"[{MEMBER_GROUP}] 张伟：10月工作进展" in out
     assert "已收到【省商务厅】" in out and "工作进展（第1版" in out
@@ -55,7 +59,7 @@ async def test_say_without_a_service_runs_the_pipeline_here(db: Database, capsys
 async def test_say_by_mobile_or_account_in_a_direct_chat(db: Database, capsys: pytest.CaptureFixture[str]) -> None:
     roster = await seed(db)
     settings = settings_for(db.url, free_port())
-    assert await say(settings, "13800000004", None, "帮助", 5) == 0  # 赵敏, an office member, by mobile
+    assert await asyncio.to_thread(say, settings, "13800000004", None, "帮助", 5) == 0  # 赵敏, office, by mobile
     out = capsys.readouterr().out
     assert "[单聊] 赵敏：帮助" in out and f"[dm:{roster.office.id}] 机器人" in out
 
@@ -67,35 +71,61 @@ async def test_say_through_a_running_service(
     port = free_port()
     settings = settings_for(db.url, port)
     await aiohttp_server(build_app(settings), port=port)
-    assert await say(settings, "zhangwei", MEMBER_GROUP, "10月工作进展：完成外贸项目5个。", 20) == 0
+    text = "10月工作进展：完成外贸项目5个。"
+    assert await asyncio.to_thread(say, settings, "zhangwei", MEMBER_GROUP, text, 20) == 0
     out = capsys.readouterr().out
-    assert "已收到【省商务厅】" in out
+    assert f"[{MEMBER_GROUP}] 张伟：{text}" in out
+    assert f"[{MEMBER_GROUP}] 机器人" in out and "已收到【省商务厅】" in out
     assert len(await inbox(db)) == 1  # stored once, by the service
+
+
+async def test_the_service_names_unclear_speakers_and_groups(
+    aiohttp_server: Server, db: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The service resolves the person; what it cannot resolve comes back as the command's own refusal, and
+    nothing is stored."""
+    await seed(db)
+    port = free_port()
+    settings = settings_for(db.url, port)
+    await aiohttp_server(build_app(settings), port=port)
+    with pytest.raises(CliError, match="名册中没有「无名氏」"):
+        await asyncio.to_thread(say, settings, "无名氏", None, "你好", 5)
+    elsewhere = settings.model_copy(
+        update={"groups": [*settings.groups, settings.groups[0].model_copy(update={"name": "别的群"})]}
+    )
+    with pytest.raises(CliError, match="配置中没有名为「别的群」的群"):  # configured here, not in the service
+        await asyncio.to_thread(say, elsewhere, "张伟", "别的群", "你好", 5)
+    assert await inbox(db) == []
 
 
 async def test_people_are_resolved_or_refused_clearly(db: Database) -> None:
     roster = await seed(db)
-    assert (await resolve_person(db, "张伟")).id == roster.liaison.id
-    assert (await resolve_person(db, "lina-staff")).id == roster.deputy.id
-    assert (await resolve_person(db, str(roster.office.id))).id == roster.office.id
-    with pytest.raises(CliError, match="名册中没有「无名氏」"):
-        await resolve_person(db, "无名氏")
+
+    async def resolved(who: str) -> int:
+        async with db.sessions() as session:
+            return (await resolve_speaker(session, who)).id
+
+    assert await resolved("张伟") == roster.liaison.id
+    assert await resolved("lina-staff") == roster.deputy.id
+    assert await resolved(str(roster.office.id)) == roster.office.id
+    with pytest.raises(SpeakerUnclear, match="名册中没有「无名氏」"):
+        await resolved("无名氏")
     async with db.transaction() as session:
         session.add(Person(name="张伟", role=Role.B, unit_id=roster.reform.id, mobile="13800000099"))
-    with pytest.raises(CliError, match="对应多人"):
-        await resolve_person(db, "张伟")
+    with pytest.raises(SpeakerUnclear, match="对应多人"):
+        await resolved("张伟")
 
 
 async def test_an_unconfigured_group_is_refused(db: Database) -> None:
     await seed(db)
     with pytest.raises(CliError, match="配置中没有名为「不存在的群」的群"):
-        await say(settings_for(db.url, free_port()), "张伟", "不存在的群", "你好", 1)
+        say(settings_for(db.url, free_port()), "张伟", "不存在的群", "你好", 1)
 
 
 async def test_sandbox_show_interleaves_both_sides(db: Database, capsys: pytest.CaptureFixture[str]) -> None:
     await seed(db)
     settings = settings_for(db.url, free_port())
-    await say(settings, "张伟", MEMBER_GROUP, "10月工作进展：完成外贸项目3个。", 5)
+    await asyncio.to_thread(say, settings, "张伟", MEMBER_GROUP, "10月工作进展：完成外贸项目3个。", 5)
     capsys.readouterr()
     assert await sandbox_show(settings, MEMBER_GROUP, 10) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -106,13 +136,10 @@ async def test_sandbox_show_interleaves_both_sides(db: Database, capsys: pytest.
 
 
 def test_service_url_reaches_a_wildcard_listener_on_loopback() -> None:
-    def url(host: str) -> str:
-        return service_url(Settings.model_validate({"server": {"host": host, "port": 8080}}))
-
-    assert url("127.0.0.1") == "http://127.0.0.1:8080/sandbox/messages"
-    assert url("0.0.0.0") == "http://127.0.0.1:8080/sandbox/messages"  # noqa: S104
-    assert url("::") == "http://[::1]:8080/sandbox/messages"
-    assert url("::1") == "http://[::1]:8080/sandbox/messages"
+    assert service_url("127.0.0.1", 8080) == "http://127.0.0.1:8080/sandbox/say"
+    assert service_url("0.0.0.0", 8080) == "http://127.0.0.1:8080/sandbox/say"  # noqa: S104
+    assert service_url("::", 8080) == "http://[::1]:8080/sandbox/say"
+    assert service_url("::1", 8080) == "http://[::1]:8080/sandbox/say"
 
 
 def test_the_command_line_registers_say_and_sandbox(capsys: pytest.CaptureFixture[str]) -> None:

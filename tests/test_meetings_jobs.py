@@ -122,6 +122,7 @@ async def test_a_weekly_meeting_is_noticed_chased_and_reminded_once(db: Database
         f"请联络员回复“#{round_.id} 参会人员：姓名、职务”。"
     )
     assert {mention["name"] for mention in chase.message["mentions"]} == {"王强", "周杰"}
+    assert chase.message["title"] == "会议回执提醒"
 
     status, _ = await run("meeting-reminder", (12, 9, 8, 30))  # the morning of the meeting: everyone
     assert status == "posted"

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from bot.app import SchemaOutOfDate, check_schema
 from bot.cli import main
-from storage import migrate
+from storage import migrate, revisions
 from storage.db import Database
 from storage.models import Base
 
@@ -107,7 +107,7 @@ def test_two_heads_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     (versions / "a.py").write_text('revision: str = "a"\ndown_revision = None\n', encoding="utf-8")
     (versions / "b.py").write_text('revision = "b"\ndown_revision: str | None = "a"\n', encoding="utf-8")
     (versions / "c.py").write_text('revision = "c"\ndown_revision = ("a",)\n', encoding="utf-8")
-    monkeypatch.setattr(migrate, "VERSIONS", versions)
+    monkeypatch.setattr(revisions, "VERSIONS", versions)
     with pytest.raises(RuntimeError, match="2 heads"):
         migrate.head_revision()
     (versions / "d.py").write_text('revision = "d"\ndown_revision = ("b", "c")\n', encoding="utf-8")

@@ -34,6 +34,7 @@ async def test_a_meeting_notice_collects_receipts(db: Database) -> None:
     (post,) = await group_posts(db)
     assert post.message["title"] == "会议通知：周会商"
     (receipt,) = await say(db, roster.liaison, f"#{round_.id} 参会人员：张三 副厅长", AT + timedelta(hours=1))
+    assert receipt.startswith(f"已收到省商务厅对会议#{round_.id}“周会商”的答复。")
     assert "参会人员：张三 副厅长" in receipt
     (listing,) = await say(db, roster.office, "会议", AT + timedelta(hours=2))
     assert listing == (f"**近期会议及回执情况**\n- #{round_.id} 周会商（12月9日（周三）15:00）：已回执1家，未回执3家")

@@ -42,14 +42,14 @@ async def test_rounds_migrate_up_and_down_over_existing_data(tmp_path: Path) -> 
             await connection.execute(
                 text(
                     'INSERT INTO round (id, kind, title, instructions, fields, "group", deadline, state, code,'
-                    " created_at) VALUES (1, 'collection', '联系人', '', '[\"姓名\"]', '', :t, 'open', 'K7Q2', :t)"
+                    " created_at) VALUES (91, 'collection', '联系人', '', '[\"姓名\"]', '', :t, 'open', 'K7Q2', :t)"
                 ),
                 {"t": now},
             )
             await connection.execute(
                 text(
                     'INSERT INTO round_answer (round_id, unit_id, version, text, "values", parsed, late, received_at)'
-                    " VALUES (1, 1, 1, '姓名：张三', '{\"姓名\": \"张三\"}', 1, 0, :t)"
+                    " VALUES (91, 1, 1, '姓名：张三', '{\"姓名\": \"张三\"}', 1, 0, :t)"
                 ),
                 {"t": now},
             )

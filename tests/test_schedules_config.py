@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.context import policy_from_settings
+from bot.policy import policy_from_settings
 from schedules.settings import ScheduleSettings
 from storage.periods import Period
 

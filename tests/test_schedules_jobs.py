@@ -19,6 +19,7 @@ from schedules.kinds.deadline_reminder import ReminderSettings
 from schedules.reminders import enqueue_reminders
 from storage.db import Database
 from storage.models import Draft, Group, GroupMember, JobClaim, OutboxMessage, PendingAction, Person
+from storage.monthly_round import find_monthly_round
 from storage.outbound import OutboundMessage, enqueue_to_group
 from storage.periods import Period
 from storage.policy import DocumentSettings
@@ -201,14 +202,18 @@ async def test_monthly_circular_names_late_and_missing_units(db: Database) -> No
     (row,) = await posts(db)
     assert row.message["title"] == "强省会工作机制办公室2026年11月工作通报"
     body = row.message["body"]
+    async with db.sessions() as session:  # the circular names each period's monthly round by its number
+        october = await find_monthly_round(session, Period(2026, 10))
+        november = await find_monthly_round(session, Period(2026, 11))
+    assert october is not None and november is not None and october.id != november.id
     assert (
-        "11月，各成员单位报送2026年10月工作进展和重点项目推进情况（截止日11月25日（周三））："
+        f"11月，各成员单位报送2026年10月工作进展和重点项目推进情况（月报#{october.id}，截止日11月25日（周三））："
         "应报送4家，按时报送1家，逾期报送1家，未报送2家，按时报送率25.0%。"
     ) in body
     on_time = body.index("- 按时报送（1家，按首次报送先后）：省商务厅。")
     assert on_time < body.index("- 逾期报送（1家）：省发展改革委。")
     assert body.index("- 逾期报送（1家）：") < body.index("- 未报送（2家）：省工业和信息化厅、省财政厅。")
-    assert "- 请各成员单位于12月25日（周五）前报送2026年11月工作进展和重点项目推进情况。" in body
+    assert f"- 请各成员单位于12月25日（周五）前报送2026年11月工作进展和重点项目推进情况（月报#{november.id}）。" in body
     assert "- 12月中旬开展年度考评。" in body
 
 
@@ -236,7 +241,7 @@ async def test_circular_shifted_by_national_day(db: Database) -> None:
     await run_at(jobs(db), "monthly-circular", when(2026, 10, 8))
     (body,) = bodies(await posts(db))
     assert "9月，各成员单位报送2026年8月工作进展" in body
-    assert "（截止日9月25日（周五））" in body
+    assert "截止日9月25日（周五））" in body
     assert "按时报送率100.0%" in body
     assert "- 各成员单位均按时报送。" in body
     assert "于10月25日（周日）前报送2026年9月工作进展" in body

@@ -105,7 +105,7 @@ def test_a_dropped_in_module_is_listed_planned_configured_and_run(tree: Path, tm
         "from datetime import datetime\n"
         "from zoneinfo import ZoneInfo\n"
         "from bot.config import load_settings\n"
-        "from bot.context import policy_from_settings\n"
+        "from bot.policy import policy_from_settings\n"
         "from bot.scheduler import JobScheduler, job_context\n"
         "from storage.db import Database\n"
         "settings = load_settings(sys.argv[1])\n"

@@ -14,14 +14,16 @@ import aiohttp
 import pytest
 
 from storage.db import Database
-from storage.models import InboxMessage, InboxState, Submission
+from storage.models import InboxMessage, InboxState, RoundAnswer, Submission
 from tests.fakes import FakePlatforms
 from tests.faults_kit import Instance, all_of, eventually, fresh_database
 from tests.transports_kit import (
     GROUP_CHAT,
     LIAISON,
+    ROUND_ANSWER,
     dingtalk_group_message,
     dingtalk_stream_section,
+    open_round,
     prepared_instances,
     report_text,
 )
@@ -79,6 +81,24 @@ async def test_a_group_message_over_the_stream_is_stored_acknowledged_and_answer
     async with aiohttp.ClientSession() as http, http.post(f"{instance.url}/dingtalk/bot", data=b"{}") as response:
         assert response.status == 404
     assert gateway.problems == [] and gateway.refused == []
+
+
+async def test_a_reply_quoting_a_round_over_the_stream_answers_that_round(
+    served: tuple[Instance, Database], fake_platforms: FakePlatforms
+) -> None:
+    _, db = served
+    number = await open_round(db)
+    session_url, expires = fake_platforms.dingtalk.new_session()
+    message = dingtalk_group_message("msgStreamQ1", ROUND_ANSWER, session_url, expires)
+    replied = {"msgId": "msgPost", "msgType": "markdown", "content": {"text": f"征集#{number}：工作专班联系人"}}
+    message["text"] = {"content": f" {ROUND_ANSWER}", "isReplyMsg": True, "repliedMsg": replied}
+    connection, frame_id = await fake_platforms.dingtalk_stream.push(message)
+    await fake_platforms.dingtalk_stream.acked(connection, frame_id)
+    await eventually(lambda: handled(db, "msgStreamQ1"), bool, within=30, what="the message handled")
+    [row] = await all_of(db, InboxMessage)
+    assert row.quoted == f"征集#{number}：工作专班联系人"
+    [answer] = await all_of(db, RoundAnswer)
+    assert answer.round_id == number and answer.values == {"姓名": "张三", "职务": "处长", "手机": "13912345678"}
 
 
 async def test_pings_disconnects_drops_and_duplicates(

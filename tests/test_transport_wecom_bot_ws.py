@@ -16,12 +16,19 @@ import pytest
 from sqlalchemy import select
 
 from storage.db import Database
-from storage.models import Group, InboxMessage, InboxState, OutboxMessage, OutboxState, Submission
+from storage.models import Group, InboxMessage, InboxState, OutboxMessage, OutboxState, RoundAnswer, Submission
 from storage.outbound import OutboundMessage, enqueue_to_group
 from tests.fakes import FakePlatforms
 from tests.fakes.wecom_bot_ws import FakeWecomBotSocket, group_message
 from tests.faults_kit import Instance, all_of, eventually, fresh_database
-from tests.transports_kit import health_of, prepared_instances, report_text, wecom_bot_socket_section
+from tests.transports_kit import (
+    ROUND_ANSWER,
+    health_of,
+    open_round,
+    prepared_instances,
+    report_text,
+    wecom_bot_socket_section,
+)
 
 LIAISON = "lina"  # 李娜 (省商务厅) by her WeCom userid
 
@@ -76,6 +83,25 @@ async def test_a_group_message_is_stored_and_answered_through_its_req_id(
     link = health["checks"]["connections"]["wecom_bot_ws"]  # type: ignore[index]
     assert link["state"] == "connected" and link["holder"] == health["instance"]
     assert gateway.problems == [] and gateway.kicks == 0
+
+
+async def test_a_message_quoting_a_round_over_the_connection_answers_that_round(
+    served: tuple[Instance, Database], fake_platforms: FakePlatforms
+) -> None:
+    _, db = served
+    gateway = fake_platforms.wecom_bot_socket
+    number = await open_round(db)
+    await gateway.wait_for(lambda: gateway.subscriptions == 1)
+    message = group_message("wsmsg-q1", LIAISON, ROUND_ANSWER)
+    message["quote"] = {"msgtype": "text", "text": {"content": f"征集#{number}：工作专班联系人"}}
+    await gateway.push(message)
+    await eventually(lambda: handled(db, {"wsmsg-q1"}), bool, within=30, what="the message handled")
+    [row] = await all_of(db, InboxMessage)
+    assert row.quoted == f"征集#{number}：工作专班联系人"
+    [answer] = await all_of(db, RoundAnswer)
+    assert answer.round_id == number and answer.values == {"姓名": "张三", "职务": "处长", "手机": "13912345678"}
+    await gateway.wait_for(lambda: len(gateway.sent) == 1)
+    assert f"征集＃{number}“工作专班联系人”的答复" in gateway.sent[0].content  # "#" rendered inert
 
 
 async def test_a_drop_is_followed_by_a_new_subscription_and_a_kick_is_reported(

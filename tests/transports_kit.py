@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from storage.db import Database
+from storage.models import Round
 from tests.faults_kit import HOST, Instance, duban, free_port
 
 JOBS = ("weekly-briefing", "monthly-circular", "deadline-reminder", "overdue-notice", "item-reminder")
@@ -22,6 +24,23 @@ def report_text() -> str:
     today = datetime.now(ZoneInfo("Asia/Shanghai"))
     month = 12 if today.month == 1 else today.month - 1
     return f"{month}月工作进展：一是完成外贸项目3个；二是新增出口企业12家。"
+
+
+async def open_round(db: Database) -> int:
+    """A collection open for ten more days (as ``征集 … 确认`` would leave it); its number."""
+    async with db.transaction() as session:
+        round_ = Round(
+            title="工作专班联系人",
+            fields=["姓名", "职务", "手机"],
+            deadline=datetime.now(UTC) + timedelta(days=10),
+            code="QT01",
+        )
+        session.add(round_)
+        await session.flush()
+        return round_.id
+
+
+ROUND_ANSWER = "张三 处长 13912345678"  # unmarked, unlabelled: only the quote says which round it answers
 
 
 def stream_config(db_url: str, port: int, fake_url: str, sections: str, *, proxy: str = "") -> str:

@@ -2,15 +2,16 @@
 
 Every ``duban`` command pays for what its modules import before it does anything, so the CLI modules import
 only the standard library at the top and load SQLAlchemy, pydantic, aiohttp and the rest inside the command
-that needs them: ``duban --help`` then costs little more than Python itself.
+that needs them: ``duban --help`` then costs little more than Python itself. Even :mod:`asyncio` (a twentieth of
+a second, with :mod:`ssl`) is loaded only by the commands that run a coroutine (:func:`run_async`).
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.errors import CliError as CliError  # re-exported for the sub-commands
 
@@ -21,6 +22,16 @@ if TYPE_CHECKING:
     SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]  # what ``add_subparsers`` returns
 else:
     SubParsers = argparse._SubParsersAction
+
+
+T = TypeVar("T")
+
+
+def run_async(work: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(work)``, with :mod:`asyncio` imported only now."""
+    import asyncio
+
+    return asyncio.run(work)
 
 
 def display_url(url: str) -> str:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 from typing import TYPE_CHECKING
 
-from bot.cli.base import CliError, SubParsers, checked_database, settings_of
+from bot.cli.base import CliError, SubParsers, checked_database, run_async, settings_of
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -35,20 +34,22 @@ def _shell_user() -> str:
 
 async def make_link(settings: Settings, who: str) -> tuple[str, str]:
     """The link and the name of the person it is for."""
-    from bot.cli.sandbox_chat import resolve_person
-    from bot.context import policy_from_settings
+    from bot.policy import policy_from_settings
     from handlers.services.actor import Actor, Refused
     from handlers.services.signin import issue_link
     from storage.models import utcnow
+    from storage.sandbox import SpeakerUnclear, resolve_speaker
 
-    async with checked_database(settings) as db:
-        person = await resolve_person(db, who)
-        async with db.transaction() as session:
-            actor = Actor(session, None, policy_from_settings(settings), utcnow(), "cli", name=_shell_user())
-            try:
-                return await issue_link(actor, person), person.name
-            except Refused as refusal:
-                failure = refusal
+    async with checked_database(settings) as db, db.transaction() as session:
+        try:
+            person = await resolve_speaker(session, who)
+        except SpeakerUnclear as exc:
+            raise CliError(str(exc)) from None
+        actor = Actor(session, None, policy_from_settings(settings), utcnow(), "cli", name=_shell_user())
+        try:
+            return await issue_link(actor, person), person.name
+        except Refused as refusal:
+            failure = refusal
     raise CliError(failure.message, code=2)
 
 
@@ -56,7 +57,7 @@ def cmd_link(args: argparse.Namespace) -> int:
     settings = settings_of(args)
     if not settings.console.enabled:
         raise CliError("网页控制台未开启（配置 [console] enabled = false）。", code=2)
-    url, name = asyncio.run(make_link(settings, args.as_user))
+    url, name = run_async(make_link(settings, args.as_user))
     print(f"{name}的控制台登录链接（{LINK_MINUTES} 分钟内有效，只能使用一次）：")
     print(url)
     return 0

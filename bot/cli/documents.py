@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.cli.base import CliError, SubParsers, checked_database, settings_of
+from bot.cli.base import CliError, SubParsers, checked_database, run_async, settings_of
 from schedules.documents.kinds import Kind
 
 if TYPE_CHECKING:
@@ -57,7 +56,7 @@ def _write(output: Path, content: bytes) -> None:
 
 
 def _request(args: argparse.Namespace, settings: Settings, now: datetime) -> DocumentRequest:
-    from bot.context import policy_from_settings
+    from bot.policy import policy_from_settings
     from schedules.documents import service
 
     policy = policy_from_settings(settings)
@@ -77,7 +76,7 @@ def _request(args: argparse.Namespace, settings: Settings, now: datetime) -> Doc
 
 
 async def _build(settings: Settings, request: DocumentRequest, now: datetime) -> BuiltDocument:
-    from bot.context import policy_from_settings
+    from bot.policy import policy_from_settings
     from schedules.documents import service
 
     policy = policy_from_settings(settings)
@@ -97,7 +96,7 @@ def cmd_doc(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     request = _request(args, settings, now)
     try:
-        built = asyncio.run(_build(settings, request, now))
+        built = run_async(_build(settings, request, now))
     except (TemplateError, ChartFontMissing) as exc:
         raise CliError(str(exc)) from None
     _write(output, built.content)

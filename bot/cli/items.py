@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.cli.base import CliError, SubParsers, checked_database, settings_of
+from bot.cli.base import CliError, SubParsers, checked_database, run_async, settings_of
 
 if TYPE_CHECKING:
     from openpyxl import Workbook
@@ -39,7 +38,7 @@ async def _workbook(settings: Settings, policy: Policy, now: datetime) -> tuple[
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bot.context import policy_from_settings
+    from bot.policy import policy_from_settings
     from bot.workbooks.sheet import save_workbook
 
     settings = settings_of(args)
@@ -49,7 +48,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError(f"输出文件应以 .xlsx 结尾（收到 {output}）。", code=2)
     if not output.parent.is_dir():
         raise CliError(f"目录 {output.parent} 不存在，请先创建。", code=2)
-    workbook, count = asyncio.run(_workbook(settings, policy, datetime.now(UTC)))
+    workbook, count = run_async(_workbook(settings, policy, datetime.now(UTC)))
     try:
         save_workbook(workbook, output)
     except OSError as exc:

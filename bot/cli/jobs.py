@@ -9,13 +9,12 @@ claim as the scheduler: running an occurrence twice posts it once, and ``--dry-r
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.cli.base import CliError, SubParsers, checked_database, open_checked, settings_of
+from bot.cli.base import CliError, SubParsers, checked_database, open_checked, run_async, settings_of
 from schedules.dates import day_label, moment_label
 
 if TYPE_CHECKING:
@@ -68,7 +67,7 @@ def parse_moment(text: str, tz: ZoneInfo) -> datetime:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from bot.context import policy_from_settings
+    from bot.policy import policy_from_settings
     from schedules.context import ScheduleEnv
     from schedules.overview import overview_lines
 
@@ -83,7 +82,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps([occurrence_json(o) for o in occurrences], ensure_ascii=False, indent=2))
     else:
         now = datetime.now(settings.tz)
-        found, why_not = asyncio.run(_open_now(settings, env, now))
+        found, why_not = run_async(_open_now(settings, env, now))
         lines = list_lines(env, settings, start, end, occurrences) + overview_lines(env, now, found, why_not)
         print("\n".join(lines))
     return 0
@@ -172,12 +171,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise CliError(str(exc.args[0]), code=2) from None
     settings = settings_of(args)
     at = parse_moment(args.at, settings.tz)
-    return asyncio.run(_run(settings, args.name, at, dry_run=args.dry_run))
+    return run_async(_run(settings, args.name, at, dry_run=args.dry_run))
 
 
 async def _run(settings: Settings, job: str, at: datetime, *, dry_run: bool) -> int:
-    from bot.context import AppContext, policy_from_settings
+    from bot.context import AppContext
     from bot.outbound.dispatcher import drain_once
+    from bot.policy import policy_from_settings
     from schedules.context import JobContext
     from schedules.jobs import preview, run_job
     from schedules.registry import job_named

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 from typing import TYPE_CHECKING
 
-from bot.cli.base import CliError, SubParsers, checked_database, settings_of
+from bot.cli.base import CliError, SubParsers, checked_database, run_async, settings_of
 from bot.cli.roster import render_table
 
 if TYPE_CHECKING:
@@ -87,12 +86,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     from storage.models import OutboxState
 
     states = [OutboxState(name) for name in FILTERS if getattr(args, name)]
-    print(asyncio.run(_list(settings_of(args), states, args.limit)))
+    print(run_async(_list(settings_of(args), states, args.limit)))
     return 0
 
 
 async def _resend(settings: Settings, outbox_id: int, actor: str) -> OutboxMessage:
-    from bot.context import policy_from_settings
+    from bot.policy import policy_from_settings
     from handlers.services.actor import Actor, Refused
     from handlers.services.outbox import resend
     from storage.models import utcnow
@@ -113,6 +112,6 @@ def cmd_resend(args: argparse.Namespace) -> int:
     if not text.isdigit():
         raise CliError(f"消息编号应为数字（见 duban outbox list）；收到“{args.id}”。", code=2)
     outbox_id = int(text)
-    copy = asyncio.run(_resend(settings_of(args), outbox_id, f"命令行:{getpass.getuser()}"))
+    copy = run_async(_resend(settings_of(args), outbox_id, f"命令行:{getpass.getuser()}"))
     print(f"已将消息 #{outbox_id} 重新排队，新编号 #{copy.id}（发往 {copy.target}）；服务运行时将随即发送。")
     return 0

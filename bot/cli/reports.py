@@ -4,13 +4,20 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.cli.base import CliError, SubParsers, checked_database, settings_of
+from bot.cli.base import (
+    SCHEMA_ADVICE,
+    SCHEMA_OUT_OF_DATE,
+    CliError,
+    SubParsers,
+    checked_database,
+    run_async,
+    settings_of,
+)
 from bot.cli.roster import render_table
 
 if TYPE_CHECKING:
@@ -18,6 +25,7 @@ if TYPE_CHECKING:
     from storage.periods import Period
     from storage.policy import Policy
     from storage.reports import Ledger
+    from storage.standing import PeriodStanding
 
 TIME = "%Y-%m-%d %H:%M"
 
@@ -49,23 +57,56 @@ def _period(text: str | None, policy: Policy) -> Period:
         raise CliError(f"期别应写作 YYYY-MM（月份 01–12），例如 2026-10；收到“{text}”。", code=2) from None
 
 
-async def _load_ledger(settings: Settings, period: Period) -> Ledger:
-    from storage.reports import period_ledger
+# The office's extension of a period's deadline (``截止 #N``, :mod:`storage.monthly_round`), read as the standing is.
+EXTENDED_DEADLINE_SQL = "SELECT deadline FROM round WHERE code = :code AND extended_at IS NOT NULL"
+
+
+def _load_standing(settings: Settings, policy: Policy, period: Period) -> tuple[PeriodStanding, datetime]:
+    """The period's standing and deadline: on SQLite read with ``sqlite3`` alone (:mod:`storage.sqlite_read`),
+    elsewhere through the service's own database layer (the standing's statement is the same either way)."""
+    from storage.sqlite_read import sqlite_file
+
+    path = sqlite_file(settings.database.url)
+    if path is None:
+        return run_async(_standing_through_engine(settings, policy, period))
+    from storage.revisions import head_revision
+    from storage.sqlite_read import NoDatabase, reading, schema_revision
+    from storage.standing import STANDING_SQL, standing_of_rows
+
+    try:
+        with reading(path) as connection:
+            if schema_revision(connection) != head_revision():
+                raise CliError(SCHEMA_ADVICE, code=SCHEMA_OUT_OF_DATE)
+            standing = standing_of_rows(period, connection.execute(STANDING_SQL, {"period": str(period)}))
+            extended = connection.execute(EXTENDED_DEADLINE_SQL, {"code": f"M{period}"}).fetchone()
+    except NoDatabase:
+        raise CliError(SCHEMA_ADVICE, code=SCHEMA_OUT_OF_DATE) from None
+    if extended is None:
+        return standing, policy.deadline.deadline(period)
+    return standing, datetime.fromisoformat(str(extended[0])).replace(tzinfo=UTC)  # stored as naive UTC
+
+
+async def _standing_through_engine(
+    settings: Settings, policy: Policy, period: Period
+) -> tuple[PeriodStanding, datetime]:
+    from storage.monthly_round import deadline_of
+    from storage.standing import period_standing
 
     async with checked_database(settings) as db, db.sessions() as session:
-        return await period_ledger(session, period)
+        return await period_standing(session, period), await deadline_of(session, policy.deadline, period)
 
 
 def _local(moment: datetime | None, policy: Policy) -> str:
     return moment.astimezone(policy.tz).strftime(TIME) if moment is not None else ""
 
 
-def status_document(ledger: Ledger, policy: Policy, now: datetime) -> dict[str, Any]:
-    """The period's standing as plain data (``--json``)."""
-    standing = ledger.standing
-    deadline = policy.deadline.deadline(ledger.period)
+def status_document(
+    standing: PeriodStanding, policy: Policy, now: datetime, deadline: datetime | None = None
+) -> dict[str, Any]:
+    """The period's standing as plain data (``--json``); ``deadline``: the office's extension, if any."""
+    deadline = deadline or policy.deadline.deadline(standing.period)
     return {
-        "period": str(ledger.period),
+        "period": str(standing.period),
         "deadline": deadline.astimezone(policy.tz).isoformat(),
         "closed": now > deadline,
         "counts": {
@@ -90,13 +131,12 @@ def status_document(ledger: Ledger, policy: Policy, now: datetime) -> dict[str, 
     }
 
 
-def status_text(ledger: Ledger, policy: Policy, now: datetime) -> str:
-    """The period's standing as a table for a terminal."""
-    standing = ledger.standing
-    deadline = policy.deadline.deadline(ledger.period)
+def status_text(standing: PeriodStanding, policy: Policy, now: datetime, deadline: datetime | None = None) -> str:
+    """The period's standing as a table for a terminal; ``deadline``: the office's extension, if any."""
+    deadline = deadline or policy.deadline.deadline(standing.period)
     closed = "已截止" if now > deadline else "尚未截止"
     lines = [
-        f"{ledger.period.label}工作进展报送情况（截止 {_local(deadline, policy)}，{closed}）",
+        f"{standing.period.label}工作进展报送情况（截止 {_local(deadline, policy)}，{closed}）",
         f"应报 {len(standing.units)} 个单位：按时 {len(standing.on_time)}，逾期 {len(standing.late)}，"
         f"未报送 {len(standing.missing)}；按时报送率 {standing.on_time_rate:.1%}",
     ]
@@ -121,22 +161,22 @@ def status_text(ledger: Ledger, policy: Policy, now: datetime) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from bot.context import policy_from_settings
+    from bot.policy import policy_from_settings
 
     settings = settings_of(args)
     policy = policy_from_settings(settings)
     period = _period(args.period, policy)
-    ledger = asyncio.run(_load_ledger(settings, period))
+    standing, deadline = _load_standing(settings, policy, period)
     now = datetime.now(UTC)
     if args.json:
-        print(json.dumps(status_document(ledger, policy, now), ensure_ascii=False, indent=2))
+        print(json.dumps(status_document(standing, policy, now, deadline), ensure_ascii=False, indent=2))
     else:
-        print(status_text(ledger, policy, now))
+        print(status_text(standing, policy, now, deadline))
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bot.context import policy_from_settings
+    from bot.policy import policy_from_settings
 
     settings = settings_of(args)
     policy = policy_from_settings(settings)
@@ -151,7 +191,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError(f"目录 {output.parent} 不存在，请先创建。", code=2)
     if suffix == ".zip" and output.exists():
         raise CliError(f"{output} 已存在，未覆盖。请另选文件名。", code=2)
-    ledger, count = asyncio.run(_export(settings, policy, period, output))
+    ledger, count = run_async(_export(settings, policy, period, output))
     standing = ledger.standing
     files = f"，文件 {count} 个" if suffix == ".zip" else ""
     print(
@@ -198,8 +238,8 @@ def _export_round(settings: Settings, policy: Policy, number: int, output: Path)
         raise CliError(f"征集答复导出为 .xlsx 文件（收到 {output}）。", code=2)
     if not output.parent.is_dir():
         raise CliError(f"目录 {output.parent} 不存在，请先创建。", code=2)
-    answered, missing = asyncio.run(_write_round(settings, policy, number, output))
-    print(f"已导出征集#{number}的答复：{output}（已答复 {answered} 个单位，未答复 {missing} 个）")
+    answered, missing = run_async(_write_round(settings, policy, number, output))
+    print(f"已导出#{number}的答复：{output}（已答复 {answered} 个单位，未答复 {missing} 个）")
     return 0
 
 

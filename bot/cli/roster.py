@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import unicodedata
 from collections import Counter
@@ -11,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.cli.base import CliError, SubParsers, open_checked, settings_of
+from bot.cli.base import CliError, SubParsers, open_checked, run_async, settings_of
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -57,7 +56,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         finally:
             await db.close()
 
-    done = asyncio.run(run())
+    done = run_async(run())
     parsed, summary = done.parsed, done.summary
     print(_describe_file(path, parsed))
     if parsed.ignored_columns:
@@ -124,7 +123,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError(f"目录 {path.parent} 不存在。")
     from bot.roster import write_roster
 
-    rows = asyncio.run(_rows(settings, include_inactive=False))
+    rows = run_async(_rows(settings, include_inactive=False))
     write_roster(path, rows)
     print(f"已导出 {len(rows)} 名在册人员到 {path}。")
     return 0
@@ -145,7 +144,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from bot.roster.columns import Column, mask_mobile
 
     settings = settings_of(args)
-    rows = asyncio.run(_rows(settings, include_inactive=args.all))
+    rows = run_async(_rows(settings, include_inactive=args.all))
     if not rows:
         print("名册为空：可运行 `duban roster import 文件` 导入名册。")
         return 0

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 
-from bot.cli.base import CliError, SubParsers, open_database, settings_of
+from bot.cli.base import CliError, SubParsers, open_database, run_async, settings_of
 from bot.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             await check_schema(db)
 
     try:
-        asyncio.run(preflight())
+        run_async(preflight())
     except SchemaOutOfDate as exc:
         raise CliError(str(exc), code=3) from None
     log.info("listening on %s:%d", server.host, server.port)

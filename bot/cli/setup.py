@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.cli.base import CliError, SubParsers, display_url, open_database, settings_of
+from bot.cli.base import CliError, SubParsers, display_url, open_database, run_async, settings_of
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -51,7 +50,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     migrate.upgrade(settings.database.url)
     print(f"数据库已就绪：{display_url(settings.database.url)}")
     if args.demo:
-        loaded = asyncio.run(load_demo_roster(settings, only_if_empty=args.if_missing))
+        loaded = run_async(load_demo_roster(settings, only_if_empty=args.if_missing))
         print("已载入演示名册。" if loaded else "数据库中已有名册，未载入演示数据。")
     return 0
 
@@ -105,7 +104,7 @@ def cmd_db_current(args: argparse.Namespace) -> int:
         async with open_database(settings) as db:
             return await migrate.schema_state(db)
 
-    state = asyncio.run(show())
+    state = run_async(show())
     print(f"当前版本：{state.current or '（空库）'}；程序所需：{state.head}")
     if not state.up_to_date:
         raise CliError("数据库需要升级：请运行 `duban db upgrade`。", code=3)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from bot.cli.base import CliError, checked_database, settings_of
+from bot.cli.base import CliError, checked_database, run_async, settings_of
 from bot.cli.roster import render_table
 from bot.config import Settings
-from bot.context import policy_from_settings
 from bot.files.worker import files_directory
+from bot.policy import policy_from_settings
 from storage.blobs import BlobMissing
 from storage.file_names import human_size
 from storage.files import FileFilter, get_file, list_files, open_file
@@ -71,7 +70,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             period = str(Period.parse(args.period))
         except ValueError:
             raise CliError(f"期别应写作 YYYY-MM，例如 2026-10；收到“{args.period}”。", code=2) from None
-    files = asyncio.run(_list(settings, period, args.unit))
+    files = run_async(_list(settings, period, args.unit))
     if args.json:
         print(json.dumps([file_document(file) for file in files], ensure_ascii=False, indent=2))
         return 0
@@ -126,6 +125,6 @@ def cmd_get(args: argparse.Namespace) -> int:
         raise CliError(f"{output} 已存在，未覆盖。请另选文件名。", code=2)
     if not output.parent.is_dir():
         raise CliError(f"目录 {output.parent} 不存在，请先创建。", code=2)
-    file = asyncio.run(_get(settings, args.id, output))
+    file = run_async(_get(settings, args.id, output))
     print(f"已取出《{file.name}》（{human_size(file.size)}，sha256 {file.sha256}）：{output}")
     return 0

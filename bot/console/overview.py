@@ -14,6 +14,7 @@ from storage import items as ledger
 from storage.items import Light
 from storage.matrix import LABELS, MatrixRow, months_ending, report_matrix
 from storage.models import Group, OutboxState, utcnow
+from storage.monthly_round import deadline_of
 from storage.outbox_ops import state_counts
 from storage.periods import Period
 from storage.rounds import open_rounds, round_standing
@@ -38,6 +39,7 @@ async def overview(request: web.Request) -> web.StreamResponse:
     env = ScheduleEnv.of(policy)
     async with ctx.db.sessions() as session:
         standing = await period_standing(session, period)
+        deadline = await deadline_of(session, policy.deadline, period)
         lit = await ledger.by_standing(session, env.calendar, now, policy.tz)
         queue = await state_counts(session)
         rounds = [await round_standing(session, found) for found in await open_rounds(session)]
@@ -51,12 +53,12 @@ async def overview(request: web.Request) -> web.StreamResponse:
         request,
         "overview.html.j2",
         period=period,
-        due=policy.deadline.due_date(period),
+        due=deadline.astimezone(policy.tz).date(),
         standing=standing,
         red=[row for row in lit if row.light is Light.RED],
         amber=sum(1 for row in lit if row.light is Light.AMBER),
         upcoming=upcoming,
-        past_due=policy.deadline.deadline(period) < now,
+        past_due=deadline < now,
         rounds=rounds,
         failed=queue[OutboxState.FAILED],
         uncertain=queue[OutboxState.UNCERTAIN],

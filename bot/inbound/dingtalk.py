@@ -4,6 +4,14 @@ DingTalk signs each callback with headers ``timestamp`` (ms) and ``sign`` =
 ``base64(HMAC_SHA256(appSecret, f"{timestamp}\\n{appSecret}"))`` and sends the message as plain JSON. The
 signature covers only the timestamp, not the body, so a captured signature could carry a forged body for up
 to an hour: the reply address (``sessionWebhook``) is therefore accepted only on the platform's own host.
+
+A reply to another message (引用回复) carries ``isReplyMsg`` and ``repliedMsg`` under ``text`` (and, for other
+message types, under ``content``): ``{"msgId", "msgType", "senderId", "createdAt", "content": …}``. PLATFORMS.md
+documents none of it and DingTalk's public pages do not describe it; the shape is the one open-source DingTalk
+adapters read from real callbacks (soimy/openclaw-channel-dingtalk PR #128, QwenLM/qwen-code #9536): a quoted
+text's words in ``content.text`` (or ``content.content``), a quoted rich text's in ``content.richText[]`` items
+(``{"text": …}`` or ``{"msgType": "text", "content": …}``). A quoted card or picture carries no text: then
+``quoted`` stays empty.
 """
 
 from __future__ import annotations
@@ -111,6 +119,7 @@ def parse_dingtalk_message(data: dict[str, Any], *, api_base: str, body_text: st
     created_ms = _int(data.get("createAt"))
     message_id = text_of(data.get("msgId")) or digest_id(body_text)
     text, attachments = _content(msgtype, data)
+    quoted = replied_text(data)
     robot_code = text_of(data.get("robotCode"))
     attachments = [{**item, "robot_code": robot_code} if robot_code else item for item in attachments]
     return InboundMessage(
@@ -124,6 +133,7 @@ def parse_dingtalk_message(data: dict[str, Any], *, api_base: str, body_text: st
         chat_type="group" if text_of(data.get("conversationType")) == "2" else "single",
         msgtype=msgtype,
         attachments=attachments,
+        quoted=quoted,
         sent_at=_sent_at(created_ms),
         reply=ReplyRoute(
             channel="dingtalk_session",
@@ -186,6 +196,29 @@ def _content(msgtype: str, data: dict[str, Any]) -> tuple[str, list[dict[str, An
                 attachments.append({"kind": "image", "download_code": code})
         return "\n".join(texts), attachments
     return "", []
+
+
+def replied_text(data: dict[str, Any]) -> str:
+    """The text of the message ``data`` replies to (``text.repliedMsg`` or ``content.repliedMsg``); ``""`` if none."""
+    for holder in (_dict(data.get("text")), _dict(data.get("content"))):
+        replied = _dict(holder.get("repliedMsg"))
+        content = replied.get("content")
+        if isinstance(content, str):
+            found = content
+        else:
+            content = _dict(content)
+            found = text_of(content.get("text")) or text_of(content.get("content"))
+            items = content.get("richText")
+            if not found and isinstance(items, list):
+                parts = (_dict(item) for item in items)
+                found = "".join(text_of(part.get("text")) or _rich_text(part) for part in parts)
+        if found.strip():
+            return found.strip()
+    return ""
+
+
+def _rich_text(part: dict[str, Any]) -> str:
+    return text_of(part.get("content")) if part.get("msgType", "text") == "text" else ""
 
 
 class DingtalkEndpoint:

@@ -39,7 +39,7 @@ FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencode
 MAX_ID_CHARS = 128
 MAX_NAME_CHARS = 128
 MAX_MSGTYPE_CHARS = 32
-# Messages stored in one transaction at most (16 columns each stays far below SQLite's bound variables).
+# Messages stored in one transaction at most (17 columns each stays far below SQLite's bound variables).
 MAX_BATCH = 200
 
 
@@ -212,6 +212,7 @@ def prepared(message: InboundMessage) -> InboundMessage:
         chat_id=clean(message.chat_id),
         msgtype=clean(message.msgtype)[:MAX_MSGTYPE_CHARS] or "unknown",
         text=clean(message.text),
+        quoted=clean(message.quoted),
         attachments=clean(message.attachments),
         raw=clean(message.raw),
     )

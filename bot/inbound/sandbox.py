@@ -10,24 +10,38 @@ operator turns it on explicitly.
 Body: ``{"person_id": int, "group": str | null, "text": str, "message_id": str | null}``. The message goes
 through the same inbox as the platforms' (platform ``sandbox``, sender ``str(person_id)``, chat = the group's
 name or ``dm:<person_id>``); what the bot answers is written to ``sandbox_message``.
+
+``POST /sandbox/say`` is ``duban say``'s round trip in one request, under the same conditions:
+``{"as": str, "group": str | null, "text": str, "wait": seconds}`` names the person as the command line does
+(:func:`storage.sandbox.resolve_speaker`), stores the message as above, waits (at most ``wait`` seconds) until it
+is handled and the answers are posted, and answers ``{"speaker": {"id", "name", "active"}, "complete": bool,
+"replies": [{"chat", "text", "mentions"}]}``: every sandbox line the bot wrote meanwhile. A name nobody (or
+several people) answers to, or a group not configured, is answered 422 ``{"error": "…"}`` and stores nothing. The
+command thereby needs neither the database nor SQLAlchemy while a service runs.
 """
 
 from __future__ import annotations
 
 import secrets
+from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.app import Channel
+from bot.appkeys import CONTEXT
 from bot.config import Settings
-from bot.inbound.edge import Inbox, Refused, bad_request, decode_utf8, guarded, read_body
+from bot.inbound.edge import Inbox, Refused, bad_request, decode_utf8, guarded, note_result, read_body
 from bot.metrics import CallbackResult
 from bot.sandbox_address import PATH as PATH
+from bot.sandbox_address import SAY_PATH, unconfigured_group
 from bot.sandbox_address import is_loopback as is_loopback
 from storage.inbox import InboundMessage, ReplyRoute
+from storage.sandbox import SpeakerUnclear, latest_transcript_id, resolve_speaker, transcript_since, wait_until_settled
 
 CHANNEL = "sandbox"
+
+Post = TypeVar("Post", bound=BaseModel)
 
 
 class SandboxPost(BaseModel):
@@ -37,6 +51,16 @@ class SandboxPost(BaseModel):
     group: str | None = Field(default=None, min_length=1, max_length=100)
     text: str
     message_id: str | None = Field(default=None, min_length=1, max_length=128)
+    quoted: str = ""  # the text of the message this one quotes, as the WeCom 智能机器人 and DingTalk pass it
+
+
+class SayPost(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    speaker: str = Field(alias="as", min_length=1, max_length=128)
+    group: str | None = Field(default=None, min_length=1, max_length=100)
+    text: str
+    wait: float = Field(default=15.0, ge=0, le=120)
 
 
 def sandbox_chat(person_id: int, group: str | None) -> str:
@@ -51,6 +75,7 @@ def sandbox_message(post: SandboxPost) -> InboundMessage:
         message_id=post.message_id or f"sb-{secrets.token_hex(8)}",
         sender_id=str(post.person_id),
         text=post.text.strip(),
+        quoted=post.quoted.strip(),
         chat_id=chat,
         chat_type="group" if post.group else "single",
         reply=ReplyRoute(channel="sandbox", target=chat, rate_key=f"sandbox:{chat}", address={"chat": chat}),
@@ -87,20 +112,53 @@ def sandbox_decision(settings: Settings) -> tuple[bool, str]:
     return True, ""
 
 
+async def _read_post(request: web.Request, model: type[Post]) -> Post:
+    """The body of a request to the sandbox: from this machine only, JSON, valid for ``model``."""
+    if not is_loopback(request.remote):
+        raise Refused(403, "the sandbox answers only this machine", CallbackResult.REFUSED_ORIGIN)
+    if request.content_type != "application/json":
+        raise Refused(415, "send application/json")
+    try:
+        return model.model_validate_json(decode_utf8(await read_body(request)))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+        raise bad_request(problems) from None
+
+
+def _unclear(request: web.Request, reason: str) -> web.Response:
+    note_result(request, CallbackResult.BAD_REQUEST)
+    return web.json_response({"error": reason}, status=422)
+
+
 class SandboxEndpoint:
-    def __init__(self, inbox: Inbox) -> None:
+    def __init__(self, inbox: Inbox, settings: Settings) -> None:
         self.inbox = inbox
+        self.groups = [group.name for group in settings.groups]
+
+    async def say(self, request: web.Request) -> web.Response:
+        """``duban say``'s round trip: name the speaker, store, wait for the answers, return them."""
+        post = await _read_post(request, SayPost)
+        unknown_group = unconfigured_group(post.group, self.groups)
+        if unknown_group:
+            return _unclear(request, unknown_group)
+        db = request.app[CONTEXT].db
+        async with db.sessions() as session:
+            try:
+                person = await resolve_speaker(session, post.speaker)
+            except SpeakerUnclear as exc:
+                return _unclear(request, str(exc))
+            speaker = {"id": person.id, "name": person.name, "active": person.active}
+            before = await latest_transcript_id(session)
+        message = sandbox_message(SandboxPost(person_id=person.id, group=post.group, text=post.text))
+        await self.inbox.accept(request, message)
+        complete = await wait_until_settled(db, message.message_id, post.wait)
+        async with db.sessions() as session:
+            lines = await transcript_since(session, before)
+        replies = [{"chat": line.chat, "text": line.text, "mentions": list(line.mentions)} for line in lines]
+        return web.json_response({"speaker": speaker, "complete": complete, "replies": replies})
 
     async def receive(self, request: web.Request) -> web.Response:
-        if not is_loopback(request.remote):
-            raise Refused(403, "the sandbox answers only this machine", CallbackResult.REFUSED_ORIGIN)
-        if request.content_type != "application/json":
-            raise Refused(415, "send application/json")
-        try:
-            post = SandboxPost.model_validate_json(decode_utf8(await read_body(request)))
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
-            raise bad_request(problems) from None
+        post = await _read_post(request, SandboxPost)
         message = sandbox_message(post)
         inbox_id = await self.inbox.accept(request, message)
         return web.json_response(
@@ -117,5 +175,6 @@ def sandbox_channel(settings: Settings, inbox: Inbox) -> Channel:
     enabled, reason = sandbox_decision(settings)
     if not enabled:
         return Channel(CHANNEL, False, [], off_reason=reason)
-    endpoint = SandboxEndpoint(inbox)
-    return Channel(CHANNEL, True, [web.post(PATH, guarded(CHANNEL, endpoint.receive))])
+    endpoint = SandboxEndpoint(inbox, settings)
+    routes = [web.post(PATH, guarded(CHANNEL, endpoint.receive)), web.post(SAY_PATH, guarded(CHANNEL, endpoint.say))]
+    return Channel(CHANNEL, True, routes)

@@ -3,6 +3,11 @@
 The body is JSON ``{"encrypt": …}``, signed and encrypted like every WeCom callback with receiveid ``""``;
 the plaintext is JSON (``msgid``, ``chatid``, ``chattype``, ``from.userid``, ``response_url``, ``msgtype`` and
 the content under the type's name). Answers go out later through ``response_url`` (once, within an hour).
+
+A message that quotes another carries ``quote``: ``{"msgtype": "text"|"image"|"mixed"|"voice"|"file", …}`` with
+the quoted content under its type's name, shaped as a message's own (WeCom's 接收消息 document, 结构体说明 引用;
+the official Node SDK's ``QuoteContent``). Its text is kept as the message's ``quoted``; quoted images and files
+are not fetched. The long connection delivers the same JSON, so it is read here too.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ def parse_bot_message(plaintext: str) -> InboundMessage | None:
     text, attachments = _content(msgtype, data)
     if chat_type == "group":
         text = strip_mention(text)
+    quote = _section(data, "quote")
+    quoted = _content(text_of(quote.get("msgtype")), quote)[0] if quote else ""
     return InboundMessage(
         platform="wecom",
         channel=CHANNEL,
@@ -57,6 +64,7 @@ def parse_bot_message(plaintext: str) -> InboundMessage | None:
         chat_type=chat_type,
         msgtype=msgtype,
         attachments=attachments,
+        quoted=quoted.strip(),
         reply=ReplyRoute(
             channel="wecom_response_url",
             target=chat_id,

@@ -401,6 +401,7 @@ class Pump:
         try:
             while True:
                 self.progress.clear()
+                self.ctx.outbox_queued.clear()  # what was queued so far, the claim below finds
                 if self.settle_error is not None:
                     error, self.settle_error = self.settle_error, None
                     log.error("recording send outcomes failed (%s); retrying shortly", type(error).__name__)
@@ -445,8 +446,9 @@ class Pump:
         return min(self.options.poll_interval, max(0.0, (due - utcnow()).total_seconds()))
 
     async def _wait(self, stopping: asyncio.Event | None, seconds: float) -> None:
-        """Until there is progress, ``stopping`` is set (unless it already is), or ``seconds`` have passed."""
-        waiters = [asyncio.ensure_future(self.progress.wait())]
+        """Until there is progress, this process queued outbox rows, ``stopping`` is set (unless it already is), or
+        ``seconds`` have passed."""
+        waiters = [asyncio.ensure_future(self.progress.wait()), asyncio.ensure_future(self.ctx.outbox_queued.wait())]
         if stopping is not None and not stopping.is_set():
             waiters.append(asyncio.ensure_future(stopping.wait()))
         try:

@@ -7,6 +7,7 @@
 | feishu_bot         | 100/min and 5/s per bot (override: the per-minute)  |
 | wecom_app          | 30/min per member                                   |
 | dingtalk_session   | 20/min per conversation (conservative)              |
+| dingtalk_app       | as dingtalk_session (its rows share the session's key) |
 | wecom_response_url | one request, ever                                   |
 | wecom_bot_ws       | 20/min per chat (the platform's is unpublished)     |
 | feishu_reply       | 5/s per chat (Feishu's per-chat bot limit)          |
@@ -41,7 +42,7 @@ def policy_for(row: Claim, groups: Mapping[str, GroupConfig]) -> RatePolicy:
             return RatePolicy((Window(override or FEISHU_PER_MINUTE, 60), Window(FEISHU_PER_SECOND, 1)))
         case "wecom_app":
             return RatePolicy((Window(WECOM_APP_PER_MINUTE, 60),))
-        case "dingtalk_session":
+        case "dingtalk_session" | "dingtalk_app":
             return RatePolicy((Window(SESSION_PER_MINUTE, 60),))
         case "wecom_response_url":
             return RatePolicy(once=True)

@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 from openpyxl import Workbook
 
 from bot.workbooks.sheet import BORDER, CENTERED, TIME_FORMAT, TOP, finish_sheet, local_time, new_sheet, text_cell
-from storage.rounds import RoundStanding, UnitAnswer
+from storage.rounds import RoundStanding, UnitAnswer, number_label
 
 
 def _state(unit: UnitAnswer) -> str:
@@ -24,9 +24,9 @@ def build_round_workbook(standing: RoundStanding, *, tz: tzinfo, office_name: st
     columns += [("答复原文", 48), ("答复时间", 18), ("版本", 6), ("按时/逾期", 10), ("需核对", 8)]
     deadline = round_.deadline.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     workbook, sheet = new_sheet(
-        sheet_title=f"征集{round_.id}",
-        workbook_title=f"征集#{round_.id} {round_.title}",
-        heading=f"{office_name} 征集#{round_.id}“{round_.title}”答复汇总（截止 {deadline}，导出于 "
+        sheet_title=number_label(round_),
+        workbook_title=f"{number_label(round_)} {round_.title}",
+        heading=f"{office_name} {number_label(round_)}“{round_.title}”答复汇总（截止 {deadline}，导出于 "
         f"{now.astimezone(tz):%Y-%m-%d %H:%M}）",
         columns=columns,
     )

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, InboxMessage, Person
-from storage.outbound import OutboundMessage, enqueue_reply
+from storage.outbound import OutboundMessage, addresses, enqueue_reply, office_links
 from storage.policy import Policy
 
 
@@ -34,9 +34,14 @@ class CommandContext:
     replies: list[OutboundMessage] = field(default_factory=list)
     audited: bool = False
 
-    def reply(self, body: str, *, title: str = "") -> None:
-        """Answer the sender by the route the message came in on."""
-        message = OutboundMessage(body=body, title=title)
+    def reply(self, body: str, *, title: str = "", keep_links: bool = False) -> None:
+        """Answer the sender by the route the message came in on. ``keep_links``: the http/https addresses in
+        ``body`` are the bot's own (never a person's words) and stay working links."""
+        message = (
+            OutboundMessage(body=office_links(body), title=title, links=addresses(body))
+            if keep_links
+            else OutboundMessage(body=body, title=title)
+        )
         self.replies.append(message)
         enqueue_reply(self.session, self.inbox, message)
 

@@ -1,9 +1,15 @@
-"""The office's collections (征集): open one by chat, check it, extend it, close it.
+"""The office's rounds: open a collection (征集) by chat, and check, extend or close any round.
 
-- ``征集 标题 截止 3月24日 [@群名] [字段 姓名、职务、手机] 说明`` — a preview and a code, exactly like ``通知``;
-  ``确认 CODE`` posts it, numbered (``征集#7``), to the groups;
+- ``征集 标题 截止 3月24日 [单位 发改委、财政厅] [@群名] [字段 姓名、职务、手机] 说明`` — a preview and a code,
+  exactly like ``通知``; ``确认 CODE`` posts it, numbered (``征集#7``), to the groups. ``单位`` lists the units asked
+  (only those are asked, counted, reminded and exported); without it every member unit is asked, or with ``@群名``
+  the units whose liaisons sit in that group;
 - ``统计 #7`` — who has answered and who has not (``统计`` alone stays the monthly report);
 - ``截止 #7 3月28日`` — a new deadline; ``结束 #7`` — close it (later answers are kept and marked late).
+
+The monthly report is a round too (``月报#N``, one per period, :mod:`storage.monthly_round`): ``统计 #N`` shows its
+standing as ``统计 期别`` does, ``截止 #N`` moves that period's deadline (reminders, late marks and the overdue
+notice follow it), ``结束 #N`` closes it (later reports are kept and marked late).
 """
 
 from __future__ import annotations
@@ -13,26 +19,45 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select, update
 
+from handlers import texts
 from handlers.commands import announce
 from handlers.commands.item_args import item_reference, split_date
 from handlers.commands.registry import CommandContext, command
 from schedules.dates import day_label, moment_label
 from storage import rounds
-from storage.models import Group, PendingAction, Round
+from storage.models import Group, PendingAction, Round, Unit
+from storage.monthly_round import monthly_round, period_of
 from storage.outbound import OutboundMessage, addresses, enqueue_to_group, office_links, quote
+from storage.periods import Period
+from storage.standing import period_standing
 
 KIND = "collection"
 DEADLINE_AT = time(18, 0)  # a deadline given as a day means the close of that working day
 USAGE = (
-    "征集命令用法：征集 标题 截止 3月24日 [@群名] [字段 姓名、职务、手机] 说明\n"
-    "例如：征集 工作专班联系人 截止 3月24日 字段 姓名、职务、手机 请各成员单位确定一名工作专班联系人。"
+    "征集命令用法：征集 标题 截止 3月24日 [单位 发改委、财政厅] [@群名] [字段 姓名、职务、手机] 说明\n"
+    "例如：征集 工作专班联系人 截止 3月24日 字段 姓名、职务、手机 请各成员单位确定一名工作专班联系人。\n"
+    "写明“单位 …”时只向所列单位征集；否则向全部成员单位（写明@群名时为该群的成员单位）征集。"
 )
 _FIELDS = re.compile(r"^字段[\s:：]*(?P<names>[^\s]+)\s*")
+_UNITS = re.compile(r"^单位(?:[\s:：]+)(?P<names>[^\s]+)\s*")
 _FIELD_SEPARATORS = re.compile(r"[、,，/;；]+")
 
 
-def _deadline(day: date, ctx: CommandContext) -> datetime:
-    return datetime.combine(day, DEADLINE_AT, tzinfo=ctx.policy.tz).astimezone(UTC)
+def _deadline(day: date, ctx: CommandContext, at: time = DEADLINE_AT) -> datetime:
+    return datetime.combine(day, at, tzinfo=ctx.policy.tz).astimezone(UTC)
+
+
+def round_name(round_: Round) -> str:
+    """``征集#7“联系人”``, ``月报#3“2026年10月工作进展”`` as the office's replies name a round."""
+    return f"{rounds.number_label(round_)}“{quote(round_.title, max_chars=40)}”"
+
+
+async def monthly_status(ctx: CommandContext, period: Period) -> None:
+    """The period's standing under its monthly round's number: ``统计``, ``统计 10月`` and ``统计 #N`` alike."""
+    round_ = await monthly_round(ctx.session, ctx.policy.deadline, period)
+    standing = await period_standing(ctx.session, period)
+    ctx.reply(texts.standing_summary(standing, round_, ctx.policy.tz, ctx.now))
+    ctx.audit("统计", f"{period}：按时{len(standing.on_time)}，逾期{len(standing.late)}，未报{len(standing.missing)}")
 
 
 async def _groups(ctx: CommandContext, name: str) -> list[Group]:
@@ -42,7 +67,7 @@ async def _groups(ctx: CommandContext, name: str) -> list[Group]:
 @command(
     "征集",
     "/collect",
-    usage="征集 标题 截止 日期 [@群名] [字段 …] 说明",
+    usage="征集 标题 截止 日期 [单位 …] [@群名] [字段 …] 说明",
     summary="向成员单位征集材料或信息，需确认后发出",
 )
 async def collect(ctx: CommandContext) -> None:
@@ -64,12 +89,12 @@ async def collect(ctx: CommandContext) -> None:
         ctx.audit("征集", ctx.args[:100], "past_due")
         return
     known = list(await ctx.session.scalars(select(Group.name).where(Group.active.is_(True))))
-    group, rest = announce.split_target(rest, known)
-    fields: list[str] = []
-    found = _FIELDS.match(rest)
-    if found:
-        fields = [name for name in _FIELD_SEPARATORS.split(found["names"]) if name]
-        rest = rest[found.end() :]
+    group, fields, unit_names, rest = _clauses(rest, known)
+    choice = await rounds.choose_units(ctx.session, unit_names)
+    if not choice.clear:
+        ctx.reply(await unknown_units(ctx, choice))
+        ctx.audit("征集", ctx.args[:100], "unknown_unit")
+        return
     groups = await _groups(ctx, group or "")
     if not groups:
         available = [g.name for g in await _groups(ctx, "")]
@@ -85,6 +110,7 @@ async def collect(ctx: CommandContext) -> None:
         "instructions": instructions,
         "fields": fields,
         "group": group or "",
+        "units": [unit.id for unit in choice.units],
         "due": due.isoformat(),
     }
     ctx.session.add(
@@ -97,7 +123,8 @@ async def collect(ctx: CommandContext) -> None:
             expires_at=ctx.now + timedelta(minutes=announce.VALID_MINUTES),
         )
     )
-    body = request_body(title, instructions, fields, _deadline(due, ctx), None, ctx)
+    asked = [unit.name for unit in choice.units]
+    body = request_body(title, instructions, fields, _deadline(due, ctx), None, ctx, asked)
     names = "、".join(g.name for g in groups)
     ctx.reply(
         f"**征集预览**（发送至群“{names}”）\n{body}{warning}\n"
@@ -106,16 +133,67 @@ async def collect(ctx: CommandContext) -> None:
     ctx.audit("征集", f"确认码 {code}：{title[:100]}，截止{due.isoformat()}", "pending")
 
 
+def _clauses(rest: str, known_groups: list[str]) -> tuple[str | None, list[str], list[str], str]:
+    """After the deadline, in any order: ``@群名``, ``字段 …`` and ``单位 …``; then the instructions.
+
+    Returns (group, fields, unit names, instructions).
+    """
+    group: str | None = None
+    fields: list[str] = []
+    units: list[str] = []
+    rest = rest.strip()
+    while rest:
+        if group is None and rest.startswith(("@", "＠")):
+            group, after = announce.split_target(rest, known_groups)
+            if group is None:
+                break
+            rest = after
+        elif not fields and (found := _FIELDS.match(rest)):
+            fields = [name for name in _FIELD_SEPARATORS.split(found["names"]) if name]
+            rest = rest[found.end() :]
+        elif not units and (found := _UNITS.match(rest)):
+            units = [name for name in _FIELD_SEPARATORS.split(found["names"]) if name]
+            rest = rest[found.end() :]
+        else:
+            break
+        rest = rest.strip()
+    return group, fields, units, rest
+
+
+async def unknown_units(ctx: CommandContext, choice: rounds.UnitChoice) -> str:
+    """The names that are no unit (or several), and the units on the roster; nothing was opened."""
+    lines = ["征集未发起：以下单位名称需核对。"]
+    if choice.unknown:
+        lines.append("未找到：" + "、".join(f"“{quote(name)}”" for name in choice.unknown))
+    for name, candidates in choice.ambiguous.items():
+        lines.append(f"“{quote(name)}”可指{len(candidates)}个单位：{'、'.join(quote(c) for c in candidates)}")
+    listed = await ctx.session.scalars(select(Unit.name).where(Unit.active.is_(True)).order_by(Unit.id))
+    lines.append("在册成员单位：" + ("、".join(quote(name) for name in listed) or "暂无"))
+    lines.append("请写出单位全称或无歧义的简称后重新发送。")
+    return "\n".join(lines)
+
+
 def request_body(
-    title: str, instructions: str, fields: list[str], deadline: datetime, number: int | None, ctx: CommandContext
+    title: str,
+    instructions: str,
+    fields: list[str],
+    deadline: datetime,
+    number: int | None,
+    ctx: CommandContext,
+    units: list[str] | None = None,
 ) -> str:
+    """The request as posted (and previewed): what, by when, who answers (``units``: the units listed, if any)."""
     marker = f"#{number}" if number is not None else "#编号"
     lines = [f"**征集{'#' + str(number) if number is not None else ''}：{title}**"]
     if instructions:
         lines.append(instructions)
     lines.append(f"截止时间：{moment_label(deadline, ctx.policy.tz)}")
     example = " ".join(f"{name}：…" for name in fields) if fields else "答复内容"
-    lines.append(f"请各成员单位联络员回复“{marker} {example}”。")
+    if units:
+        listed = "、".join(quote(name) for name in units)
+        lines.append(f"征集对象：{listed}（共{len(units)}家）。请以上单位联络员回复“{marker} {example}”。")
+    else:
+        lines.append(f"请各成员单位联络员回复“{marker} {example}”。")
     return "\n".join(lines)
 
 
@@ -129,6 +207,7 @@ async def post_collection(ctx: CommandContext, pending: PendingAction) -> None:
         instructions=str(payload.get("instructions") or ""),
         fields=list(payload.get("fields") or []),
         group=str(payload.get("group") or ""),
+        units=[int(unit_id) for unit_id in payload.get("units") or []],
         deadline=_deadline(date.fromisoformat(str(payload["due"])), ctx),
         code=pending.code,
         created_by=pending.person_id,
@@ -136,7 +215,8 @@ async def post_collection(ctx: CommandContext, pending: PendingAction) -> None:
     )
     ctx.session.add(round_)
     await ctx.session.flush()
-    body = request_body(round_.title, round_.instructions, list(round_.fields), round_.deadline, round_.id, ctx)
+    asked = await _unit_names(ctx, list(round_.units))
+    body = request_body(round_.title, round_.instructions, list(round_.fields), round_.deadline, round_.id, ctx, asked)
     message = OutboundMessage(  # the office's own words: its http/https links stay working links
         body=office_links(body), title=f"征集#{round_.id}：{round_.title}", links=addresses(body)
     )
@@ -146,6 +226,12 @@ async def post_collection(ctx: CommandContext, pending: PendingAction) -> None:
         )
     ctx.reply(f"已确认，征集#{round_.id}已排队发送至{len(groups)}个群：{'、'.join(g.name for g in groups)}。")
     ctx.audit("确认", f"{pending.code}：征集#{round_.id}，{len(groups)}个群")
+
+
+async def _unit_names(ctx: CommandContext, unit_ids: list[int]) -> list[str]:
+    if not unit_ids:
+        return []
+    return list(await ctx.session.scalars(select(Unit.name).where(Unit.id.in_(unit_ids)).order_by(Unit.id)))
 
 
 announce.CONFIRMERS[KIND] = post_collection
@@ -169,9 +255,12 @@ async def round_status(ctx: CommandContext) -> None:
     if found is None:
         return
     round_ = found[0]
+    if round_.kind == rounds.MONTHLY:
+        await monthly_status(ctx, period_of(round_))
+        return
     standing = await rounds.round_standing(ctx.session, round_)
     state = "已结束" if round_.state == rounds.CLOSED else f"截止{moment_label(round_.deadline, ctx.policy.tz)}"
-    lines = [f"**征集#{round_.id}“{quote(round_.title, max_chars=40)}”**（{state}）"]
+    lines = [f"**{round_name(round_)}**（{state}）"]
     lines.append(f"已答复{len(standing.answered)}家，未答复{len(standing.missing)}家（共{len(standing.units)}家）。")
     late = [unit.unit_name for unit in standing.answered if unit.late]
     if standing.missing:
@@ -184,7 +273,7 @@ async def round_status(ctx: CommandContext) -> None:
     ctx.audit("统计", f"#{round_.id}：已答复{len(standing.answered)}，未答复{len(standing.missing)}")
 
 
-@command("截止", "/rounddeadline", usage="截止 #编号 日期", summary="调整征集的截止日期")
+@command("截止", "/rounddeadline", usage="截止 #编号 日期", summary="调整征集或月报的截止日期")
 async def extend(ctx: CommandContext) -> None:
     found = await _round(ctx, "截止")
     if found is None:
@@ -201,14 +290,16 @@ async def extend(ctx: CommandContext) -> None:
         ctx.reply(f"新的截止日期{day_label(due, year=True)}已过，截止时间未调整。")
         ctx.audit("截止", ctx.args[:100], "past_due")
         return
-    round_.deadline = _deadline(due, ctx)
+    monthly = round_.kind == rounds.MONTHLY
+    round_.deadline = _deadline(due, ctx, ctx.policy.deadline.at if monthly else DEADLINE_AT)
+    round_.extended_at = ctx.now
     round_.state = rounds.OPEN
     round_.closed_at = None
-    ctx.reply(f"征集#{round_.id}的截止时间已调整为{moment_label(round_.deadline, ctx.policy.tz)}。")
+    ctx.reply(f"{rounds.number_label(round_)}的截止时间已调整为{moment_label(round_.deadline, ctx.policy.tz)}。")
     ctx.audit("截止", f"#{round_.id}：{due.isoformat()}")
 
 
-@command("结束", "/endround", usage="结束 #编号", summary="结束征集（此后的答复仍保存并标注逾期）")
+@command("结束", "/endround", usage="结束 #编号", summary="结束征集或月报（此后的答复仍保存并标注逾期）")
 async def close(ctx: CommandContext) -> None:
     found = await _round(ctx, "结束")
     if found is None:
@@ -222,12 +313,13 @@ async def close(ctx: CommandContext) -> None:
     )
     await ctx.session.refresh(round_)
     if closed.rowcount != 1:  # type: ignore[attr-defined]
-        ctx.reply(f"征集#{round_.id}此前已结束。")
+        ctx.reply(f"{rounds.number_label(round_)}此前已结束。")
         ctx.audit("结束", f"#{round_.id}", "already_closed")
         return
     standing = await rounds.round_standing(ctx.session, round_)
+    answer = "报送" if round_.kind == rounds.MONTHLY else "答复"
     ctx.reply(
-        f"征集#{round_.id}“{quote(round_.title, max_chars=40)}”已结束：已答复{len(standing.answered)}家，"
-        f"未答复{len(standing.missing)}家。此后收到的答复仍会保存并标注为逾期。"
+        f"{round_name(round_)}已结束：已{answer}{len(standing.answered)}家，未{answer}{len(standing.missing)}家。"
+        f"此后收到的{answer}仍会保存并标注为逾期。"
     )
     ctx.audit("结束", f"#{round_.id}")

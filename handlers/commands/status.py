@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from handlers import texts
 from handlers.commands.arguments import period_argument
 from handlers.commands.registry import CommandContext, command
-from handlers.commands.rounds import round_status
-from storage.standing import period_standing
+from handlers.commands.rounds import monthly_status, round_status
 
 
 @command("统计", "/status", usage="统计 [期别]", summary="查看报送情况：按时、逾期、未报送的单位及按时报送率")
 async def status(ctx: CommandContext) -> None:
-    """``统计 [期别]`` for the monthly report; ``统计 #N`` for collection #N."""
+    """``统计 [期别]`` for the monthly report (its round's number shown); ``统计 #N`` for round #N."""
     if ctx.args.startswith("#"):
         await round_status(ctx)
         return
     period = period_argument(ctx, ctx.args, action="统计")
     if period is None:
         return
-    standing = await period_standing(ctx.session, period)
-    ctx.reply(texts.standing_summary(standing, ctx.policy.deadline, ctx.now))
-    ctx.audit(
-        "统计",
-        f"{period}：按时{len(standing.on_time)}，逾期{len(standing.late)}，未报{len(standing.missing)}",
-    )
+    await monthly_status(ctx, period)

@@ -26,4 +26,9 @@ catch-up at start-up runs what was missed, ``duban jobs list`` shows it and ``du
 every run through the same claim (:func:`schedules.jobs.run_job`), so each occurrence posts once across instances.
 The planner's helpers (``on_workday``, ``every_workday``, ``periods_due_between``) carry the holiday policies;
 an optional ``describe=`` (a line saying when it runs, from the settings) is shown by ``duban jobs list``.
+
+Imports: a job module is read whenever the configuration is (its settings model types ``[schedules]``), that is by
+every ``duban`` command. At its top it therefore imports only what the declaration needs (its settings, planner and
+description); what the composer needs (SQLAlchemy, the models, the outbox, the templates) is imported inside the
+composer, or under ``TYPE_CHECKING`` for annotations. ``tests/test_cli_startup.py`` holds ``duban status`` to that.
 """

@@ -7,18 +7,17 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from pydantic import field_validator
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from schedules.compose import Composition, Delivery
-from schedules.content import target_groups
-from schedules.context import ScheduleEnv
 from schedules.dates import day_label
 from schedules.job import Job, JobSettings, targets
 from schedules.occurrences import Occurrence, Planner
-from schedules.reminders import reminder_messages
 from storage.periods import Period
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from schedules.compose import Composition
+    from schedules.context import ScheduleEnv
     from schedules.settings import ScheduleSettings
 
 
@@ -91,8 +90,13 @@ def reminder_period(planner: Planner, at: datetime) -> Period:
 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
     """Reminders for the period whose deadline is next: to each target group with missing units' liaisons."""
+    from schedules.compose import Composition, Delivery
+    from schedules.content import target_groups
+    from schedules.reminders import reminder_messages
+    from storage.monthly_round import deadline_of
+
     period = reminder_period(env.planner, at)
-    if late and now > env.policy.deadline.deadline(period):
+    if late and now > await deadline_of(session, env.policy.deadline, period):
         return Composition(note=f"{period} 已过截止时间，补发时不再催报", dropped=True)
     groups = await target_groups(session, env.settings.job(JOB).groups, office=False)
     plans = await reminder_messages(session, env, period, now=now, at=at, late_post=late, groups=groups)

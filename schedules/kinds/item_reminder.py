@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from schedules.compose import Composition, Delivery
-from schedules.content import target_groups
-from schedules.context import ScheduleEnv
-from schedules.item_content import item_reminders, reminder_message
 from schedules.job import Job, JobSettings, every_day
 from schedules.occurrences import Occurrence, Planner
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from schedules.compose import Composition
+    from schedules.context import ScheduleEnv
     from schedules.settings import ScheduleSettings
 
 
@@ -30,6 +28,10 @@ def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
     """Amber and red 督办 items, to each group where their lead units' liaisons sit (those liaisons @-mentioned)."""
+    from schedules.compose import Composition, Delivery
+    from schedules.content import target_groups
+    from schedules.item_content import item_reminders, reminder_message
+
     names = env.settings.job(JOB).groups
     groups = await target_groups(session, names, office=False) if names else None
     reminders = await item_reminders(session, env, now, groups=groups)

@@ -11,11 +11,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from schedules.compose import Composition, Delivery
-from schedules.content import target_groups
-from schedules.context import ScheduleEnv
 from schedules.job import Job, JobSettings
 from schedules.meetings import (
     PlannedMeeting,
@@ -27,10 +22,12 @@ from schedules.meetings import (
     series_rule,
 )
 from schedules.occurrences import Occurrence, Planner
-from storage import meetings
-from storage.models import Group
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from schedules.compose import Composition
+    from schedules.context import ScheduleEnv
     from schedules.settings import ScheduleSettings
 
 
@@ -50,6 +47,11 @@ def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
 
 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
+    from schedules.compose import Composition, Delivery
+    from schedules.content import target_groups
+    from storage import meetings
+    from storage.models import Group
+
     tz = env.policy.tz
     config = env.settings.job(JOB)
     day = at.astimezone(tz).date()

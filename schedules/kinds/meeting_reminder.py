@@ -11,21 +11,17 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from schedules.compose import Composition, Delivery
-from schedules.content import target_groups
-from schedules.context import ScheduleEnv
 from schedules.dates import day_label
 from schedules.job import HolidayPolicy, Job, JobSettings, every_day
-from schedules.kinds.round_reminder import liaisons_by_group
 from schedules.occurrences import Occurrence, Planner
-from storage import meetings, rounds
-from storage.models import Group
-from storage.outbound import Mention, OutboundMessage, quote
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from schedules.compose import Composition
+    from schedules.context import ScheduleEnv
     from schedules.settings import ScheduleSettings
+    from storage import meetings, rounds
 
 
 class MeetingReminderSettings(JobSettings):
@@ -42,6 +38,8 @@ def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
 
 
 def _paragraph(held: meetings.MeetingRound, standing: rounds.RoundStanding, tz: ZoneInfo) -> str:
+    from storage.outbound import quote
+
     round_, meeting = held.round, held.meeting
     local = meeting.starts_at.astimezone(tz)
     where = f"，地点：{quote(meeting.place, max_chars=60)}" if meeting.place else ""
@@ -64,6 +62,13 @@ def _paragraph(held: meetings.MeetingRound, standing: rounds.RoundStanding, tz: 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
     """One message per group: a paragraph per meeting today not yet begun, @-mentioning the liaisons there of
     every unit it asks."""
+    from schedules.compose import Composition, Delivery
+    from schedules.content import target_groups
+    from schedules.kinds.round_reminder import liaisons_by_group
+    from storage import meetings, rounds
+    from storage.models import Group
+    from storage.outbound import Mention, OutboundMessage
+
     tz = env.policy.tz
     midnight = datetime.combine(at.astimezone(tz).date(), time(0), tzinfo=tz)
     closed = await meetings.close_held(session, midnight, now)

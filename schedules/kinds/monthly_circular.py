@@ -5,21 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from schedules.compose import Composition, draft_links, draft_texts, to_groups
-from schedules.content import target_groups
-from schedules.context import ScheduleEnv
 from schedules.dates import month_key
-from schedules.drafts import pending_drafts
-from schedules.item_content import items_month
 from schedules.job import HOLIDAY_WORDS, Job, JobSettings, targets
 from schedules.occurrences import Occurrence, Planner
-from storage.outbound import OutboundMessage
 from storage.periods import Period
 from storage.standing import period_standing
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from schedules.compose import Composition
+    from schedules.context import ScheduleEnv
     from schedules.settings import ScheduleSettings
 
 
@@ -40,11 +36,20 @@ def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
     """The monthly circular of the month holding ``at``: last month's reporting and this month's plan."""
+    from schedules.compose import draft_links, draft_texts, to_groups
+    from schedules.content import target_groups
+    from schedules.drafts import pending_drafts
+    from schedules.item_content import items_month
+    from storage.monthly_round import monthly_round
+    from storage.outbound import OutboundMessage
+
     occurrence = month_occurrence(env.planner, at.astimezone(env.policy.tz).date())
     work_month = Period.of(occurrence.nominal).previous()  # the month the circular reports on
     period = work_month.previous()  # the reports collected during that month
     standing = await period_standing(session, period)
     next_period = work_month  # reported during the circular's own month
+    round_ = await monthly_round(session, env.policy.deadline, period)
+    next_round = await monthly_round(session, env.policy.deadline, next_period)
     drafts = await pending_drafts(session, "monthly", month_key(occurrence.nominal))
     rendered = env.templates.render(
         "monthly_circular",
@@ -56,9 +61,11 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
         standing=standing,
         on_time_first=sorted(standing.on_time, key=lambda unit: (unit.first_at, unit.unit_id)),
         on_time_names_up_to=env.policy.documents.on_time_names_up_to,
-        due=env.policy.deadline.due_date(period),
+        due=round_.deadline.astimezone(env.policy.tz).date(),
+        round_number=round_.id,
         next_period=next_period,
-        next_due=env.policy.deadline.due_date(next_period),
+        next_due=next_round.deadline.astimezone(env.policy.tz).date(),
+        next_round_number=next_round.id,
         drafts=draft_texts(drafts),
         items=await items_month(session, env, work_month.first_day, work_month.next().first_day),
     )

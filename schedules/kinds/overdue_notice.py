@@ -5,19 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from schedules.compose import Composition, to_groups
-from schedules.content import missing_units, target_groups
-from schedules.context import ScheduleEnv
 from schedules.job import HOLIDAY_WORDS, Job, JobSettings, targets
 from schedules.occurrences import Occurrence, Planner
-from storage.outbound import OutboundMessage
 from storage.periods import Period
 from storage.standing import period_standing
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from schedules.compose import Composition
+    from schedules.context import ScheduleEnv
     from schedules.settings import ScheduleSettings
+    from storage.outbound import OutboundMessage
 
 
 def overdue_for(planner: Planner, period: Period) -> Occurrence:
@@ -45,22 +44,40 @@ def overdue_period(planner: Planner, at: datetime) -> Period:
 
 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
-    """The office's list of units still missing a report after the deadline."""
+    """The office's list of units still missing a report after the deadline. While the office's extension of the
+    period's deadline (``截止 #N``) runs, nothing: the round reminder posts this list once the new deadline passed."""
+    from schedules.compose import Composition, to_groups
+    from schedules.content import target_groups
+    from storage.monthly_round import deadline_of
+
     period = overdue_period(env.planner, at)
+    deadline = await deadline_of(session, env.policy.deadline, period)
+    if deadline != env.policy.deadline.deadline(period) and at <= deadline:  # moved past this notice (截止 #N)
+        return Composition(note=f"{period} 截止时间已延至{deadline.astimezone(env.policy.tz):%Y-%m-%d %H:%M}，暂不通报")
+    message, missing = await overdue_message(session, env, period, deadline, now=now, late=late)
+    groups = await target_groups(session, env.settings.job(JOB).groups, office=True)
+    return to_groups(groups, message, f"{period}：未报送{missing}家")
+
+
+async def overdue_message(
+    session: AsyncSession, env: ScheduleEnv, period: Period, deadline: datetime, *, now: datetime, late: bool
+) -> tuple[OutboundMessage, int]:
+    """The list of units missing ``period``'s report after ``deadline``, and how many they are."""
+    from schedules.content import missing_units
+    from storage.outbound import OutboundMessage
+
     standing = await period_standing(session, period)
     missing = await missing_units(session, period)
     rendered = env.templates.render(
         "overdue_notice",
         period=period,
-        deadline=env.policy.deadline.deadline(period),
+        deadline=deadline,
         now=now,
         late=late,
         standing=standing,
         missing=missing,
     )
-    message = OutboundMessage(title=rendered.title, body=rendered.body, late_post=late)
-    groups = await target_groups(session, env.settings.job(JOB).groups, office=True)
-    return to_groups(groups, message, f"{period}：未报送{len(missing)}家")
+    return OutboundMessage(title=rendered.title, body=rendered.body, late_post=late), len(missing)
 
 
 def describe(settings: ScheduleSettings) -> str:

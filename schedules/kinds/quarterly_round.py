@@ -6,16 +6,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from schedules import periodic_rounds
-from schedules.compose import Composition
-from schedules.context import ScheduleEnv
 from schedules.job import Job
 from schedules.occurrences import Occurrence, Planner
 from schedules.periodic_rounds import PeriodicRoundSettings
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from schedules.compose import Composition
+    from schedules.context import ScheduleEnv
     from schedules.settings import ScheduleSettings
 
 MONTHS = 3

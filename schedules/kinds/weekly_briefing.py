@@ -6,22 +6,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from schedules.compose import Composition, draft_links, draft_texts, local_midnight, open_round_lines, to_groups
-from schedules.content import announcements_made, reports_received, target_groups
-from schedules.context import ScheduleEnv
 from schedules.dates import day_label, week_key, week_monday
-from schedules.drafts import pending_drafts
-from schedules.item_content import items_briefing
 from schedules.job import Job, JobSettings, targets
 from schedules.kinds import monthly_circular
 from schedules.occurrences import Occurrence, Planner
-from storage.outbound import OutboundMessage
 from storage.periods import Period
 from storage.standing import period_standing
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from schedules.compose import Composition
+    from schedules.context import ScheduleEnv
     from schedules.settings import ScheduleSettings
 
 # How many skipped weeks a briefing looks back over, so that a week without a briefing is not left out.
@@ -75,6 +71,13 @@ def plan(planner: Planner, start: date, end: date) -> list[Occurrence]:
 
 async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime) -> Composition:
     """The weekly briefing of the week holding ``at``: last week's work and the coming week's arrangements."""
+    from schedules.compose import draft_links, draft_texts, local_midnight, open_round_lines, to_groups
+    from schedules.content import announcements_made, reports_received, target_groups
+    from schedules.drafts import pending_drafts
+    from schedules.item_content import items_briefing
+    from storage.monthly_round import deadline_of
+    from storage.outbound import OutboundMessage
+
     occurrence = week_occurrence(env.planner, at.astimezone(env.policy.tz).date())
     monday = occurrence.nominal
     sunday = monday + timedelta(days=6)
@@ -108,7 +111,7 @@ async def compose(session: AsyncSession, env: ScheduleEnv, at: datetime, *, late
         announcements=await announcements_made(session, *window),
         standing=standing,
         standing_due=env.policy.deadline.due_date(period),
-        deadline_passed=at > env.policy.deadline.deadline(period),
+        deadline_passed=at > await deadline_of(session, env.policy.deadline, period),
         deadlines=[
             DueItem(p, env.policy.deadline.due_date(p)) for p in env.planner.periods_due_between(monday, sunday)
         ],

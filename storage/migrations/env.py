@@ -15,19 +15,48 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def _sqlite_foreign_keys(connection: Connection, *, on: bool) -> None:
+    """Switch SQLite's foreign-key enforcement; only takes effect outside a transaction, hence the raw cursor
+    (a statement through the connection would begin one first)."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        tables = sorted({str(row[0]) for row in broken})
+        raise RuntimeError(f"migration left {len(broken)} rows with dangling references in {', '.join(tables)}")
+
+
 def _run(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
+    # SQLite alters a table in batch mode by copying it and dropping the old one; with enforcement on, that DROP
+    # fails (or cascades) for every table pointing at it. Enforcement is off for the migration, and every
+    # reference is checked before it commits.
+    if sqlite and not connection.in_transaction():
+        _sqlite_foreign_keys(connection, on=False)
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
     )
-    with context.begin_transaction():
-        if connection.dialect.name == "postgresql":
-            # Several instances may upgrade at once (each one's ExecStartPre): one migrates, the others wait
-            # here, then read the new version and find nothing left to do.
-            connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('duban.migrate', 0))"))
-        context.run_migrations()
+    try:
+        with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Several instances may upgrade at once (each one's ExecStartPre): one migrates, the others wait
+                # here, then read the new version and find nothing left to do.
+                connection.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('duban.migrate', 0))"))
+            context.run_migrations()
+            if sqlite:
+                _check_foreign_keys(connection)
+    finally:
+        if sqlite and not connection.in_transaction():
+            _sqlite_foreign_keys(connection, on=True)
 
 
 async def _run_online(url: str) -> None:

@@ -183,6 +183,7 @@ class InboxMessage(Base):
     chat_type: Mapped[str] = mapped_column(String(16), default="single")
     msgtype: Mapped[str] = mapped_column(String(32), default="text")
     text: Mapped[str] = mapped_column(Text, default="")
+    quoted: Mapped[str] = mapped_column(Text, default="", server_default="")  # the text of the message it quotes
     attachments: Mapped[list[Any]] = mapped_column(default=list)
     reply: Mapped[dict[str, Any]] = mapped_column(default=dict)
     raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -198,17 +199,20 @@ class InboxMessage(Base):
 
 
 class Submission(Base):
-    """One version of a unit's report for a period; every version is kept, the latest counts."""
+    """One version of a unit's report for a period (an answer to that period's monthly round); every version is
+    kept, the latest counts."""
 
     __tablename__ = "submission"
     __table_args__ = (
         UniqueConstraint("unit_id", "period", "version", name="uq_submission_unit_period_version"),
         Index("ix_submission_period_unit", "period", "unit_id"),
+        Index("ix_submission_round_id", "round_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
     period: Mapped[str] = mapped_column(String(7))
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("round.id"))  # the period's monthly round
     version: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text, default="")
     attachments: Mapped[list[Any]] = mapped_column(default=list)
@@ -253,6 +257,14 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inbox.id"))
     resent_from: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    # A file the message carries (a document the office asked for): its content in the blob store and the name
+    # it is shown under. Senders that can send files upload it, then send it; the others send the text.
+    file_sha256: Mapped[str | None] = mapped_column(ForeignKey("blob.sha256"))
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    # The platform's id for the uploaded file, kept so that a retry sends it again without a new upload while
+    # the platform still honours it (WeCom: 3 days).
+    media_id: Mapped[str | None] = mapped_column(String(255))
+    media_uploaded_at: Mapped[datetime | None] = mapped_column()
 
 
 class SendLog(Base):

@@ -14,8 +14,14 @@ from storage.models.base import Base, BigId, utcnow
 class Round(Base):
     """A collection asked of member units (征集): what, of whom, by when; answered by the units' liaisons.
 
-    ``fields`` names what each answer should hold (姓名, 职务, 手机…; empty: free text). ``group`` limits the
-    units asked to those whose liaisons sit in that group (empty: every active unit). Shown as ``#id``.
+    ``fields`` names what each answer should hold (姓名, 职务, 手机…; empty: free text). Who is asked: the units
+    listed in ``units`` (their ids) when the office named them; else, with a ``group``, the units whose liaisons
+    sit in that group; else every active unit. ``group`` is also where the request is posted. Shown as ``#id``.
+
+    The monthly report is the built-in round of kind ``monthly``: one row per period (``code`` ``M2026-10``), its
+    reports kept as ``submission`` rows linked by ``round_id`` (see :mod:`storage.monthly_round`).
+    ``extended_at`` is when the office last moved the deadline (``截止 #N``); until then a monthly round's
+    deadline follows the configured rule.
     """
 
     __tablename__ = "round"
@@ -26,12 +32,14 @@ class Round(Base):
     instructions: Mapped[str] = mapped_column(Text, default="")
     fields: Mapped[list[Any]] = mapped_column(default=list)
     group: Mapped[str] = mapped_column(String(128), default="")
+    units: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     deadline: Mapped[datetime] = mapped_column()
     state: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
     code: Mapped[str] = mapped_column(String(16), unique=True)  # the 确认 code that posted it
     created_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()
+    extended_at: Mapped[datetime | None] = mapped_column()
 
 
 class RoundAnswer(Base):

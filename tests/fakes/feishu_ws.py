@@ -6,6 +6,12 @@
 answered with the same ``message_id`` and a ``{"code": 200}`` payload within 3 s. ``POST
 /open-apis/auth/v3/tenant_access_token/internal`` issues tokens; ``POST /open-apis/im/v1/messages/{id}/reply``
 takes a reply (``content`` must be a JSON string) to a message it pushed, with a valid token.
+
+Files (PLATFORMS.md §2): ``POST /open-apis/im/v1/files`` (multipart ``file_type`` of opus/mp4/pdf/doc/xls/ppt/stream,
+``file_name``, ``file``; not empty, at most 30 MB; 1000 a minute and 50 a second) → ``data.file_key``; ``POST
+/open-apis/im/v1/messages?receive_id_type=chat_id`` with ``msg_type`` ``file`` and ``content`` the JSON string
+``{"file_key"}`` to a chat it pushed a message from. The codes for a bad size (234006, 234010) and an unknown
+file_key (230001) are this fake's choice where PLATFORMS.md names none; 99991400 is Feishu's frequency limit.
 """
 
 from __future__ import annotations
@@ -17,14 +23,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 from bot.transports.feishu_frames import CONTROL, DATA, Frame
+from tests.fakes.behaviour import SlidingWindow
+from tests.fakes.wecom_media import Upload
 
 APP_ID = "cli_a1b2c3d4e5"
 APP_SECRET = "feishu-app-secret-value"
 SERVICE_ID = 33554678
 ANSWER_WITHIN = 3.0
+FILE_TYPES = ("opus", "mp4", "pdf", "doc", "xls", "ppt", "stream")
+FILE_LIMIT = 30 * 1024 * 1024
 
 
 @dataclass
@@ -52,12 +62,19 @@ class FakeFeishuSocket:
         self.pushed: dict[str, float] = {}  # message_id of each pushed frame → when
         self.messages: set[str] = set()  # om_… ids of the messages pushed (replies must name one)
         self.replies: list[Reply] = []
+        self.chats: set[str] = set()  # chats it pushed a message from (a new message must go to one)
+        self.uploads: dict[str, Upload] = {}
+        self.sent_files: list[tuple[str, Upload]] = []  # (chat_id, upload) of each file message
+        self.upload_windows = (SlidingWindow(1000, 60), SlidingWindow(50, 1))
+        self.upload_answers: list[int] = []  # the code of every upload, in order
         self.pings = 0
         self.problems: list[str] = []
         self.changed = asyncio.Condition()
 
     def routes(self) -> list[web.RouteDef]:
         return [
+            web.post("/open-apis/im/v1/files", self.upload_file),
+            web.post("/open-apis/im/v1/messages", self.create_message),
             web.post("/callback/ws/endpoint", self.endpoint),
             web.get("/feishu/ws", self.serve),
             web.post("/open-apis/auth/v3/tenant_access_token/internal", self.token),
@@ -175,6 +192,58 @@ class FakeFeishuSocket:
         await self._notify()
         return web.json_response({"code": 0, "msg": "success", "data": {"message_id": f"om_{secrets.token_hex(8)}"}})
 
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization", "").removeprefix("Bearer ") in self.tokens
+
+    def _upload_answer(self, code: int, msg: str, **extra: Any) -> web.Response:
+        self.upload_answers.append(code)
+        return web.json_response({"code": code, "msg": msg, **extra})
+
+    async def upload_file(self, request: web.Request) -> web.Response:
+        fields: dict[str, str] = {}
+        content: bytes | None = None
+        if request.content_type.startswith("multipart/"):
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if isinstance(part, BodyPartReader) and part.name == "file":
+                    content = bytes(await part.read())
+                elif isinstance(part, BodyPartReader) and part.name:
+                    fields[part.name] = await part.text()
+        if not self._authorized(request):
+            return self._upload_answer(99991663, "Invalid access token for authorization.")
+        now = time.time()
+        if any(window.full(now) for window in self.upload_windows):
+            return self._upload_answer(99991400, "request trigger frequency limit")
+        for window in self.upload_windows:
+            window.record(now)
+        if fields.get("file_type") not in FILE_TYPES or not fields.get("file_name") or content is None:
+            return self._upload_answer(234001, "Invalid request param.")
+        if not content:
+            return self._upload_answer(234010, "File's size can't be 0.")
+        if len(content) > FILE_LIMIT:
+            return self._upload_answer(234006, "The file size exceed the max value.")
+        upload = Upload(f"file_v3_{secrets.token_hex(10)}", "app", fields["file_name"], content, now)
+        self.uploads[upload.media_id] = upload
+        return self._upload_answer(0, "success", data={"file_key": upload.media_id})
+
+    async def create_message(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"code": 99991663, "msg": "Invalid access token for authorization."})
+        body = await request.json()
+        chat_id = str(body.get("receive_id", ""))
+        content = body.get("content")
+        if request.query.get("receive_id_type") != "chat_id" or chat_id not in self.chats:
+            return web.json_response({"code": 230002, "msg": "The bot is not in the chat."})
+        if not isinstance(content, str):
+            return web.json_response({"code": 230001, "msg": "content is not a string"})
+        parsed = json.loads(content)
+        upload = self.uploads.get(parsed.get("file_key")) if body.get("msg_type") == "file" else None
+        if body.get("msg_type") != "file" or upload is None:
+            return web.json_response({"code": 230001, "msg": "invalid file_key"})
+        self.sent_files.append((chat_id, upload))
+        await self._notify()
+        return web.json_response({"code": 0, "msg": "success", "data": {"message_id": f"om_{secrets.token_hex(8)}"}})
+
     def group_message(
         self,
         text: str,
@@ -192,6 +261,7 @@ class FakeFeishuSocket:
             sender_id["user_id"] = user_id
         message_id = f"om_{secrets.token_hex(8)}"
         self.messages.add(message_id)
+        self.chats.add(chat_id)
         now = str(int(time.time() * 1000))
         return {
             "schema": "2.0",

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from tests.fakes.behaviour import Clock, RandomFaults
 from tests.fakes.dingtalk import FakeDingtalk
+from tests.fakes.dingtalk_media import DingtalkMedia
 from tests.fakes.dingtalk_stream import FakeDingtalkStream
 from tests.fakes.feishu import FakeFeishu
 from tests.fakes.feishu_ws import FakeFeishuSocket
@@ -46,9 +47,16 @@ class FakePlatforms:
             fake.auto_register = auto_register
             fake.faults = faults
         self.files = FakeFiles(self.wecom, self.dingtalk, self.feishu_socket)
+        self.dingtalk_media = DingtalkMedia(self.dingtalk, self.files)
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.app.add_routes(
-            [*self.wecom.routes(), *self.dingtalk.routes(), *self.feishu.routes(), *self.files.routes()]
+            [
+                *self.wecom.routes(),
+                *self.dingtalk.routes(),
+                *self.feishu.routes(),
+                *self.files.routes(),
+                *self.dingtalk_media.routes(),
+            ]
         )
         self.app.add_routes(
             [*self.dingtalk_stream.routes(), *self.wecom_bot_socket.routes(), *self.feishu_socket.routes()]

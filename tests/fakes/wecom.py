@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.behaviour import Behaviour, SlidingWindow, answer, read_json
-from tests.fakes.wecom_media import MediaStore
+from tests.fakes.wecom_media import MediaStore, read_media
 
 TEXT_LIMIT = 2048
 MARKDOWN_LIMIT = 4096
@@ -137,25 +137,37 @@ class FakeWecom(Behaviour):
 
     async def robot_upload(self, request: web.Request) -> web.StreamResponse:
         key = request.query.get("key", "")
-        if key not in self.robots:
-            self.record("robot_upload", key, {}, 93000)
-            return answer(93000, "invalid webhook url")
-        record, reply = await self.media.upload(request, key)
-        self.record("robot_upload", key, record, _errcode(reply))
-        return reply
+        media = await read_media(request)
+
+        def handle() -> web.Response:
+            if key not in self.robots:
+                self.record("robot_upload", key, {}, 93000)
+                return answer(93000, "invalid webhook url")
+            record, reply = self.media.accept(request.query.get("type", ""), media, key)
+            self.record("robot_upload", key, record, _errcode(reply))
+            return reply
+
+        # Scripted faults for a robot apply to its uploads too (the upload is its first request for a file).
+        return await self.behave("robot_upload", key, {}, handle, request=request)
 
     # ---- app ------------------------------------------------------------------------------------------
 
     async def app_upload(self, request: web.Request) -> web.StreamResponse:
         token = request.query.get("access_token", "")
-        expiry = self.tokens.get(token)
-        if expiry is None or self.clock() >= expiry:
-            errcode, errmsg = (40014, "invalid access_token") if expiry is None else (42001, "access_token expired")
-            self.record("app_upload", token, {}, errcode)
-            return answer(errcode, errmsg)
-        record, reply = await self.media.upload(request, "app")
-        self.record("app_upload", token, record, _errcode(reply))
-        return reply
+        media = await read_media(request)
+
+        def handle() -> web.Response:
+            expiry = self.tokens.get(token)
+            if expiry is None or self.clock() >= expiry:
+                errcode, errmsg = (40014, "invalid access_token") if expiry is None else (42001, "access_token expired")
+                self.record("app_upload", token, {}, errcode)
+                return answer(errcode, errmsg)
+            record, reply = self.media.accept(request.query.get("type", ""), media, "app")
+            self.record("app_upload", token, record, _errcode(reply))
+            return reply
+
+        # Faults are scripted for the target "app_upload" (the token is not known to a test).
+        return await self.behave("app_upload", "app_upload", {}, handle, request=request)
 
     async def gettoken(self, request: web.Request) -> web.StreamResponse:
         corpid = request.query.get("corpid", "")

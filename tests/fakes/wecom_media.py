@@ -61,8 +61,10 @@ class MediaStore:
 
     async def upload(self, request: web.Request, owner: str) -> tuple[dict[str, Any], web.Response]:
         """Store the request's file for ``owner``; the record to log and the answer."""
-        kind = request.query.get("type", "")
-        media = await read_media(request)
+        return self.accept(request.query.get("type", ""), await read_media(request), owner)
+
+    def accept(self, kind: str, media: tuple[str, bytes] | None, owner: str) -> tuple[dict[str, Any], web.Response]:
+        """Store an upload of ``kind`` already read from its request; the record to log and the answer."""
         if kind not in TYPES:
             return {"type": kind}, answer(40004, "invalid media type")
         if media is None:

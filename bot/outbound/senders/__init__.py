@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.outbound.senders.base import Sender
 from bot.outbound.senders.context import SendContext
+from bot.outbound.senders.dingtalk_app import DingtalkAppSender
 from bot.outbound.senders.dingtalk_robot import DingtalkRobotSender
 from bot.outbound.senders.dingtalk_session import DingtalkSessionSender
 from bot.outbound.senders.feishu_bot import FeishuBotSender
@@ -21,6 +22,7 @@ SENDER_TYPES: tuple[type[Sender], ...] = (
     FeishuReplySender,
     WecomResponseUrlSender,
     DingtalkSessionSender,
+    DingtalkAppSender,
     WecomAppSender,
     SandboxSender,
     WecomBotSocketSender,  # built by the connection's holder (bot.transports.wecom_bot_ws), not here
@@ -35,6 +37,7 @@ def build_senders(ctx: SendContext) -> dict[str, Sender]:
         FeishuReplySender(ctx),
         WecomResponseUrlSender(ctx),
         DingtalkSessionSender(ctx),
+        DingtalkAppSender(ctx),
         WecomAppSender(ctx),
         SandboxSender(ctx),
     ]

@@ -122,11 +122,35 @@ async def _answer(response: aiohttp.ClientResponse) -> Answer:
     return Answer(response.status, body if isinstance(body, dict) else None)
 
 
-async def post_json(http: aiohttp.ClientSession, url: str, payload: Payload) -> Answer:
+async def post_json(
+    http: aiohttp.ClientSession, url: str, payload: Payload, *, headers: dict[str, str] | None = None
+) -> Answer:
     try:
         async with http.post(
-            url, data=wire_json(payload), headers={"Content-Type": "application/json; charset=utf-8"}
+            url, data=wire_json(payload), headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})}
         ) as response:
+            return await _answer(response)
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        return Answer(error=exc)
+
+
+async def post_file(
+    http: aiohttp.ClientSession,
+    url: str,
+    name: str,
+    content: bytes,
+    *,
+    fields: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    part: str = "media",
+) -> Answer:
+    """A multipart upload: ``fields`` first, then the file in the part named ``part`` under ``name``."""
+    form = aiohttp.FormData()
+    for key, value in (fields or {}).items():
+        form.add_field(key, value)
+    form.add_field(part, content, filename=name, content_type="application/octet-stream")
+    try:
+        async with http.post(url, data=form, headers=headers) as response:
             return await _answer(response)
     except (TimeoutError, aiohttp.ClientError) as exc:
         return Answer(error=exc)

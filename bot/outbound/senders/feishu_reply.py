@@ -1,11 +1,20 @@
 """Feishu message reply API: ``POST {api_base}/open-apis/im/v1/messages/{message_id}/reply`` with the app's
 ``tenant_access_token`` (fetched from ``/open-apis/auth/v3/tenant_access_token/internal``, cached, renewed
-30 minutes before it expires or when the platform says it is invalid)."""
+30 minutes before it expires or when the platform says it is invalid).
+
+A file (PLATFORMS.md §2): ``POST /open-apis/im/v1/files`` (multipart ``file_type``, ``file_name``, ``file``; up to
+30 MB; ``file_type`` ``pdf``/``doc``/``xls``/``ppt`` only for exactly those extensions — whether ``doc`` takes a
+``.docx`` is unverified — else ``stream``, the documented catch-all) → ``data.file_key``; then ``POST
+/open-apis/im/v1/messages?receive_id_type=chat_id`` with ``msg_type`` ``file`` and ``content`` the JSON string
+``{"file_key": …}``. How long a ``file_key`` stays usable is not documented: it is reused on retry.
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
+from pathlib import PurePath
 from typing import Any, ClassVar
 
 import aiohttp
@@ -16,11 +25,14 @@ from bot.outbound.senders.base import (
     Kind,
     Outcome,
     Undeliverable,
+    post_file,
     post_json,
     remaining_outcome,
     transport_outcome,
 )
-from bot.outbound.senders.context import ContextSender, message_of
+from bot.outbound.senders.context import ContextSender
+from bot.outbound.senders.files import FileSender, Uploaded
+from storage.outbound import OutboundMessage
 from storage.outbox_claim import Claim
 
 PLATFORM = "飞书"
@@ -29,6 +41,8 @@ ACCESS_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 TOKEN_INVALID = (99991663, 99991661, 99991668)
 RATE_LIMITED = 99991400
 RENEW_BEFORE_SECONDS = 1800
+FILE_LIMIT = 30 * 1024 * 1024  # im/v1/files: at most 30 MB, not empty
+EXACT_TYPES = ("pdf", "doc", "xls", "ppt")
 
 
 def classify(answer: Answer) -> Outcome:
@@ -52,14 +66,63 @@ def classify(answer: Answer) -> Outcome:
     )
 
 
-class FeishuReplySender(ContextSender):
+class FeishuReplySender(ContextSender, FileSender):
     channel: ClassVar[str] = CHANNEL
+    platform_name = PLATFORM
+    size_limit = FILE_LIMIT
+    media_lifetime = None
 
     _token: str = ""
     _expires: float = 0.0
 
+    def text_payloads(self, claim: Claim, message: OutboundMessage) -> list[Payload]:
+        return render(message, "feishu_bot")
+
     def payloads(self, claim: Claim) -> list[Payload]:
-        return render(message_of(claim), "feishu_bot")
+        return FileSender.payloads(self, claim)
+
+    async def send(self, claim: Claim, payload: Payload) -> Outcome:
+        return await FileSender.send(self, claim, payload)
+
+    async def _with_token(self, request: Callable[[str], Awaitable[Answer]]) -> tuple[Outcome, Answer | None]:
+        outcome = Outcome.retry("飞书访问令牌已失效")
+        for fresh in (False, True):
+            token = await self.token(fresh=fresh)
+            if isinstance(token, Outcome):
+                return token, None
+            answer = await request(token)
+            outcome = classify(answer)
+            if not outcome.refresh_token:
+                return outcome, answer
+        return outcome, None
+
+    async def upload(self, claim: Claim, name: str, content: bytes) -> Uploaded | Outcome:
+        url = f"{self.ctx.settings.feishu.api_base.rstrip('/')}/open-apis/im/v1/files"
+        suffix = PurePath(name).suffix.removeprefix(".").lower()
+        fields = {"file_type": suffix if suffix in EXACT_TYPES else "stream", "file_name": name}
+
+        def request(token: str) -> Awaitable[Answer]:
+            headers = {"Authorization": f"Bearer {token}"}
+            return post_file(self.ctx.http, url, name, content, fields=fields, headers=headers, part="file")
+
+        outcome, answer = await self._with_token(request)
+        data = (answer.body or {}).get("data") if answer is not None else None
+        file_key = data.get("file_key") if isinstance(data, dict) else None
+        if outcome.kind is Kind.OK and isinstance(file_key, str) and file_key:
+            return Uploaded(file_key)
+        return outcome if outcome.kind is not Kind.OK else Outcome.retry("上传文件的答复中没有 file_key")
+
+    async def send_file(self, claim: Claim, media_id: str, name: str) -> Outcome:
+        chat_id = claim.address.get("chat_id")
+        if not isinstance(chat_id, str) or not chat_id:
+            raise Undeliverable(Outcome.permanent("缺少飞书会话编号", "请联系系统维护人员。", errcode="no_chat"))
+        url = f"{self.ctx.settings.feishu.api_base.rstrip('/')}/open-apis/im/v1/messages?receive_id_type=chat_id"
+        body = {"receive_id": chat_id, "msg_type": "file", "content": json.dumps({"file_key": media_id})}
+        outcome, _ = await self._with_token(lambda token: _post_with_token(self, url, body, token))
+        return outcome
+
+    def media_refused(self, outcome: Outcome) -> bool:
+        return False  # Feishu documents no "file_key expired" answer; a refusal stays a refusal
 
     async def token(self, *, fresh: bool = False) -> str | Outcome:
         if fresh or not self._token or time.monotonic() > self._expires:
@@ -78,7 +141,7 @@ class FeishuReplySender(ContextSender):
             self._token, self._expires = token, time.monotonic() + max(60, expire - RENEW_BEFORE_SECONDS)
         return self._token
 
-    async def send(self, claim: Claim, payload: Payload) -> Outcome:
+    async def send_text(self, claim: Claim, payload: Payload) -> Outcome:
         message_id = claim.address.get("message_id")
         if not isinstance(message_id, str) or not message_id:
             missing = Outcome.permanent("回复缺少消息编号", "请联系系统维护人员。", errcode="no_message", alert=False)

@@ -8,27 +8,34 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
 import aiohttp
 
 from bot.config import Settings
-from bot.outbound.render import Payload
+from bot.outbound.render import Payload, render
 from bot.outbound.senders.base import (
     Answer,
     Kind,
     Outcome,
     Undeliverable,
     get_json,
+    post_file,
     post_json,
     remaining_outcome,
     transport_outcome,
 )
 from bot.outbound.senders.context import ContextSender, SendContext
+from bot.outbound.senders.files import FileSender, Uploaded
+from storage.outbound import OutboundMessage
 from storage.outbox_claim import Claim
 
 PLATFORM = "企业微信"
+MESSAGE = "/cgi-bin/message/send"
+UPLOAD = "/cgi-bin/media/upload"
+INVALID_MEDIA = 40007  # invalid media_id (unknown, expired after 3 days)
 TOKEN_MARGIN = 300.0  # refresh this long before WeCom says the token expires
 RATE_LIMIT_WAIT = 65.0
 
@@ -133,8 +140,11 @@ class WecomAppToken:
             return value
 
 
-class WecomAppSender(ContextSender):
+class WecomAppSender(ContextSender, FileSender):
+    """Text to a member; a file by ``media/upload`` (type ``file``, field ``media``) then ``msgtype: file``."""
+
     channel: ClassVar[str] = "wecom_app"
+    platform_name = PLATFORM
 
     def __init__(self, ctx: SendContext) -> None:
         super().__init__(ctx)
@@ -153,22 +163,55 @@ class WecomAppSender(ContextSender):
 
     def payloads(self, claim: Claim) -> list[Payload]:
         self._check_configured()
-        return super().payloads(claim)
+        return FileSender.payloads(self, claim)
+
+    def text_payloads(self, claim: Claim, message: OutboundMessage) -> list[Payload]:
+        return render(message, self.channel)
 
     async def send(self, claim: Claim, payload: Payload) -> Outcome:
         self._check_configured()
+        return await FileSender.send(self, claim, payload)
+
+    def _touser(self, claim: Claim) -> str:
         touser = claim.address.get("touser")
         if not isinstance(touser, str) or not touser:
             raise Undeliverable(Outcome.permanent("应用消息缺少接收人", "请联系系统维护人员。", errcode="no_touser"))
-        body = {"touser": touser, "agentid": self.ctx.settings.wecom.app.agent_id, **payload}
+        return touser
+
+    async def _with_token(self, request: Callable[[str], Awaitable[Answer]]) -> tuple[Outcome, Answer | None]:
+        """``request`` made with a valid token, once more with a fresh one if WeCom says the token went stale."""
         stale: str | None = None
+        outcome = Outcome.retry("企业微信访问令牌已失效")
         for _ in range(2):
             token = await self._token.get(stale=stale)
             if isinstance(token, Outcome):
-                return token
-            url = f"{self.ctx.settings.wecom.api_base.rstrip('/')}/cgi-bin/message/send?access_token={token}"
-            outcome = classify(await post_json(self.ctx.http, url, body))
+                return token, None
+            answer = await request(token)
+            outcome = classify(answer)
             if not outcome.refresh_token:
-                return outcome
+                return outcome, answer
             stale = token
-        return Outcome.retry(outcome.cause, errcode=outcome.errcode, detail=outcome.detail)
+        return Outcome.retry(outcome.cause, errcode=outcome.errcode, detail=outcome.detail), None
+
+    def _url(self, path: str, token: str) -> str:
+        return f"{self.ctx.settings.wecom.api_base.rstrip('/')}{path}?access_token={token}"
+
+    async def send_text(self, claim: Claim, payload: Payload) -> Outcome:
+        body = {"touser": self._touser(claim), "agentid": self.ctx.settings.wecom.app.agent_id, **payload}
+        outcome, _ = await self._with_token(lambda token: post_json(self.ctx.http, self._url(MESSAGE, token), body))
+        return outcome
+
+    async def upload(self, claim: Claim, name: str, content: bytes) -> Uploaded | Outcome:
+        outcome, answer = await self._with_token(
+            lambda token: post_file(self.ctx.http, self._url(UPLOAD, token) + "&type=file", name, content)
+        )
+        media_id = (answer.body or {}).get("media_id") if answer is not None else None
+        if outcome.kind is Kind.OK and isinstance(media_id, str) and media_id:
+            return Uploaded(media_id)
+        return outcome if outcome.kind is not Kind.OK else Outcome.retry("上传文件的答复中没有 media_id")
+
+    async def send_file(self, claim: Claim, media_id: str, name: str) -> Outcome:
+        return await self.send_text(claim, {"msgtype": "file", "file": {"media_id": media_id}, "safe": 0})
+
+    def media_refused(self, outcome: Outcome) -> bool:
+        return outcome.errcode == str(INVALID_MEDIA)

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from typing import ClassVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from bot.outbound.senders.base import Answer, Outcome, remaining_outcome, transport_outcome
-from bot.outbound.senders.context import GroupRobotSender
+from bot.outbound.render import Payload, render
+from bot.outbound.senders.base import Answer, Kind, Outcome, post_file, remaining_outcome, transport_outcome
+from bot.outbound.senders.context import GroupRobotSender, group_of, webhook_url
+from bot.outbound.senders.files import FileSender, Uploaded
+from storage.outbound import OutboundMessage
+from storage.outbox_claim import Claim
 
 PLATFORM = "企业微信"
+SEND_PATH = "/cgi-bin/webhook/send?key={token}"
+INVALID_MEDIA = 40007  # invalid media_id: expired (3 days) or uploaded by another robot
 RATE_LIMIT_WAIT = 65.0  # clients wait about 65 s after 45009 (PLATFORMS.md)
 
 
@@ -45,13 +52,54 @@ def classify(answer: Answer) -> Outcome:
     )
 
 
-class WecomWebhookSender(GroupRobotSender):
+def upload_url(webhook: str, api_base: str) -> str:
+    """The robot's ``webhook/upload_media`` address (same host and key as its ``webhook/send``)."""
+    send = webhook_url(webhook, api_base, SEND_PATH)
+    parts = urlsplit(send)
+    path = parts.path.removesuffix("/send") + "/upload_media"
+    query = urlencode([*parse_qsl(parts.query), ("type", "file")])
+    return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
+
+
+class WecomWebhookSender(GroupRobotSender, FileSender):
+    """Text to a group; a file by ``webhook/upload_media`` then ``msgtype: file`` (the id is only this robot's)."""
+
     channel: ClassVar[str] = "wecom_webhook"
     platform: ClassVar[str] = "wecom"
-    hook_path: ClassVar[str] = "/cgi-bin/webhook/send?key={token}"
+    hook_path: ClassVar[str] = SEND_PATH
+    platform_name = PLATFORM
 
     def api_base(self) -> str:
         return self.ctx.settings.wecom.api_base
 
     def classify(self, answer: Answer) -> Outcome:
         return classify(answer)
+
+    def payloads(self, claim: Claim) -> list[Payload]:
+        group_of(self.ctx, claim, self.platform)
+        return FileSender.payloads(self, claim)
+
+    def text_payloads(self, claim: Claim, message: OutboundMessage) -> list[Payload]:
+        group = group_of(self.ctx, claim, self.platform)
+        return render(message, self.channel, keywords=group.keywords)
+
+    async def send(self, claim: Claim, payload: Payload) -> Outcome:
+        return await FileSender.send(self, claim, payload)
+
+    async def send_text(self, claim: Claim, payload: Payload) -> Outcome:
+        return await GroupRobotSender.send(self, claim, payload)
+
+    async def upload(self, claim: Claim, name: str, content: bytes) -> Uploaded | Outcome:
+        group = group_of(self.ctx, claim, self.platform)
+        answer = await post_file(self.ctx.http, upload_url(group.webhook, self.api_base()), name, content)
+        outcome = classify(answer)
+        media_id = (answer.body or {}).get("media_id")
+        if outcome.kind is Kind.OK and isinstance(media_id, str) and media_id:
+            return Uploaded(media_id)
+        return outcome if outcome.kind is not Kind.OK else Outcome.retry("上传文件的答复中没有 media_id")
+
+    async def send_file(self, claim: Claim, media_id: str, name: str) -> Outcome:
+        return await self.send_text(claim, {"msgtype": "file", "file": {"media_id": media_id}})
+
+    def media_refused(self, outcome: Outcome) -> bool:
+        return outcome.errcode == str(INVALID_MEDIA)
