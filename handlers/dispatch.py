@@ -38,8 +38,15 @@ from handlers.files import asks_how_to_send, file_attachment, keep_unfiled, ment
 from handlers.identity import identify, strip_mention
 from handlers.reports import file_report
 from handlers.respond import audit, reply
-from handlers.round_answers import answer_quoting, file_round_answer, quoted_rounds, round_marker, route_unmarked
-from storage.models import Group, InboxMessage, OutboxMessage, Person, Role, Round
+from handlers.round_answers import (
+    answer_quoting,
+    file_round_answer,
+    names_monthly_report,
+    quoted_rounds,
+    round_marker,
+    route_unmarked,
+)
+from storage.models import Group, InboxMessage, OutboxMessage, Person, Role, Round, Unit
 from storage.outbound import OutboundMessage, enqueue, enqueue_to_group
 from storage.policy import Policy
 
@@ -93,12 +100,19 @@ async def handle(session: AsyncSession, row: InboxMessage, policy: Policy, now: 
 
 def is_courtesy(text: str) -> bool:
     """A thank-you or an acknowledgement (``收到，谢谢！``, ``👍``), which must not replace a unit's report."""
-    letters = "".join(
-        char for char in unicodedata.normalize("NFKC", text).casefold() if unicodedata.category(char)[0] not in "PZS"
-    )
+    kept: list[str] = []
+    for char in unicodedata.normalize("NFKC", text).casefold():
+        if unicodedata.category(char)[0] not in "PZS":
+            kept.append(char)
+            if len(kept) > _LONGEST_COURTESY:  # a report, however it ends: no need to read it all
+                return False
+    letters = "".join(kept)
     if not letters:
         return True
     return any(letters == first + second for first in ("", *COURTESIES) for second in COURTESIES)
+
+
+_LONGEST_COURTESY = 2 * max(len(word) for word in COURTESIES)
 
 
 async def _attachment(session: AsyncSession, row: InboxMessage, person: Person, policy: Policy, now: datetime) -> None:
@@ -127,9 +141,37 @@ async def _report(
         if routed is None:
             return
         text = routed
+    await file_report(session, row, person, unit, text, policy, note=note + _file_advice(row, text))
+
+
+def _file_advice(row: InboxMessage, text: str) -> str:
+    """A group report that mentions an attachment is told to send the file 1:1 (platforms deliver none in groups)."""
     if row.chat_type == "group" and not row.attachments and mentions_attachment(text):
-        note = note + file_texts.NOTE_SEND_FILE_ONE_TO_ONE  # platforms deliver no files in groups
-    await file_report(session, row, person, unit, text, policy, note=note)
+        return file_texts.NOTE_SEND_FILE_ONE_TO_ONE
+    return ""
+
+
+def plain_report(row: InboxMessage, person: Person | None) -> tuple[Unit, str, str] | None:
+    """The unit, text and confirmation note when :func:`handle` would pass ``row`` straight to
+    :func:`~handlers.reports.file_report` (a liaison's text, no files, no command, no courtesy, no round
+    marker, no question about sending files); ``None`` for every other message, which only :func:`handle` takes.
+
+    Whether an open collection asks the unit (then the text may answer it) is for the caller to check, once for
+    a whole batch (:mod:`handlers.report_batch`).
+    """
+    if person is None or person.role is Role.OFFICE or row.attachments or row.msgtype not in TEXT_TYPES:
+        return None
+    if row.quoted:  # it may quote a collection's request (handle looks that up)
+        return None
+    unit = person.unit
+    if unit is None or not unit.active:
+        return None
+    text = strip_mention(row.text or "")
+    if not text or match(text) is not None or is_courtesy(text) or round_marker(text) is not None:
+        return None
+    if asks_how_to_send(text) or names_monthly_report(text):
+        return None
+    return unit, text, _file_advice(row, text)
 
 
 async def _round_answer(

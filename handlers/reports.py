@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +26,7 @@ from handlers import texts
 from handlers.period_marker import Marker, leading_marker, months_between
 from handlers.respond import reply
 from storage.files import record_files
-from storage.models import InboxMessage, Person, Submission, Unit
+from storage.models import InboxMessage, Person, Round, Submission, Unit
 from storage.monthly_round import is_on_time, monthly_round
 from storage.periods import Period
 from storage.policy import Policy
@@ -75,6 +75,61 @@ def report_period(row: InboxMessage, marker: Marker | None, policy: Policy) -> t
     return period, None
 
 
+class Previous(Protocol):
+    """What a new version takes from the unit's latest one for the period."""
+
+    @property
+    def version(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def attachments(self) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class ComposedVersion:
+    """A report's new version as it will be stored, and the note its confirmation carries."""
+
+    version: int
+    text: str
+    is_supplement: bool
+    attachments: list[Any]
+    on_time: bool
+    note: str
+
+
+def compose_version(
+    row: InboxMessage,
+    parsed: ParsedReport,
+    round_: Round,
+    previous: Previous | None,
+    policy: Policy,
+    *,
+    note: str = "",
+) -> ComposedVersion:
+    """The next version of an accepted report for the period of the monthly ``round_`` (``parsed`` has content),
+    given the unit's latest version for that period: a supplement is merged into it, and its attachments are
+    carried over.
+
+    The single rule for both the one-message path (:func:`file_report`) and the batch path
+    (:mod:`handlers.report_batch`)."""
+    content, is_supplement = parsed.content, False
+    if parsed.supplement and previous is not None:
+        content = previous.text + texts.supplement_separator(row.received_at, policy.tz) + parsed.content
+        is_supplement = True
+    elif parsed.supplement:
+        note = texts.SUPPLEMENT_WITHOUT_EARLIER + note
+    carried = list(previous.attachments) if previous is not None else []
+    return ComposedVersion(
+        version=previous.version + 1 if previous is not None else 1,
+        text=content,
+        is_supplement=is_supplement,
+        attachments=carried + attachment_records(row) if row.attachments else carried,
+        on_time=is_on_time(round_, row.received_at),
+        note=note,
+    )
+
+
 async def file_report(
     session: AsyncSession,
     row: InboxMessage,
@@ -106,28 +161,23 @@ async def file_report(
 
     await lock_unit(session, unit.id)
     previous = await latest_version(session, unit.id, period)
-    content, is_supplement = parsed.content, False
-    if parsed.supplement and previous is not None:
-        content = previous.text + texts.supplement_separator(row.received_at, policy.tz) + parsed.content
-        is_supplement = True
-    elif parsed.supplement:
-        note = texts.SUPPLEMENT_WITHOUT_EARLIER + note
-    carried = list(previous.attachments) if previous is not None else []
     round_ = await monthly_round(session, policy.deadline, period)
+    version = compose_version(row, parsed, round_, previous, policy, note=note)
     submission = await add_version(
         session,
+        version=version.version,
         unit_id=unit.id,
         period=period,
         round_id=round_.id,
-        text=content,
+        text=version.text,
         received_at=row.received_at,
-        on_time=is_on_time(round_, row.received_at),
+        on_time=version.on_time,
         person_id=person.id,
         inbox_id=row.id,
-        is_supplement=is_supplement,
-        attachments=carried + attachment_records(row) if row.attachments else carried,
+        is_supplement=version.is_supplement,
+        attachments=version.attachments,
     )
-    confirmation = texts.report_received(unit.name, submission, period, policy.tz, note=note)
+    confirmation = confirmation_text(unit, version, period, row, policy)
     if row.attachments:  # confirmed once its files are fetched (handlers.files.settle_message)
         items = [item for item in row.attachments if isinstance(item, dict)]
         record_files(
@@ -143,6 +193,19 @@ async def file_report(
     else:
         reply(session, row, confirmation)
     return submission
+
+
+def confirmation_text(unit: Unit, version: ComposedVersion, period: Period, row: InboxMessage, policy: Policy) -> str:
+    return texts.report_received(
+        unit.name,
+        period,
+        policy.tz,
+        version=version.version,
+        received_at=row.received_at,
+        supplement=version.is_supplement,
+        on_time=version.on_time,
+        note=version.note,
+    )
 
 
 def attachment_records(row: InboxMessage) -> list[dict[str, Any]]:

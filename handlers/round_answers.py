@@ -185,6 +185,22 @@ async def _held(session: AsyncSession, person: Person, now: datetime) -> Pending
     return found
 
 
+def names_monthly_report(text: str) -> bool:
+    """``月报`` alone: the answer to "which is this message for?" (see :func:`route_unmarked`)."""
+    return unicodedata.normalize("NFKC", text).strip() in MONTHLY_WORDS
+
+
+async def collections_asking(session: AsyncSession) -> list[tuple[Round, set[int]]]:
+    """Each open collection with the units it asks: their liaisons' unmarked text may be meant for it."""
+    return [(r, set(await rounds.asked_unit_ids(session, r))) for r in await rounds.open_rounds(session)]
+
+
+async def units_asked(session: AsyncSession) -> set[int]:
+    """The units some open collection asks (:func:`collections_asking`), whose unmarked text
+    :func:`route_unmarked` must look at: for every other unit it is simply the monthly report."""
+    return {unit_id for _, asked in await collections_asking(session) for unit_id in asked}
+
+
 async def route_unmarked(
     session: AsyncSession, row: InboxMessage, person: Person, unit: Unit, text: str, policy: Policy, now: datetime
 ) -> str | None:
@@ -196,12 +212,12 @@ async def route_unmarked(
       a monthly report, so it answers that collection (and the reply says so);
     - otherwise the message is kept and the liaison is asked which it is for (``#N`` or ``月报``); ``None``.
     """
-    if unicodedata.normalize("NFKC", text).strip() in MONTHLY_WORDS:
+    if names_monthly_report(text):
         held = await _held(session, person, now)
         if held is not None:
             held.confirmed_at, held.confirmed_by = now, person.id
             return str(held.payload["text"])
-    asking = [r for r in await rounds.open_rounds(session) if unit.id in await rounds.asked_unit_ids(session, r)]
+    asking = [r for r, asked in await collections_asking(session) if unit.id in asked]
     if not asking:
         return text
     if len(asking) == 1 and asking[0].fields:

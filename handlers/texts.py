@@ -68,13 +68,23 @@ def no_unit(person: Person, office_name: str) -> str:
 # ---- reports ----
 
 
-def report_received(unit: str, submission: Submission, period: Period, tz: tzinfo, *, note: str = "") -> str:
-    when = moment(submission.received_at, tz)
+def report_received(
+    unit: str,
+    period: Period,
+    tz: tzinfo,
+    *,
+    version: int,
+    received_at: datetime,
+    supplement: bool,
+    on_time: bool,
+    note: str = "",
+) -> str:
+    when = moment(received_at, tz)
     head = f"已收到【{quote(unit)}】{period.label}工作进展"
-    if submission.is_supplement and submission.version > 1:
-        head += f"补充内容，已并入第{submission.version}版（{when}，{timing(submission.on_time)}）。"
+    if supplement and version > 1:
+        head += f"补充内容，已并入第{version}版（{when}，{timing(on_time)}）。"
     else:
-        head += f"（第{submission.version}版，{when}，{timing(submission.on_time)}）。"
+        head += f"（第{version}版，{when}，{timing(on_time)}）。"
     return head + note + CORRECTION_HINT
 
 

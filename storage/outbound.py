@@ -139,6 +139,34 @@ def quote(text: str, *, max_chars: int | None = None) -> str:
     return cleaned
 
 
+def outbox_values(
+    *,
+    channel: str,
+    target: str,
+    rate_key: str,
+    message: OutboundMessage,
+    origin: str,
+    address: dict[str, Any] | None = None,
+    group_id: int | None = None,
+    inbox_id: int | None = None,
+    dedupe_key: str | None = None,
+    due_at: datetime | None = None,
+) -> dict[str, Any]:
+    """One outbox row's columns (for :func:`enqueue`, or a batch inserted in one statement)."""
+    return {
+        "channel": channel,
+        "target": target,
+        "rate_key": rate_key,
+        "address": address or {},
+        "message": message.model_dump(mode="json"),
+        "origin": origin,
+        "group_id": group_id,
+        "inbox_id": inbox_id,
+        "dedupe_key": dedupe_key,
+        "due_at": due_at or utcnow(),
+    }
+
+
 def enqueue(
     session: AsyncSession,
     *,
@@ -160,16 +188,18 @@ def enqueue(
     text that goes instead where the file cannot (see ``bot.outbound.senders.files``).
     """
     row = OutboxMessage(
-        channel=channel,
-        target=target,
-        rate_key=rate_key,
-        address=address or {},
-        message=message.model_dump(mode="json"),
-        origin=origin,
-        group_id=group_id,
-        inbox_id=inbox_id,
-        dedupe_key=dedupe_key,
-        due_at=due_at or utcnow(),
+        **outbox_values(
+            channel=channel,
+            target=target,
+            rate_key=rate_key,
+            address=address,
+            message=message,
+            origin=origin,
+            group_id=group_id,
+            inbox_id=inbox_id,
+            dedupe_key=dedupe_key,
+            due_at=due_at,
+        ),
         file_sha256=file[0] if file else None,
         file_name=file[1] if file else None,
     )
@@ -205,17 +235,10 @@ def enqueue_to_group(
     )
 
 
-def enqueue_reply(
-    session: AsyncSession,
-    inbox: InboxMessage,
-    message: OutboundMessage,
-    *,
-    origin: str = "reply",
-) -> OutboxMessage:
-    """Queue an answer to an inbound message by the route its adapter recorded (response_url, …)."""
+def reply_values(inbox: InboxMessage, message: OutboundMessage, *, origin: str = "reply") -> dict[str, Any]:
+    """The outbox row answering an inbound message by the route its adapter recorded (response_url, …)."""
     route = inbox.reply
-    return enqueue(
-        session,
+    return outbox_values(
         channel=route["channel"],
         target=route["target"],
         rate_key=route["rate_key"],
@@ -224,3 +247,16 @@ def enqueue_reply(
         origin=origin,
         inbox_id=inbox.id,
     )
+
+
+def enqueue_reply(
+    session: AsyncSession,
+    inbox: InboxMessage,
+    message: OutboundMessage,
+    *,
+    origin: str = "reply",
+) -> OutboxMessage:
+    """Queue an answer to an inbound message (:func:`reply_values`)."""
+    row = OutboxMessage(**reply_values(inbox, message, origin=origin))
+    session.add(row)
+    return row

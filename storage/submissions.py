@@ -8,6 +8,7 @@ UPDATE``; SQLite: transactions begin ``IMMEDIATE`` and are serial already). The 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -24,9 +25,16 @@ async def lock_unit(session: AsyncSession, unit_id: int) -> None:
 
     SQLite has no row locks to take (its transactions are serial already): nothing is sent there.
     """
+    await lock_units(session, [unit_id])
+
+
+async def lock_units(session: AsyncSession, unit_ids: Iterable[int]) -> None:
+    """:func:`lock_unit` for several units in one statement, taken in id order (as every batch takes them)."""
     if session.get_bind().dialect.name == "sqlite":
         return
-    await session.execute(select(Unit.id).where(Unit.id == unit_id).with_for_update())
+    wanted = sorted(set(unit_ids))
+    if wanted:
+        await session.execute(select(Unit.id).where(Unit.id.in_(wanted)).order_by(Unit.id).with_for_update())
 
 
 async def latest_version(
@@ -42,6 +50,32 @@ async def latest_version(
     if lock:
         query = query.with_for_update()
     return (await session.scalars(query)).first()
+
+
+async def latest_versions(
+    session: AsyncSession, wanted: Iterable[tuple[int, str]]
+) -> dict[tuple[int, str], Submission]:
+    """:func:`latest_version` for several (unit id, period) pairs in one query, keyed by the pair."""
+    pairs = set(wanted)
+    if not pairs:
+        return {}
+    unit_ids = {unit_id for unit_id, _ in pairs}
+    periods = {period for _, period in pairs}
+    latest = (
+        select(Submission.unit_id, Submission.period, func.max(Submission.version).label("version"))
+        .where(Submission.unit_id.in_(unit_ids), Submission.period.in_(periods))
+        .group_by(Submission.unit_id, Submission.period)
+        .subquery()
+    )
+    rows = await session.scalars(
+        select(Submission).join(
+            latest,
+            (Submission.unit_id == latest.c.unit_id)
+            & (Submission.period == latest.c.period)
+            & (Submission.version == latest.c.version),
+        )
+    )
+    return {(row.unit_id, row.period): row for row in rows if (row.unit_id, row.period) in pairs}
 
 
 async def versions(session: AsyncSession, unit_id: int, period: Period) -> list[Submission]:
@@ -68,17 +102,21 @@ async def add_version(
     inbox_id: int | None,
     is_supplement: bool = False,
     attachments: list[dict[str, Any]] | None = None,
+    version: int | None = None,
 ) -> Submission:
     """Insert the next version (the caller holds :func:`lock_unit`) and flush it; ``round_id`` is the period's
-    monthly round (:func:`storage.monthly_round.monthly_round`)."""
-    current = await session.scalar(
-        select(func.max(Submission.version)).where(Submission.unit_id == unit_id, Submission.period == str(period))
-    )
+    monthly round (:func:`storage.monthly_round.monthly_round`); ``version`` when the caller has read the latest
+    one already, else the next number after the stored ones."""
+    if version is None:
+        current = await session.scalar(
+            select(func.max(Submission.version)).where(Submission.unit_id == unit_id, Submission.period == str(period))
+        )
+        version = (current or 0) + 1
     row = Submission(
         unit_id=unit_id,
         period=str(period),
         round_id=round_id,
-        version=(current or 0) + 1,
+        version=version,
         text=text,
         attachments=attachments or [],
         is_supplement=is_supplement,

@@ -344,14 +344,15 @@ async def eventually(
 
 
 def describe(value: object) -> str:
-    """Rows summed up by state, with the unsettled ones named; anything else as its repr."""
+    """Rows summed up by state, with the unsettled and failed ones named (and why); anything else as its repr."""
     if not isinstance(value, list) or not value or not all(hasattr(item, "state") for item in value):
         return repr(value)
     states = Counter(str(item.state) for item in value)
     open_rows = [item for item in value if str(item.state) in ("pending", "sending", "processing")][:10]
-    fields = ("id", "state", "attempts", "due_at", "sending_by", "locked_by", "last_error")
+    fields = ("id", "state", "attempts", "due_at", "sending_by", "locked_by", "last_error", "error")
     details = [{k: getattr(item, k, None) for k in fields} for item in open_rows]
-    return f"{dict(states)}; open: {details}"
+    failed = [{k: getattr(item, k, None) for k in fields} for item in value if str(item.state) == "failed"][:10]
+    return f"{dict(states)}; open: {details}" + (f"; failed: {failed}" if failed else "")
 
 
 # --- callbacks -----------------------------------------------------------------------------------------
