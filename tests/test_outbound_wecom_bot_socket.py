@@ -22,6 +22,7 @@ from bot.outbound.senders import files, wecom_bot_ws
 from bot.outbound.senders.base import Kind
 from bot.outbound.senders.context import SendContext
 from bot.outbound.senders.wecom_bot_ws import WecomBotSocketSender
+from bot.transports import wecom_socket
 from bot.transports.wecom_socket import BotSocket
 from storage.blobs import put_bytes, store_of
 from storage.db import Database
@@ -198,3 +199,23 @@ async def test_a_file_without_a_connection_waits(db: Database, tmp_path: Path) -
         sender = WecomBotSocketSender(SendContext(settings_for(tmp_path), http, db), lambda: None)
         outcome = await sender.send(claim(file=file), files.FILE_PART)
     assert outcome.kind is Kind.RETRY and outcome.errcode == "not_connected"
+
+
+async def test_a_refused_media_id_is_forgotten_and_an_unacknowledged_file_message_is_uncertain(
+    fake_platforms: FakePlatforms, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = fake_platforms.wecom_bot_socket
+    file = await kept(db, tmp_path, os.urandom(2000))
+    async with subscribed(fake_platforms, "me#1", db, tmp_path) as (sender, _socket, _callbacks):
+        # An id the platform no longer honours (40007): retried, to be uploaded afresh.
+        gone = OutboxFile(file.sha256, NAME, "aibot_media_gone", datetime.now(UTC))
+        outcome = await sender.send(claim(file=gone), files.FILE_PART)
+        assert outcome.kind is Kind.RETRY and outcome.errcode == str(wecom_bot_ws.INVALID_MEDIA)
+        assert gateway.upload_answers == [] and gateway.sent == []
+        # The upload is acknowledged, the file message is not: it may have arrived, so it is not sent again.
+        gateway.unanswered = {"aibot_send_msg"}
+        monkeypatch.setattr(wecom_socket, "ACK_SECONDS", 0.5)
+        assert (await sender.send(claim(file=file), files.FILE_PART)).kind is Kind.UNCERTAIN
+    assert gateway.upload_answers == [0]
+    (sent,) = gateway.sent
+    assert sent.cmd == "aibot_send_msg" and sent.media_id in gateway.media

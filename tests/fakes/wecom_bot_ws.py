@@ -109,6 +109,7 @@ class FakeWecomBotSocket:
         self.media: dict[str, Media] = {}
         self.upload_answers: list[int] = []  # errcode of every init, in order
         self.upload_failures: list[int] = []  # errcodes the next inits answer with
+        self.unanswered: set[str] = set()  # cmds accepted but never acknowledged (the ack lost on the way)
         self.changed = asyncio.Condition()
 
     @property
@@ -183,6 +184,8 @@ class FakeWecomBotSocket:
         elif cmd in ("aibot_upload_media_init", "aibot_upload_media_chunk", "aibot_upload_media_finish"):
             errcode, errmsg, answer = self._upload(cmd, body)
             await self._answer(connection, req_id, errcode, errmsg, answer)
+        elif cmd in self.unanswered:
+            self.sent.append(Sent(cmd, connection.number, req_id, body))
         elif cmd in ("aibot_respond_msg", "aibot_send_msg") and self._unknown_media(body):
             await self._answer(connection, req_id, INVALID_MEDIA, "invalid media_id")
         elif cmd == "aibot_respond_msg":
