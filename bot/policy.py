@@ -42,6 +42,7 @@ def file_routes_of(settings: Settings) -> FileRoutes:
         },
         dingtalk_robot_code=dingtalk.app_key if dingtalk.app_key and dingtalk.app_secret.get_secret_value() else "",
         feishu_app=settings.feishu.transport == "websocket",
+        wecom_bot_socket=settings.wecom.bot.transport == "websocket",
         blob_store=settings.files.store,
         blob_directory=settings.files.directory,
     )

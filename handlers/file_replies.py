@@ -3,12 +3,15 @@
 Reply routes carry text; a file needs a platform API that can upload (PLATFORMS.md §2):
 
 - WeCom, asked 1:1 through the self-built app: the app sends the file back 1:1;
+- WeCom, asked (1:1 or in a group) through the 智能机器人's long connection: the robot uploads and sends it to
+  that chat on the connection; its row shares the reply's rate key, so the file follows the text announcing it;
 - WeCom, asked in a group through the 智能机器人: the group's robot webhook, when the office configured one for
   that chat (``[[groups]]`` with its ``chat_id`` and ``webhook``); otherwise the app sends it 1:1 to the asker;
 - DingTalk (1:1 or group): the app robot through the OpenAPI, when ``[dingtalk] app_key``/``app_secret`` are set;
   its rows share the session reply's rate key, so the file follows the text that announces it;
 - Feishu (1:1 or group, through the self-built app's long connection): the app uploads and sends it to the chat;
-- elsewhere (the 智能机器人 without the app, the sandbox): no file; the answer says where to get it.
+- elsewhere (the 智能机器人's HTTP callback without a group robot or the app, the sandbox): no file; the answer
+  says where to get it.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ async def file_route(session: AsyncSession, inbox: InboxMessage, routes: FileRou
     if inbox.platform == "wecom":
         if reply.get("channel") == "wecom_app" and routes.wecom_app:
             return FileRoute("wecom_app", reply["target"], reply["rate_key"], dict(reply.get("address", {})), IN_CHAT)
+        if reply.get("channel") == "wecom_bot_ws" and routes.wecom_bot_socket:
+            address = dict(reply.get("address", {}))
+            return FileRoute("wecom_bot_ws", reply["target"], reply["rate_key"], address, IN_CHAT)
         group_name = routes.wecom_groups.get(inbox.chat_id) if inbox.chat_type == "group" else None
         if group_name is not None:
             group = await session.scalar(select(Group).where(Group.name == group_name))

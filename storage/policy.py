@@ -80,7 +80,8 @@ class FileRoutes:
     ``wecom_app``: the WeCom self-built app can send (1:1 to a member); ``wecom_groups``: WeCom chat id → the
     configured group whose robot webhook posts to that chat; ``dingtalk_robot_code``: the DingTalk app robot's
     code when its app key and secret are configured (files go through DingTalk's OpenAPI); ``feishu_app``: the
-    Feishu self-built app answers over its long connection (it uploads and sends files too); ``blob_store`` and
+    Feishu self-built app answers over its long connection (it uploads and sends files too); ``wecom_bot_socket``:
+    the WeCom 智能机器人 answers over its long connection (it uploads and sends files too); ``blob_store`` and
     ``blob_directory``: where the file is kept until it is sent (``[files]``).
     """
 
@@ -88,6 +89,7 @@ class FileRoutes:
     wecom_groups: dict[str, str] = field(default_factory=dict)
     dingtalk_robot_code: str = ""
     feishu_app: bool = False
+    wecom_bot_socket: bool = False
     blob_store: str = "directory"
     blob_directory: str = "var/files"
 

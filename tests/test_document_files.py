@@ -19,11 +19,15 @@ from sqlalchemy import select, update
 
 from bot.config import GroupConfig, Settings
 from bot.context import AppContext
+from bot.inbound.edge import Inbox
+from bot.inbox_signal import InboxSignal
 from bot.inbox_worker import drain
 from bot.outbound.dispatcher import DispatchOptions, Pump, drain_once, http_session
-from bot.outbound.senders import files
+from bot.outbound.senders import files, wecom_bot_ws
 from bot.outbound.senders.wecom_app import WecomAppSender
 from bot.transports.feishu_ws import parse_receive_event
+from bot.transports.status import LinkStatus
+from bot.transports.wecom_bot_ws import WecomBotLink
 from storage.db import Database
 from storage.inbox import store_inbound
 from storage.models import Blob, OutboxMessage, OutboxState, Person
@@ -31,6 +35,7 @@ from storage.outbox_ops import resend
 from storage.sync import sync_groups
 from tests.fakes.behaviour import Pass, Reply, Stall
 from tests.fakes.server import FakePlatforms
+from tests.fakes.wecom_bot_ws import group_message
 from tests.files_kit import Client, files_settings, post_wecom_app, post_wecom_bot
 from tests.handlers_kit import seed
 from tests.inbound_kit import A_CORP_ID, as_json, bot_message, dingtalk_headers, dingtalk_message, inbound_app
@@ -244,6 +249,43 @@ async def test_feishu_the_app_uploads_then_sends_the_document(office: Office, gr
     ((to, upload),) = gateway.sent_files
     assert to == chat and upload.filename == "月度通报-2026-10.docx"
     assert upload.sha256 == sha256(kept_document(office))
+
+
+async def test_wecom_long_connection_the_robot_uploads_in_chunks_then_sends_the_document(
+    office: Office, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """赵敏 asks in the group over the 智能机器人's long connection: the announcement answers her req_id, the
+    file goes up in chunks on the same connection and comes into the chat (the req_id spent: an active send),
+    rather than through the group's robot webhook."""
+    monkeypatch.setattr(wecom_bot_ws, "CHUNK_BYTES", 4096)  # the document in several chunks
+    gateway = office.fakes.wecom_bot_socket
+    values = office.ctx.settings.model_dump(mode="python")
+    bot = {"transport": "websocket", "bot_id": gateway.bot_id, "secret": gateway.secret, "ws_url": gateway.url}
+    values["wecom"]["bot"] = bot
+    ctx = dataclasses.replace(office.ctx, settings=Settings.model_validate(values))
+    signal, stopping = InboxSignal(), asyncio.Event()
+    link = WecomBotLink(ctx, Inbox(signal), LinkStatus("wecom_bot_ws"))
+    with time_machine.travel(NOW, tick=True):
+        running = asyncio.create_task(link.run(stopping))
+        try:
+            await gateway.wait_for(lambda: gateway.subscriptions == 1)
+            await gateway.push(group_message(f"ask-{next(_ids)}", "zhaomin", ASK, chatid=WECOM_CHAT))
+            await asyncio.wait_for(signal.stored.wait(), 30)
+            await drain(ctx)
+            await gateway.wait_for(lambda: len(gateway.files_sent()) == 1)
+        finally:
+            stopping.set()
+            await running
+    document = kept_document(office)
+    announced, sent = gateway.sent
+    assert announced.cmd == "aibot_respond_msg" and "文件将随后在本会话中发送" in announced.content
+    assert sent.cmd == "aibot_send_msg" and sent.body["chatid"] == WECOM_CHAT and sent.body["msgtype"] == "file"
+    ((_, upload),) = gateway.files_sent()
+    assert upload.filename == "月度通报-2026-10.docx" and upload.chunks == -(-len(document) // 4096) > 1
+    assert upload.sha256 == sha256(document)
+    assert gateway.problems == [] and office.fakes.wecom.delivered(office.robot_key) == []
+    (row,) = await file_rows(db)
+    assert row.channel == "wecom_bot_ws" and row.state is OutboxState.SENT and row.media_id == upload.media_id
 
 
 # ---- where the file cannot go -------------------------------------------------------------------------

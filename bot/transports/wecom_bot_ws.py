@@ -28,6 +28,7 @@ from bot.inbound.edge import Inbox, Refused
 from bot.inbound.wecom_bot import parse_bot_message
 from bot.net import client_session, tls_context
 from bot.outbound.dispatcher import Pump, options_from
+from bot.outbound.senders.context import SendContext
 from bot.outbound.senders.wecom_bot_ws import CHANNEL, WecomBotSocketSender
 from bot.transports.backoff import Backoff, pause
 from bot.transports.lease_keeper import LeaseKeeper, standby_pause
@@ -67,7 +68,7 @@ class WecomBotLink:
 
     async def run(self, stopping: asyncio.Event) -> None:
         async with client_session(self.ctx.settings.network) as http:
-            self.sender = WecomBotSocketSender(lambda: self.socket)
+            self.sender = WecomBotSocketSender(SendContext(self.ctx.settings, http, self.ctx.db), lambda: self.socket)
             while not stopping.is_set():
                 state = await self.lease.try_acquire()
                 if not state.held_by_me:

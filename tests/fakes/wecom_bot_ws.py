@@ -6,11 +6,22 @@ it (:attr:`kicks` counts that). A reply (``aibot_respond_msg``) is accepted only
 received the callback's ``req_id``, once; otherwise errcode 846605, as the platform answers. Commands before
 subscribing get 846609. Messages pushed while no connection is subscribed wait for the next one (this fake's
 assumption; what the platform does then is not documented). :attr:`problems` lists protocol violations.
+
+Files (§4 upload frames): ``aibot_upload_media_init`` (type, filename, total_size, total_chunks ≤100, md5) answers
+``body.upload_id``; ``aibot_upload_media_chunk`` takes each 0-based ``chunk_index`` once, at most 512 KB before
+base64; ``aibot_upload_media_finish`` checks the count, the size and the md5 of the reassembled bytes and answers
+``body.{type, media_id, created_at}``. A file message (``msgtype: file``) must name a media id uploaded here.
+The errcodes of refused uploads and of an unknown media id are not documented: this fake answers 40058 and
+40007 (WeCom's global "invalid parameter" and "invalid media_id"). :attr:`upload_failures` scripts errcodes
+for the next inits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hashlib
 import json
 import secrets
 import time
@@ -22,6 +33,10 @@ from aiohttp import WSMsgType, web
 BOT_ID = "aibZHsocket01"
 BOT_SECRET = "bot-socket-secret-value"
 PATH = "/wecom/aibot"
+CHUNK_LIMIT = 512 * 1024
+MAX_CHUNKS = 100
+BAD_PARAMETER = 40058
+INVALID_MEDIA = 40007
 
 
 @dataclass
@@ -31,6 +46,29 @@ class BotConnection:
     subscribed: bool = False
     callbacks: set[str] = field(default_factory=set)  # req_ids of the message callbacks sent here
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class Upload:
+    """An upload under way (``aibot_upload_media_init`` accepted)."""
+
+    upload_id: str
+    filename: str
+    total_size: int
+    total_chunks: int
+    md5: str
+    chunks: dict[int, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Media:
+    """A finished upload: what the platform would keep under ``media_id``."""
+
+    media_id: str
+    filename: str
+    size: int
+    chunks: int
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -47,6 +85,11 @@ class Sent:
         part = self.body.get("stream") or self.body.get("markdown") or {}
         return str(part.get("content", ""))
 
+    @property
+    def media_id(self) -> str | None:
+        file = self.body.get("file") if self.body.get("msgtype") == "file" else None
+        return str(file.get("media_id")) if isinstance(file, dict) else None
+
 
 class FakeWecomBotSocket:
     def __init__(self, bot_id: str = BOT_ID, secret: str = BOT_SECRET) -> None:
@@ -62,6 +105,11 @@ class FakeWecomBotSocket:
         self.kicks = 0
         self.subscriptions = 0
         self.problems: list[str] = []
+        self.uploads: dict[str, Upload] = {}
+        self.media: dict[str, Media] = {}
+        self.upload_answers: list[int] = []  # errcode of every init, in order
+        self.upload_failures: list[int] = []  # errcodes the next inits answer with
+        self.unanswered: set[str] = set()  # cmds accepted but never acknowledged (the ack lost on the way)
         self.changed = asyncio.Condition()
 
     @property
@@ -96,8 +144,22 @@ class FakeWecomBotSocket:
             await self._notify()
         return ws
 
-    async def _answer(self, connection: BotConnection, req_id: str, errcode: int = 0, errmsg: str = "ok") -> None:
-        await connection.ws.send_str(json.dumps({"headers": {"req_id": req_id}, "errcode": errcode, "errmsg": errmsg}))
+    def files_sent(self) -> list[tuple[Sent, Media]]:
+        """Every accepted file message with the upload it named."""
+        return [(sent, self.media[sent.media_id]) for sent in self.sent if sent.media_id is not None]
+
+    async def _answer(
+        self,
+        connection: BotConnection,
+        req_id: str,
+        errcode: int = 0,
+        errmsg: str = "ok",
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        frame: dict[str, Any] = {"headers": {"req_id": req_id}, "errcode": errcode, "errmsg": errmsg}
+        if body is not None:
+            frame["body"] = body
+        await connection.ws.send_str(json.dumps(frame))
 
     async def _command(self, connection: BotConnection, raw: str) -> None:
         try:
@@ -119,6 +181,13 @@ class FakeWecomBotSocket:
         if cmd == "ping":
             self.pings += 1
             await self._answer(connection, req_id)
+        elif cmd in ("aibot_upload_media_init", "aibot_upload_media_chunk", "aibot_upload_media_finish"):
+            errcode, errmsg, answer = self._upload(cmd, body)
+            await self._answer(connection, req_id, errcode, errmsg, answer)
+        elif cmd in self.unanswered:
+            self.sent.append(Sent(cmd, connection.number, req_id, body))
+        elif cmd in ("aibot_respond_msg", "aibot_send_msg") and self._unknown_media(body):
+            await self._answer(connection, req_id, INVALID_MEDIA, "invalid media_id")
         elif cmd == "aibot_respond_msg":
             if req_id not in connection.callbacks:
                 await self._answer(connection, req_id, 846605, "invalid req_id")
@@ -134,6 +203,77 @@ class FakeWecomBotSocket:
             await self._answer(connection, req_id)
         else:
             self.problems.append(f"unexpected command {cmd}")
+
+    def _unknown_media(self, body: dict[str, Any]) -> bool:
+        if body.get("msgtype") != "file":
+            return False
+        file = body.get("file")
+        return not isinstance(file, dict) or file.get("media_id") not in self.media
+
+    def _upload(self, cmd: str, body: dict[str, Any]) -> tuple[int, str, dict[str, Any] | None]:
+        """One upload frame: its errcode, errmsg and answer body."""
+        if cmd == "aibot_upload_media_init":
+            return self._init(body)
+        upload = self.uploads.get(str(body.get("upload_id")))
+        if upload is None:
+            self.problems.append(f"{cmd} with an unknown upload_id")
+            return BAD_PARAMETER, "invalid upload_id", None
+        if cmd == "aibot_upload_media_chunk":
+            return self._chunk(upload, body)
+        del self.uploads[upload.upload_id]
+        content = b"".join(upload.chunks[index] for index in sorted(upload.chunks))
+        if len(upload.chunks) != upload.total_chunks or len(content) != upload.total_size:
+            self.problems.append(f"finish after {len(upload.chunks)}/{upload.total_chunks} chunks, {len(content)} B")
+            return BAD_PARAMETER, "upload incomplete", None
+        if hashlib.md5(content, usedforsecurity=False).hexdigest() != upload.md5:
+            self.problems.append("the reassembled bytes do not match the md5 of the init")
+            return BAD_PARAMETER, "md5 mismatch", None
+        media_id = f"aibot_media_{secrets.token_hex(8)}"
+        sha256 = hashlib.sha256(content).hexdigest()
+        self.media[media_id] = Media(media_id, upload.filename, len(content), upload.total_chunks, sha256)
+        return 0, "ok", {"type": "file", "media_id": media_id, "created_at": str(int(time.time()))}
+
+    def _init(self, body: dict[str, Any]) -> tuple[int, str, dict[str, Any] | None]:
+        size, chunks, md5 = body.get("total_size"), body.get("total_chunks"), body.get("md5")
+        valid = (
+            body.get("type") in ("file", "image", "voice", "video")
+            and isinstance(body.get("filename"), str)
+            and bool(body.get("filename"))
+            and isinstance(size, int)
+            and isinstance(chunks, int)
+            and 0 < chunks <= MAX_CHUNKS
+            and 0 < size <= chunks * CHUNK_LIMIT
+            and isinstance(md5, str)
+            and len(md5) == 32
+        )
+        if not valid:
+            self.problems.append(f"a malformed aibot_upload_media_init: {body}")
+            self.upload_answers.append(BAD_PARAMETER)
+            return BAD_PARAMETER, "invalid parameter", None
+        if self.upload_failures:
+            errcode = self.upload_failures.pop(0)
+            self.upload_answers.append(errcode)
+            return errcode, "scripted failure", None
+        assert isinstance(size, int) and isinstance(chunks, int) and isinstance(md5, str)
+        upload = Upload(f"upload_{secrets.token_hex(8)}", str(body["filename"]), size, chunks, md5)
+        self.uploads[upload.upload_id] = upload
+        self.upload_answers.append(0)
+        return 0, "ok", {"upload_id": upload.upload_id}
+
+    def _chunk(self, upload: Upload, body: dict[str, Any]) -> tuple[int, str, dict[str, Any] | None]:
+        index = body.get("chunk_index")
+        try:
+            data = base64.b64decode(str(body.get("base64_data", "")), validate=True)
+        except (binascii.Error, ValueError):
+            data = None
+        if not isinstance(index, int) or not 0 <= index < upload.total_chunks or index in upload.chunks:
+            self.problems.append(f"chunk {index} of {upload.total_chunks} (received: {sorted(upload.chunks)})")
+            return BAD_PARAMETER, "invalid chunk_index", None
+        if data is None or not data or len(data) > CHUNK_LIMIT:
+            self.problems.append(f"chunk {index}: not base64, empty, or over 512 KB")
+            return BAD_PARAMETER, "invalid chunk", None
+        upload.chunks[index] = data
+        return 0, "ok", None
 
     async def _subscribe(self, connection: BotConnection, req_id: str) -> None:
         previous = self.current
