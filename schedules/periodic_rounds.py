@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from schedules.compose import Composition, Delivery
     from schedules.context import ScheduleEnv
+    from schedules.settings import ScheduleSettings
     from storage import rounds
 
 DEADLINE_AT = time(18, 0)
@@ -142,6 +143,32 @@ def describe(config: PeriodicRoundSettings, name: str, months: int) -> str:
         f"第{config.due_workdays}个工作日{DEADLINE_AT:%H:%M}"
     )
     return text if config.enabled else f"{text}（在配置 [schedules.{name}] 中设 enabled = true 即开启）"
+
+
+def fixed_period_job(*, name: str, title: str, order: int, months: int) -> Job[PeriodicRoundSettings]:
+    """The job opening a round after every ``months``-month period of the year (quarters: 3, halves: 6)."""
+
+    def plan_openings(planner: Planner, start: date, end: date) -> list[Occurrence]:
+        return plan(planner, job, months, start, end)
+
+    def describe_openings(settings: ScheduleSettings) -> str:
+        return describe(settings.job(job), name, months)
+
+    async def compose_opening(
+        session: AsyncSession, env: ScheduleEnv, at: datetime, *, late: bool, now: datetime
+    ) -> Composition:
+        return await compose(session, env, job, months, at, late=late, now=now)
+
+    job = Job(
+        name=name,
+        title=title,
+        order=order,
+        settings=PeriodicRoundSettings,
+        plan=plan_openings,
+        compose=compose_opening,
+        describe=describe_openings,
+    )
+    return job
 
 
 async def compose(
