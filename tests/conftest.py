@@ -82,6 +82,19 @@ def pg_url() -> Iterator[str | None]:
         asyncio.run(_drop_pg_database(name))
 
 
+@pytest.fixture
+def empty_pg_url(pg_url: str | None) -> Iterator[str]:
+    """A new PostgreSQL database of this test's own with no schema (for migration tests), dropped afterwards."""
+    require_pg(pg_url)
+    name = f"duban_empty_{os.getpid()}_{secrets.token_hex(4)}"
+    url = asyncio.run(_create_pg_database(name))
+    assert url is not None
+    try:
+        yield url
+    finally:
+        asyncio.run(_drop_pg_database(name))
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (migrating once keeps the suite fast)."""

@@ -70,15 +70,5 @@ async def test_feishu_account_migration_on_a_previous_sqlite_database(tmp_path: 
 
 
 @pytest.mark.postgres
-async def test_feishu_account_migration_on_a_previous_postgres_database(pg_url: str | None) -> None:
-    from tests.conftest import _create_pg_database, _drop_pg_database, require_pg
-
-    require_pg(pg_url)
-    name = "duban_migrate_feishu_account"
-    await _drop_pg_database(name)
-    url = await _create_pg_database(name)
-    assert url is not None
-    try:
-        await _upgrade_from_previous(url)
-    finally:
-        await _drop_pg_database(name)
+async def test_feishu_account_migration_on_a_previous_postgres_database(empty_pg_url: str) -> None:
+    await _upgrade_from_previous(empty_pg_url)

@@ -51,28 +51,18 @@ async def test_up_from_empty_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-async def test_up_and_down_from_empty_postgres(pg_url: str | None) -> None:
-    from tests.conftest import _create_pg_database, _drop_pg_database, require_pg
-
-    require_pg(pg_url)
-    name = "duban_migrate_empty"
-    await _drop_pg_database(name)
-    url = await _create_pg_database(name)
-    assert url is not None
+async def test_up_and_down_from_empty_postgres(empty_pg_url: str) -> None:
+    db = Database(empty_pg_url)
     try:
-        db = Database(url)
-        try:
-            with pytest.raises(SchemaOutOfDate):
-                await check_schema(db)
-            await asyncio.to_thread(migrate.upgrade, url)
+        with pytest.raises(SchemaOutOfDate):
             await check_schema(db)
-            await asyncio.to_thread(migrate.downgrade, url, "base")
-            async with db.engine.connect() as connection:
-                assert await connection.run_sync(_tables) == {"alembic_version"}
-        finally:
-            await db.close()
+        await asyncio.to_thread(migrate.upgrade, empty_pg_url)
+        await check_schema(db)
+        await asyncio.to_thread(migrate.downgrade, empty_pg_url, "base")
+        async with db.engine.connect() as connection:
+            assert await connection.run_sync(_tables) == {"alembic_version"}
     finally:
-        await _drop_pg_database(name)
+        await db.close()
 
 
 def test_db_cli_upgrade_and_current(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

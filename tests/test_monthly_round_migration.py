@@ -5,15 +5,12 @@ with versions and files: every report is kept and linked to its period's round, 
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
-from conftest import _create_pg_database, _drop_pg_database
 from handlers_kit import local, say
 from openpyxl import load_workbook
 from sqlalchemy import select, text
@@ -31,19 +28,11 @@ PERIODS = [Period(2026, 8), Period(2026, 9), Period(2026, 10)]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database, not migrated: SQLite, or a PostgreSQL database of this test's own."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'release.db'}"
-        return
-    name = f"duban_m11_{secrets.token_hex(4)}"
-    url = asyncio.run(_create_pg_database(name))
-    if url is None:
-        pytest.skip("no PostgreSQL server answers")
-    try:
-        yield url
-    finally:
-        asyncio.run(_drop_pg_database(name))
+        return f"sqlite+aiosqlite:///{tmp_path / 'release.db'}"
+    return str(request.getfixturevalue("empty_pg_url"))
 
 
 def _at(period: Period, day: int, hour: int = 10) -> datetime:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 from pathlib import Path
 
 import pytest
@@ -84,14 +82,5 @@ async def test_the_migration_on_a_previous_sqlite_database(tmp_path: Path) -> No
 
 
 @pytest.mark.postgres
-async def test_the_migration_on_a_previous_postgres_database(pg_url: str | None) -> None:
-    from tests.conftest import _create_pg_database, _drop_pg_database, require_pg
-
-    require_pg(pg_url)
-    name = f"duban_migrate_quotes_{os.getpid()}_{secrets.token_hex(3)}"
-    url = await _create_pg_database(name)
-    assert url is not None
-    try:
-        await _up_and_down(url)
-    finally:
-        await _drop_pg_database(name)
+async def test_the_migration_on_a_previous_postgres_database(empty_pg_url: str) -> None:
+    await _up_and_down(empty_pg_url)
