@@ -70,6 +70,9 @@ BATCH = 128
 STEP = BATCH
 # How long one transaction of a batch may run before it commits and lets the edge write.
 BATCH_SECONDS = 0.05
+# Rows claimed at once during a burst of callbacks (inbox_signal): a step short enough that the callbacks arriving
+# meanwhile wait a few milliseconds at most for the SQLite write lock.
+BURST_BATCH = 16
 
 
 def _default_handle() -> Handle:
@@ -418,15 +421,18 @@ async def drain(
     With ``signal``, each row waits (a bounded moment) for the edge to finish storing the callbacks in hand.
     """
     settled = 0
+    spent = 0.0
     while stopping is None or not stopping.is_set():
         if signal is not None:
-            await signal.give_way(within=GIVE_WAY_SECONDS)
-        # During a burst of callbacks the worker keeps to one row per pace (inbox_signal): the edge goes first.
-        limit = 1 if signal is not None and signal.in_burst else BATCH
+            await signal.give_way(within=GIVE_WAY_SECONDS, spent=spent)
+        # During a burst of callbacks the worker takes short steps at a share of the loop (inbox_signal).
+        limit = BURST_BATCH if signal is not None and signal.in_burst else BATCH
+        started = time.monotonic()
         row_ids = await claim_batch(ctx, now=datetime.now(UTC), lease=lease, limit=limit)
         if not row_ids:
             break
         settled += await handle_batch(ctx, row_ids, handle=handle, apologize=apologize, signal=signal)
+        spent = time.monotonic() - started
     return settled
 
 

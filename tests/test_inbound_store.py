@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError
 
 from bot.inbound.edge import Inbox, Refused
 from bot.inbox_signal import InboxSignal
 from storage.db import Database, Turns
-from storage.inbox import InboundMessage, ReplyRoute, insert_inbound, store_inbound_many
+from storage.inbox import InboundMessage, ReplyRoute, insert_inbound, store_inbound, store_inbound_many
 from storage.models import InboxMessage, InboxState
 from tests.inbound_kit import inbox
 
@@ -167,3 +172,49 @@ async def test_an_unexpected_failure_answers_503_and_never_hangs(db: Database, m
     )
     assert all(isinstance(r, Refused) and r.status == 503 for r in results)
     assert await inbox(db) == []
+
+
+async def test_a_lock_held_by_another_process_does_not_stop_the_loop(sqlite_url: str) -> None:
+    """The edge writes on the event loop only when SQLite's write lock is free; while another process holds it,
+    the write waits in a thread and the loop goes on answering."""
+    db = Database(sqlite_url)
+    other = sqlite3.connect(make_url(sqlite_url).database or "", isolation_level=None)
+    try:
+        assert await db.write_at_once(partial(insert_inbound, messages=[message("before")])) == [1]
+        other.execute("BEGIN IMMEDIATE")  # as `duban import` in another process would
+        waiting = asyncio.create_task(db.write_at_once(partial(insert_inbound, messages=[message("during")])))
+        loop_ran = asyncio.Event()
+        asyncio.get_running_loop().call_soon(loop_ran.set)
+        await loop_ran.wait()
+        await asyncio.sleep(0)
+        assert not waiting.done()  # not refused, not written: waiting for the lock, off the loop
+        other.execute("COMMIT")
+        assert await waiting == [2]
+        assert [(row.message_id, row.state) for row in await inbox(db)] == [
+            ("before", InboxState.PENDING),
+            ("during", InboxState.PENDING),
+        ]
+    finally:
+        other.close()
+        await db.close()
+
+
+async def test_the_driver_level_insert_writes_what_the_orm_writes(sqlite_url: str) -> None:
+    """SQLite rows stored by the edge's plain SQL are the rows the ORM would store, column for column."""
+    db = Database(sqlite_url)
+    sent_at = datetime(2026, 12, 4, 8, 30, tzinfo=UTC)  # a whole second: SQLAlchemy still writes the microseconds
+    edge = replace(message("edge", text="含\u3000全角空格与 emoji 😀"), sent_at=sent_at)
+    orm = replace(edge, message_id="orm")
+    try:
+        await db.write_at_once(partial(insert_inbound, messages=[edge]))
+        async with db.transaction() as session:
+            await store_inbound(session, orm)
+        with sqlite3.connect(make_url(sqlite_url).database or "") as plain:
+            plain.row_factory = sqlite3.Row
+            rows = [dict(row) for row in plain.execute("SELECT * FROM inbox ORDER BY id")]
+        for row in rows:
+            del row["id"], row["message_id"], row["received_at"]
+            row["reply"] = row["reply"].replace("r:edge", "r:orm")
+        assert rows[0] == rows[1]
+    finally:
+        await db.close()

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import create_app
 from bot.context import AppContext
 from bot.inbound import inbound_channels
-from bot.inbox_signal import BURST_CALLBACKS, BURST_PACE, InboxSignal
+from bot.inbox_signal import BURST_CALLBACKS, BURST_PACE, BURST_SHARE, InboxSignal
 from bot.inbox_worker import MAX_ATTEMPTS, claim_next, drain, inbox_worker, process_one
 from storage.db import Database
 from storage.inbox import InboundMessage, ReplyRoute, store_inbound
@@ -281,3 +281,6 @@ async def test_during_a_burst_the_worker_keeps_a_modest_pace(monkeypatch: pytest
         signal.note_stored()
     await signal.give_way(within=1)
     assert pauses == [BURST_PACE]
+    await signal.give_way(within=1, spent=0.02)  # a step of 20 ms: it rests so as to keep to its share
+    assert pauses[-1] == pytest.approx(0.02 * (1 / BURST_SHARE - 1))
+    assert 0.02 / (0.02 + pauses[-1]) == pytest.approx(BURST_SHARE)

@@ -184,16 +184,40 @@ def digest_id(payload: str) -> str:
     return "sha256:" + hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:48]
 
 
-def clean(value: Any) -> Any:
-    """Make text storable on every backend: PostgreSQL refuses NUL in text, and lone surrogates
+def clean_text(value: str) -> str:
+    """Text made storable on every backend: PostgreSQL refuses NUL in text, and lone surrogates
     (``"\\ud800"`` is valid JSON) cannot be encoded as UTF-8."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def _storable(tree: dict[str, Any] | list[Any]) -> bool:
+    """Whether every text in ``tree`` is storable already: one pass of the C JSON encoder (which writes NUL as
+    ``\\u0000`` and lets a lone surrogate through, where encoding it as UTF-8 fails) rather than a walk in
+    Python over every key and value. Text that merely shows ``\\u0000`` is taken the slow way, harmlessly."""
+    try:
+        text = json.dumps(tree, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    if "\\u0000" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def clean(value: Any) -> Any:
+    """``value`` with every text in it made storable (:func:`clean_text`); the same object when nothing needs it."""
     if isinstance(value, str):
-        if "\x00" in value:
-            value = value.replace("\x00", "")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            value = value.encode("utf-8", "replace").decode("utf-8")
+        return clean_text(value)
+    if isinstance(value, dict | list) and _storable(value):
         return value
     if isinstance(value, dict):
         return {clean(key): clean(item) for key, item in value.items()}
@@ -204,23 +228,24 @@ def clean(value: Any) -> Any:
 
 def prepared(message: InboundMessage) -> InboundMessage:
     """The message made storable: clean text, identifiers within the columns (else 400)."""
-    message = replace(
-        message,
-        message_id=clean(message.message_id),
-        sender_id=clean(message.sender_id),
-        sender_name=clean(message.sender_name)[:MAX_NAME_CHARS],
-        chat_id=clean(message.chat_id),
-        msgtype=clean(message.msgtype)[:MAX_MSGTYPE_CHARS] or "unknown",
-        text=clean(message.text),
-        quoted=clean(message.quoted),
-        attachments=clean(message.attachments),
-        raw=clean(message.raw),
-    )
-    if len(message.message_id) > MAX_ID_CHARS:
-        message = replace(message, message_id=digest_id(message.message_id))
+    changes = {
+        "message_id": clean_text(message.message_id),
+        "sender_id": clean_text(message.sender_id),
+        "sender_name": clean_text(message.sender_name)[:MAX_NAME_CHARS],
+        "chat_id": clean_text(message.chat_id),
+        "msgtype": clean_text(message.msgtype)[:MAX_MSGTYPE_CHARS] or "unknown",
+        "text": clean_text(message.text),
+        "quoted": clean_text(message.quoted),
+        "attachments": clean(message.attachments),
+        "raw": clean(message.raw),
+    }
+    if len(changes["message_id"]) > MAX_ID_CHARS:
+        changes["message_id"] = digest_id(changes["message_id"])
     for name in ("sender_id", "chat_id"):
-        if len(getattr(message, name)) > MAX_ID_CHARS:
+        if len(changes[name]) > MAX_ID_CHARS:
             raise bad_request(f"{name} longer than {MAX_ID_CHARS} characters")
+    if any(getattr(message, name) is not value for name, value in changes.items()):
+        message = replace(message, **changes)
     return message
 
 
@@ -295,7 +320,7 @@ class Inbox:
 
     @staticmethod
     async def _insert(db: Database, messages: list[InboundMessage]) -> list[int | Exception | None]:
-        return list(await db.write_in_thread(partial(insert_inbound, messages=messages), urgent=True))
+        return list(await db.write_at_once(partial(insert_inbound, messages=messages), urgent=True))
 
 
 def _unavailable(exc: Exception) -> Unavailable:
