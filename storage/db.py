@@ -170,6 +170,14 @@ class Database:
             self._turn_holder = None
             self._turns.release()
 
+    @asynccontextmanager
+    async def driver_connection(self) -> AsyncIterator[Any]:
+        """The driver's own connection from the pool (asyncpg's on PostgreSQL), outside any transaction: for a
+        statement that goes to the driver as it is."""
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            yield raw.driver_connection
+
     async def write_at_once(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
         """Run ``work`` — short and CPU-bound, such as the inbound edge's group insert — in one transaction on a
         plain connection, committed on success.

@@ -8,14 +8,17 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, cast
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import Database
 from storage.models import InboxMessage, InboxState, utcnow
 
 
@@ -112,25 +115,61 @@ def _inbox_values(message: InboundMessage, received_at: datetime) -> dict[str, A
     }
 
 
+async def store_now(db: Database, messages: Sequence[InboundMessage]) -> list[int | None]:
+    """The inbound edge's group commit: ``messages`` stored at once, the cheapest way each backend allows; for
+    each, its new inbox id, or ``None`` when (platform, message id) was already there or appears earlier in
+    ``messages`` (a retry).
+
+    SQLite: :func:`insert_inbound` in one transaction (:meth:`~storage.db.Database.write_at_once`). PostgreSQL: one
+    ``INSERT … SELECT FROM unnest(…)`` that asyncpg sends as it is, with a column of values per parameter — one
+    statement, so atomic without a transaction of its own, and one round trip however many messages.
+    """
+    if db.dialect != "postgresql":
+        return await db.write_at_once(partial(insert_inbound, messages=messages), urgent=True)
+    first, rows = _new_rows(messages)
+    if not rows:
+        return []
+    columns = tuple(rows[0])
+    values = [[_driver_value(row[column]) for row in rows] for column in columns]
+    async with db.driver_connection() as driver:
+        try:
+            returned = await driver.fetch(_postgresql_statement(columns, db.engine.dialect), *values)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # Named by its class and SQLSTATE only: PostgreSQL's own text may quote the row ("Failing row contains").
+            reason = f"{type(exc).__name__} (SQLSTATE {getattr(exc, 'sqlstate', None) or '-'})"
+            raise DBAPIError(f"INSERT INTO {_TABLE.name}", None, Exception(reason), hide_parameters=True) from None
+    return _ids(messages, first, returned)
+
+
 def insert_inbound(connection: Connection, messages: Sequence[InboundMessage]) -> list[int | None]:
-    """Insert ``messages`` in one statement (the edge's group commit); for each, its new inbox id, or ``None``
-    when (platform, message id) was already there or appears earlier in ``messages`` (a retry).
+    """:func:`store_now`'s result for ``messages``, inserted within ``connection``'s transaction.
 
     ``INSERT … ON CONFLICT DO NOTHING RETURNING`` on a plain connection: no ORM unit of work and no savepoint per
     message. On SQLite the statement goes to the driver as it is (:func:`_insert_sqlite`); elsewhere as a cached
     Core statement over a parameter list (SQLAlchemy sends it as multi-row INSERTs, "insertmanyvalues").
     """
-    received_at = utcnow()
-    first: dict[tuple[str, str], int] = {}
-    for index, message in enumerate(messages):
-        first.setdefault((message.platform, message.message_id), index)
-    if not first:
+    first, rows = _new_rows(messages)
+    if not rows:
         return []
-    rows = [_inbox_values(messages[index], received_at) for index in first.values()]
     if connection.dialect.name == "sqlite":
         returned = _insert_sqlite(connection, rows)
     else:
         returned = list(connection.execute(_INSERT_POSTGRESQL, rows))
+    return _ids(messages, first, returned)
+
+
+def _new_rows(messages: Sequence[InboundMessage]) -> tuple[dict[tuple[str, str], int], list[dict[str, Any]]]:
+    """Where each (platform, message id) first appears in ``messages``, and the values of those messages' rows."""
+    received_at = utcnow()
+    first: dict[tuple[str, str], int] = {}
+    for index, message in enumerate(messages):
+        first.setdefault((message.platform, message.message_id), index)
+    return first, [_inbox_values(messages[index], received_at) for index in first.values()]
+
+
+def _ids(
+    messages: Sequence[InboundMessage], first: dict[tuple[str, str], int], returned: Sequence[Any]
+) -> list[int | None]:
     inserted = {(platform, message_id): row_id for row_id, platform, message_id in returned}
     return [
         inserted.get((message.platform, message.message_id))
@@ -165,10 +204,15 @@ def _insert_sqlite(connection: Connection, rows: list[dict[str, Any]]) -> list[t
 
 
 def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return json.dumps(value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime(_SQLITE_DATETIME)
+    return _driver_value(value)
+
+
+def _driver_value(value: Any) -> Any:
+    """A value as the driver takes it for the inbox's column types: JSON as text, an enum as its value."""
+    if isinstance(value, dict | list):
+        return json.dumps(value)
     if isinstance(value, enum.Enum):
         return value.value
     return value
@@ -188,3 +232,13 @@ async def store_inbound_many(session: AsyncSession, messages: Sequence[InboundMe
     """:func:`insert_inbound` within ``session``'s transaction."""
     connection = await session.connection()
     return await connection.run_sync(insert_inbound, messages)
+
+
+@functools.cache
+def _postgresql_statement(columns: tuple[str, ...], dialect: Dialect) -> str:
+    arrays = ", ".join(f"${n}::{_TABLE.c[name].type.compile(dialect)}[]" for n, name in enumerate(columns, 1))
+    # As in _sqlite_statement: the inbox's own column names and types; every value is a bound parameter.
+    return (
+        f"INSERT INTO {_TABLE.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "  # noqa: S608
+        "ON CONFLICT (platform, message_id) DO NOTHING RETURNING id, platform, message_id"
+    )

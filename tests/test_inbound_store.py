@@ -7,16 +7,15 @@ import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 
 from bot.inbound.edge import Inbox, Refused
 from bot.inbox_signal import InboxSignal
 from storage.db import Database, Turns
-from storage.inbox import InboundMessage, ReplyRoute, insert_inbound, store_inbound, store_inbound_many
+from storage.inbox import InboundMessage, ReplyRoute, insert_inbound, store_inbound, store_inbound_many, store_now
 from storage.models import InboxMessage, InboxState
 from tests.inbound_kit import inbox
 
@@ -63,11 +62,11 @@ async def test_store_many_inserts_new_rows_and_skips_retries(db: Database) -> No
 async def test_concurrent_callbacks_share_a_transaction(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     batches: list[int] = []
 
-    def counting(connection: Any, messages: list[InboundMessage]) -> list[int | None]:
+    async def counting(db: Database, messages: list[InboundMessage]) -> list[int | None]:
         batches.append(len(messages))
-        return insert_inbound(connection, messages)
+        return await store_now(db, messages)
 
-    monkeypatch.setattr("bot.inbound.edge.insert_inbound", counting)
+    monkeypatch.setattr("bot.inbound.edge.store_now", counting)
     signal = InboxSignal()
     store = Inbox(signal)
     results = await asyncio.gather(
@@ -80,12 +79,12 @@ async def test_concurrent_callbacks_share_a_transaction(db: Database, monkeypatc
 
 
 async def test_one_bad_message_does_not_refuse_its_neighbours(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    def picky(connection: Any, messages: list[InboundMessage]) -> list[int | None]:
+    async def picky(db: Database, messages: list[InboundMessage]) -> list[int | None]:
         if any(m.message_id == "bad" for m in messages):
             raise DataError("INSERT", {}, ValueError("value too long"))
-        return insert_inbound(connection, messages)
+        return await store_now(db, messages)
 
-    monkeypatch.setattr("bot.inbound.edge.insert_inbound", picky)
+    monkeypatch.setattr("bot.inbound.edge.store_now", picky)
     store = Inbox(InboxSignal())
     results = await asyncio.gather(
         store.store(db, message("good-1")),
@@ -101,14 +100,14 @@ async def test_one_bad_message_does_not_refuse_its_neighbours(db: Database, monk
 async def test_the_writer_carries_on_after_a_failure(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = 0
 
-    def once_down(connection: Any, messages: list[InboundMessage]) -> list[int | None]:
+    async def once_down(db: Database, messages: list[InboundMessage]) -> list[int | None]:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise OSError("database restarting")
-        return insert_inbound(connection, messages)
+        return await store_now(db, messages)
 
-    monkeypatch.setattr("bot.inbound.edge.insert_inbound", once_down)
+    monkeypatch.setattr("bot.inbound.edge.store_now", once_down)
     store = Inbox(InboxSignal())
     with pytest.raises(Refused):
         await store.store(db, message("first"))
@@ -162,10 +161,10 @@ async def test_sqlite_sessions_take_turns_without_deadlock(sqlite_url: str) -> N
 
 
 async def test_an_unexpected_failure_answers_503_and_never_hangs(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(connection: Any, messages: list[InboundMessage]) -> list[int | None]:
+    async def broken(db: Database, messages: list[InboundMessage]) -> list[int | None]:
         raise TypeError("not serialisable")
 
-    monkeypatch.setattr("bot.inbound.edge.insert_inbound", broken)
+    monkeypatch.setattr("bot.inbound.edge.store_now", broken)
     store = Inbox(InboxSignal())
     results = await asyncio.wait_for(
         asyncio.gather(store.store(db, message("x")), store.store(db, message("y")), return_exceptions=True), timeout=30
@@ -218,3 +217,27 @@ async def test_the_driver_level_insert_writes_what_the_orm_writes(sqlite_url: st
         assert rows[0] == rows[1]
     finally:
         await db.close()
+
+
+async def test_the_group_insert_stores_what_the_orm_stores(db: Database) -> None:
+    """On either backend, a message stored by the edge's group insert reads back as the ORM's own row does."""
+    sent_at = datetime(2026, 12, 4, 8, 30, 5, 120000, tzinfo=UTC)
+    edge = replace(message("edge", text="含\u3000全角空格与 emoji 😀"), sent_at=sent_at, quoted="上期 月报#3")
+    orm = replace(edge, message_id="orm", reply=replace(edge.reply, rate_key="r:edge"))
+    assert await store_now(db, [edge, edge]) == [1, None]
+    async with db.transaction() as session:
+        await store_inbound(session, orm)
+    stored, written = await inbox(db)
+    columns = [c.key for c in InboxMessage.__table__.columns if c.key not in ("id", "message_id", "received_at")]
+    assert {c: getattr(stored, c) for c in columns} == {c: getattr(written, c) for c in columns}
+    assert stored.sent_at == sent_at and stored.state is InboxState.PENDING and stored.received_at.tzinfo is not None
+
+
+async def test_a_refusal_by_the_database_is_a_database_error_without_the_values(db: Database) -> None:
+    """What the database refuses is reported as SQLAlchemy reports it, on the driver-level PostgreSQL insert too
+    (the edge answers 503 and stores the batch's other messages one by one), and holds no value a person wrote."""
+    no_sender = replace(message("y", text="机密的报送内容"), sender_id=None)  # as a parser's bug would leave it
+    with pytest.raises(DBAPIError) as refused:
+        await store_now(db, [no_sender])
+    assert "机密" not in str(refused.value)
+    assert await inbox(db) == []

@@ -433,10 +433,10 @@ async def test_get_without_echostr_is_refused(client: TestClient) -> None:
 async def test_a_database_that_cannot_store_answers_503(
     client: TestClient, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def unavailable(*_args: Any, **_kwargs: Any) -> None:
+    async def unavailable(*_args: Any, **_kwargs: Any) -> None:
         raise OperationalError("INSERT", {}, OSError("disk gone"))
 
-    monkeypatch.setattr("bot.inbound.edge.insert_inbound", unavailable)
+    monkeypatch.setattr("bot.inbound.edge.store_now", unavailable)
     response = await client.post("/wecom/app", params=A_MESSAGE_QUERY, data=app_xml(A_ENCRYPT))
     assert response.status == 503
     assert await inbox(db) == []

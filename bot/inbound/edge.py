@@ -17,7 +17,6 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -27,7 +26,7 @@ from bot.appkeys import CONTEXT
 from bot.inbox_signal import InboxSignal
 from bot.metrics import CallbackResult, record_callback
 from storage.db import Database
-from storage.inbox import InboundMessage, insert_inbound
+from storage.inbox import InboundMessage, store_now
 
 log = logging.getLogger(__name__)
 
@@ -320,7 +319,7 @@ class Inbox:
 
     @staticmethod
     async def _insert(db: Database, messages: list[InboundMessage]) -> list[int | Exception | None]:
-        return list(await db.write_at_once(partial(insert_inbound, messages=messages), urgent=True))
+        return list(await store_now(db, messages))
 
 
 def _unavailable(exc: Exception) -> Unavailable:
