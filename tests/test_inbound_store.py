@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from functools import partial
 
 import pytest
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DataError, DBAPIError
 
 from bot.inbound.edge import Inbox, Refused
@@ -241,3 +242,19 @@ async def test_a_refusal_by_the_database_is_a_database_error_without_the_values(
         await store_now(db, [no_sender])
     assert "机密" not in str(refused.value)
     assert await inbox(db) == []
+
+
+async def test_the_edge_leaves_checkpoints_to_the_other_connections(sqlite_url: str) -> None:
+    """The edge's connection on the event loop never copies the WAL back (its commits stay short); the sessions'
+    connections, which the worker and the dispatcher commit on after every step, keep SQLite's default."""
+    db = Database(sqlite_url)
+    try:
+
+        def autocheckpoint(connection: Connection) -> int:
+            return int(connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
+
+        assert await db.write_at_once(autocheckpoint) == 0
+        async with db.transaction() as session:
+            assert (await session.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one() == 1000
+    finally:
+        await db.close()
