@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
-import secrets
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from bot import health, metrics
 from bot.appkeys import CONTEXT, WORKERS
@@ -17,17 +14,12 @@ from bot.config import Settings
 from bot.console import mount_console
 from bot.context import AppContext
 from bot.lifecycle import Worker, Workers
-from bot.logs import trace_id
 from storage.db import Database
 from storage.migrate import SchemaOutOfDate as SchemaOutOfDate  # re-exported: the service checks at start
 from storage.migrate import check_schema as check_schema
 from storage.sync import sync_groups
 
 log = logging.getLogger(__name__)
-
-# Request ids: a random tag per process and a counter, rather than fresh random bytes (a system call) per request.
-_INSTANCE_TAG = secrets.token_hex(3)
-_requests = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -40,16 +32,6 @@ class Channel:
     off_reason: str = ""
 
 
-@web.middleware
-async def trace_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Carry a request id (the caller's ``X-Request-Id`` or a fresh one) through every log line."""
-    token = trace_id.set(request.headers.get("X-Request-Id", "")[:64] or f"req-{_INSTANCE_TAG}-{next(_requests):x}")
-    try:
-        return await handler(request)
-    finally:
-        trace_id.reset(token)
-
-
 def create_app(
     settings: Settings,
     *,
@@ -58,7 +40,7 @@ def create_app(
     channels: Sequence[Channel] = (),
 ) -> web.Application:
     """Build the application; the database is opened (or the given one used) when it starts."""
-    app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[trace_requests])
+    app = web.Application(client_max_size=settings.server.max_body_bytes)
     owns_db = db is None
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.config import Settings
 from bot.console import audit, auth, documents, files, gongwen, items, jobs, outbox, overview, roster, rounds, units
 from bot.console.base import HERE, TEMPLATES, environment, headers, signed_in
+from bot.request_trace import trace_requests
 
 PAGES = (auth, overview, rounds, units, files, items, outbox, roster, documents, gongwen, jobs, audit)
 UPLOAD_OVERHEAD = 2  # a confirmed roster comes back base64-encoded in a form, with the form around it
@@ -20,7 +21,8 @@ UPLOAD_OVERHEAD = 2  # a confirmed roster comes back base64-encoded in a form, w
 
 def console_app(settings: Settings) -> web.Application:
     app = web.Application(
-        client_max_size=settings.console.max_upload_bytes * UPLOAD_OVERHEAD, middlewares=[headers, signed_in]
+        client_max_size=settings.console.max_upload_bytes * UPLOAD_OVERHEAD,
+        middlewares=[trace_requests, headers, signed_in],
     )
     app[TEMPLATES] = environment()
     for page in PAGES:

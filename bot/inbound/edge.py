@@ -24,7 +24,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.appkeys import CONTEXT
 from bot.inbox_signal import InboxSignal
+from bot.logs import trace_id
 from bot.metrics import CallbackResult, record_callback
+from bot.request_trace import request_id
 from storage.db import Database
 from storage.inbox import InboundMessage, store_now
 
@@ -87,13 +89,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def guarded(channel: str, handler: Handler) -> Handler:
-    """Turn refusals into their status and any unforeseen failure into a 400, so the edge never answers 500.
+    """Turn refusals into their status and any unforeseen failure into a 400, so the edge never answers 500; log
+    lines written meanwhile carry the request's id (:mod:`bot.request_trace`).
 
     413 (the body limit) and the other ``web.HTTPException`` answers pass through unchanged. Each request is
     counted once, with its result, in ``duban_callbacks_total``.
     """
 
     async def guard(request: web.Request) -> web.StreamResponse:
+        token = trace_id.set(request_id(request))
+        try:
+            return await _answer(request)
+        finally:
+            trace_id.reset(token)
+
+    async def _answer(request: web.Request) -> web.StreamResponse:
         try:
             response = await handler(request)
         except Refused as refusal:
