@@ -8,7 +8,8 @@ units reporting more than once, in the order they arrived. The clock then runs w
 
 Afterwards the bench checks what handling must leave, so that speed cannot come from skipping work: every
 row ``done``; one submission per message with versions 1, 2, … in arrival order within each unit and period;
-one confirmation per message in the outbox (``dedupe_key`` unique); nothing failed.
+one confirmation per message in the outbox (``dedupe_key`` unique); one audit record (``报送``) per message;
+nothing failed.
 
 Targets: ≥ 1,000 reports/s on SQLite, ≥ 600/s on PostgreSQL.
 """
@@ -36,10 +37,11 @@ from sqlalchemy import func, insert, select
 from bot.config import Settings
 from bot.context import AppContext
 from bot.inbox_worker import drain
+from handlers.reports import REPORT_ACTION
 from storage import migrate
 from storage.db import Database
 from storage.inbox import InboundMessage, ReplyRoute, store_inbound_many
-from storage.models import InboxMessage, InboxState, OutboxMessage, Person, Role, Submission, Unit
+from storage.models import AuditEntry, InboxMessage, InboxState, OutboxMessage, Person, Role, Submission, Unit
 
 PG_HOST = os.environ.get("DUBAN_BENCH_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("DUBAN_BENCH_PG_PORT", "5432"))
@@ -124,6 +126,12 @@ async def check(db: Database, reports: int) -> None:
             select(func.count(func.distinct(OutboxMessage.inbox_id))).where(OutboxMessage.inbox_id.is_not(None))
         )
         outbox_rows = await session.scalar(select(func.count(OutboxMessage.id)))
+        audited = await session.scalar(
+            select(func.count(func.distinct(AuditEntry.inbox_id))).where(
+                AuditEntry.action == REPORT_ACTION, AuditEntry.outcome.in_(["ok", "late"])
+            )
+        )
+        audit_rows = await session.scalar(select(func.count(AuditEntry.id)))
     problems = []
     if states != {InboxState.DONE: reports}:
         problems.append(f"inbox states {states}")
@@ -139,6 +147,8 @@ async def check(db: Database, reports: int) -> None:
             problems.append(f"unit {key}: versions out of arrival order {rows}")
     if confirmations != reports or outbox_rows != reports:
         problems.append(f"{outbox_rows} outbox rows confirming {confirmations} of {reports} reports")
+    if audited != reports or audit_rows != reports:
+        problems.append(f"{audit_rows} audit records naming {audited} of {reports} reports")
     if problems:
         raise SystemExit("handling left the wrong state: " + "; ".join(problems[:5]))
 
@@ -194,7 +204,8 @@ async def main_async(args: argparse.Namespace) -> int:
             results.append(await run_backend(backend, url, args))
     load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"inbox worker handling {args.reports} liaison reports from {args.units} units (load average {load};")
-    print("shared machine: compare runs of the same moment). Every row done, one version each, in order, confirmed:")
+    print("shared machine: compare runs of the same moment). Every row done, one version each, in order,")
+    print("confirmed and audited:")
     for result in results:
         print(result.line())
     return 0 if all(result.rate >= TARGETS[result.backend] for result in results) else 1

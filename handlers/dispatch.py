@@ -36,7 +36,7 @@ from handlers.commands.help import help_text
 from handlers.commands.registry import CommandContext, CommandSpec, match, raw_arguments
 from handlers.files import asks_how_to_send, file_attachment, keep_unfiled, mentions_attachment
 from handlers.identity import identify, strip_mention
-from handlers.reports import file_report
+from handlers.reports import REPORT_ACTION, file_report
 from handlers.respond import audit, reply
 from handlers.round_answers import (
     answer_quoting,
@@ -141,7 +141,7 @@ async def _report(
         if routed is None:
             return
         text = routed
-    await file_report(session, row, person, unit, text, policy, note=note + _file_advice(row, text))
+    await file_report(session, row, person, unit, text, policy, now=now, note=note + _file_advice(row, text))
 
 
 def _file_advice(row: InboxMessage, text: str) -> str:
@@ -203,7 +203,7 @@ async def _quoting_answer(
 
 def _no_unit(session: AsyncSession, row: InboxMessage, person: Person, policy: Policy, now: datetime) -> None:
     reply(session, row, texts.no_unit(person, policy.office_name))
-    audit(session, row, person, action="报送", detail="联络员未关联在册成员单位", outcome="no_unit", now=now)
+    audit(session, row, person, action=REPORT_ACTION, detail="联络员未关联在册成员单位", outcome="no_unit", now=now)
 
 
 async def _command(

@@ -30,9 +30,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.dispatch import plain_report
 from handlers.identity import identify_many
-from handlers.reports import ParsedReport, compose_version, confirmation_text, parse_report, report_period
+from handlers.reports import (
+    ParsedReport,
+    compose_version,
+    confirmation_text,
+    parse_report,
+    report_audit,
+    report_period,
+)
 from handlers.round_answers import units_asked
-from storage.models import InboxMessage, OutboxMessage, Person, Round, Submission, Unit
+from storage.models import AuditEntry, InboxMessage, OutboxMessage, Person, Round, Submission, Unit
 from storage.monthly_round import monthly_round
 from storage.outbound import OutboundMessage, reply_values
 from storage.periods import Period
@@ -80,11 +87,11 @@ async def handle_rows(
         if report is not None:
             gathered.append(report)
             continue
-        await _file(session, gathered, policy)
+        await _file(session, gathered, policy, now)
         gathered = []
         await one(session, row, policy, now)
         people = asked = None
-    await _file(session, gathered, policy)
+    await _file(session, gathered, policy, now)
 
 
 async def _senders(session: AsyncSession, rows: Sequence[InboxMessage]) -> dict[tuple[str, str], Person]:
@@ -112,8 +119,8 @@ def _accepted(
     return _Report(row, person, unit, parsed, period, note)
 
 
-async def _file(session: AsyncSession, reports: list[_Report], policy: Policy) -> None:
-    """Store each report as its unit's next version and queue its confirmation: two multi-row inserts."""
+async def _file(session: AsyncSession, reports: list[_Report], policy: Policy, now: datetime) -> None:
+    """Store each report as its unit's next version, audit it and queue its confirmation: three multi-row inserts."""
     if not reports:
         return
     await lock_units(session, (report.unit.id for report in reports))
@@ -126,6 +133,7 @@ async def _file(session: AsyncSession, reports: list[_Report], policy: Policy) -
             rounds[report.period] = await monthly_round(session, policy.deadline, report.period)
     versions: list[dict[str, Any]] = []
     replies: list[dict[str, Any]] = []
+    audits: list[dict[str, Any]] = []
     for report in reports:
         row, key, round_ = report.row, (report.unit.id, str(report.period)), rounds[report.period]
         version = compose_version(row, report.parsed, round_, latest.get(key), policy, note=report.note)
@@ -145,9 +153,11 @@ async def _file(session: AsyncSession, reports: list[_Report], policy: Policy) -
                 "on_time": version.on_time,
             }
         )
+        audits.append(report_audit(row, report.person, report.unit, round_, version, now))
         body = confirmation_text(report.unit, version, report.period, row, policy)
         replies.append(reply_values(row, OutboundMessage(body=body)))
     await session.execute(insert(Submission), versions)
     await session.execute(insert(OutboxMessage), replies)
+    await session.execute(insert(AuditEntry), audits)
     for report in reports:  # after the inserts, so that it is flushed with the caller's "done": one UPDATE
         report.row.person_id = report.person.id

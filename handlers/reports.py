@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,14 +27,19 @@ from handlers import texts
 from handlers.period_marker import Marker, leading_marker, months_between
 from handlers.respond import reply
 from storage.files import record_files
-from storage.models import InboxMessage, Person, Round, Submission, Unit
-from storage.monthly_round import is_on_time, monthly_round
+from storage.models import AuditEntry, InboxMessage, Person, Round, Submission, Unit
+from storage.monthly_round import is_on_time, monthly_round, period_of
 from storage.periods import Period
 from storage.policy import Policy
+from storage.rounds import number_label
 from storage.submissions import add_version, latest_version, lock_unit
 
 MAX_PAST_MONTHS = 12
 _SUPPLEMENT = re.compile(r"^补充(?:内容|说明|材料|报送)?(?:[\s:：,，、.。;；]+|$)")
+
+
+# The audit log's action for a liaison's report, filed or not (handlers.dispatch uses it for refusals too).
+REPORT_ACTION = "报送"
 
 
 @dataclass(frozen=True)
@@ -138,10 +144,11 @@ async def file_report(
     text: str,
     policy: Policy,
     *,
+    now: datetime,
     note: str = "",
     period: Period | None = None,
 ) -> Submission | None:
-    """Store ``text`` as the unit's next version and confirm it; ``None`` when refused (nothing stored).
+    """Store ``text`` as the unit's next version, audit it and confirm it; ``None`` when refused (nothing stored).
 
     ``period`` is given when the liaison named the period's monthly round (``#N …``); else the text decides.
     """
@@ -177,6 +184,7 @@ async def file_report(
         is_supplement=version.is_supplement,
         attachments=version.attachments,
     )
+    session.add(AuditEntry(**report_audit(row, person, unit, round_, version, now)))
     confirmation = confirmation_text(unit, version, period, row, policy)
     if row.attachments:  # confirmed once its files are fetched (handlers.files.settle_message)
         items = [item for item in row.attachments if isinstance(item, dict)]
@@ -193,6 +201,24 @@ async def file_report(
     else:
         reply(session, row, confirmation)
     return submission
+
+
+def report_audit(
+    row: InboxMessage, person: Person, unit: Unit, round_: Round, version: ComposedVersion, now: datetime
+) -> dict[str, Any]:
+    """The audit record of a filed version (``报送``, on time ``ok`` or ``late``), the same on the one-message path
+    and the batch path: ``省商务厅 2026年10月 月报#3 第2版（补充）``."""
+    supplement = "（补充）" if version.is_supplement else ""
+    return {
+        "person_id": person.id,
+        "actor": person.name[:128],
+        "action": REPORT_ACTION,
+        "detail": f"{unit.name} {period_of(round_).label} {number_label(round_)} 第{version.version}版{supplement}",
+        "outcome": "ok" if version.on_time else "late",
+        "inbox_id": row.id,
+        "at": now,
+        "via": "chat",
+    }
 
 
 def confirmation_text(unit: Unit, version: ComposedVersion, period: Period, row: InboxMessage, policy: Policy) -> str:

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.reports import file_report
+from handlers.reports import REPORT_ACTION, file_report
 from handlers.respond import audit, reply
 from schedules.dates import moment_label
 from storage import rounds
@@ -100,7 +100,7 @@ async def file_round_answer(
         )
         return
     if round_.kind == rounds.MONTHLY:  # "#N …" naming a period's monthly round: a report for that period
-        await file_report(session, row, person, unit, text, policy, period=period_of(round_))
+        await file_report(session, row, person, unit, text, policy, now=now, period=period_of(round_))
         return
     if unit.id not in await rounds.asked_unit_ids(session, round_):
         reply(session, row, not_asked(round_, unit, policy.office_name))
@@ -271,4 +271,4 @@ def hold_and_ask(
         "您的消息已保存。当前有正在进行的征集，为避免记错，请告知这条消息是答复哪一项：\n"
         f"{listing}\n- 本月工作进展报送：请回复“月报”",
     )
-    audit(session, row, person, action="报送", detail=f"待确认去向：{text[:200]}", outcome="ambiguous", now=now)
+    audit(session, row, person, action=REPORT_ACTION, detail=f"待确认去向：{text[:200]}", outcome="ambiguous", now=now)

@@ -168,7 +168,28 @@ async def test_a_batch_leaves_exactly_what_one_message_at_a_time_leaves(db: Data
         (16, "2026-10", 2),
     ]
     assert [(code, payload["inbox_id"]) for code, _, payload, _ in one_by_one["held"]] == [("H8", ids[7])]
-    assert [outcome for _, _, _, outcome, _ in one_by_one["audit"]] == ["ok", "unknown_sender", "ambiguous", "late"]
+    audits = [
+        (number[inbox_id], action, detail, outcome) for _, action, detail, outcome, inbox_id in one_by_one["audit"]
+    ]
+    assert [(n, outcome) for n, action, _, outcome in audits if action != "报送" or outcome not in ("ok", "late")] == [
+        (4, "ok"),  # 统计
+        (5, "unknown_sender"),
+        (8, "ambiguous"),
+        (12, "late"),  # a collection's answer
+    ]
+    assert [
+        (n, detail, outcome) for n, action, detail, outcome in audits if action == "报送" and outcome != "ambiguous"
+    ] == [
+        (1, "省商务厅 2026年10月 月报#2 第1版", "ok"),  # every version filed is audited, once, in arrival order
+        (2, "省商务厅 2026年10月 月报#2 第2版", "ok"),
+        (3, "省工业和信息化厅 2026年10月 月报#2 第1版", "ok"),
+        (7, "省商务厅 2026年10月 月报#2 第3版（补充）", "ok"),
+        (9, "省商务厅 2026年9月 月报#3 第1版", "late"),
+        (10, "省工业和信息化厅 2025年12月 月报#4 第1版", "late"),
+        (11, "省商务厅 2026年10月 月报#2 第4版", "ok"),
+        (15, "省商务厅 2026年10月 月报#2 第5版", "ok"),
+        (16, "省工业和信息化厅 2026年10月 月报#2 第2版", "ok"),
+    ]
 
 
 async def test_a_batch_that_fails_midway_is_handled_again_row_by_row(

@@ -73,7 +73,9 @@ async def _as_report(ctx: CommandContext, word: str) -> bool:
         return False
     if "\n" not in text.strip() and len(text.strip()) < REPORT_MIN_CHARS:
         return False
-    await file_report(ctx.session, ctx.inbox, ctx.person, unit, text, ctx.policy, note=command_word_as_report(word))
+    await file_report(
+        ctx.session, ctx.inbox, ctx.person, unit, text, ctx.policy, now=ctx.now, note=command_word_as_report(word)
+    )
     ctx.audit(word, "未写明事项编号，按工作进展登记", "filed_as_report")
     return True
 
