@@ -151,7 +151,7 @@ async def test_reports_count_no_open_collection_for_routing(db: Database) -> Non
     assert len(await submissions(db, roster.commerce)) == 2
 
 
-def test_export_of_the_monthly_round(tmp_path: Path, database_url: str) -> None:
+def test_export_of_the_monthly_round(tmp_path: Path, database_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     async def prepare() -> int:
         db = Database(database_url)
         try:
@@ -168,9 +168,10 @@ def test_export_of_the_monthly_round(tmp_path: Path, database_url: str) -> None:
     output = tmp_path / "月报.xlsx"
     with time_machine.travel(local(2026, 12, 2, 9), tick=False):
         assert main(["--config", str(config), "export", "--round", str(number), "-o", str(output)]) == 0
+    assert f"已导出月报#{number}的答复：{output}" in capsys.readouterr().out
     sheet = load_workbook(output).active
     assert sheet is not None
-    assert re.search(rf"#{number}“2026年10月工作进展”", str(sheet["A1"].value))
+    assert re.search(rf"月报#{number}“2026年10月工作进展”", str(sheet["A1"].value))
     header = [cell.value for cell in sheet[2]]
     assert header == ["序号", "单位", "答复原文", "答复时间", "版本", "按时/逾期", "需核对"]
     rows = {row[1]: row[2:6] for row in sheet.iter_rows(min_row=3, values_only=True)}

@@ -41,11 +41,14 @@ def answered(tmp_path: Path, database_url: str) -> tuple[Path, int]:
     return path, number
 
 
-def test_export_has_a_column_per_field(answered: tuple[Path, int], tmp_path: Path) -> None:
+def test_export_has_a_column_per_field(
+    answered: tuple[Path, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config, number = answered
     output = tmp_path / "征集.xlsx"
     with time_machine.travel(local(2026, 4, 2, 9), tick=False):
         assert main(["--config", str(config), "export", "--round", str(number), "-o", str(output)]) == 0
+    assert f"已导出征集#{number}的答复：{output}（已答复 2 个单位，未答复 2 个）" in capsys.readouterr().out
     sheet = load_workbook(output).active
     assert sheet is not None
     header = [cell.value for cell in sheet[2]]

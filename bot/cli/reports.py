@@ -238,16 +238,18 @@ def _export_round(settings: Settings, policy: Policy, number: int, output: Path)
         raise CliError(f"征集答复导出为 .xlsx 文件（收到 {output}）。", code=2)
     if not output.parent.is_dir():
         raise CliError(f"目录 {output.parent} 不存在，请先创建。", code=2)
-    answered, missing = run_async(_write_round(settings, policy, number, output))
-    print(f"已导出#{number}的答复：{output}（已答复 {answered} 个单位，未答复 {missing} 个）")
+    label, answered, missing = run_async(_write_round(settings, policy, number, output))
+    print(f"已导出{label}的答复：{output}（已答复 {answered} 个单位，未答复 {missing} 个）")
     return 0
 
 
-async def _write_round(settings: Settings, policy: Policy, number: int, output: Path) -> tuple[int, int]:
+async def _write_round(settings: Settings, policy: Policy, number: int, output: Path) -> tuple[str, int, int]:
+    """Write round ``number``'s answers to ``output``; how messages name the round (月报#N, 征集#N, 会议#N), and how
+    many units answered and did not."""
     from bot.workbooks.rounds import build_round_workbook
     from bot.workbooks.sheet import save_workbook
     from storage.models import Round
-    from storage.rounds import round_standing
+    from storage.rounds import number_label, round_standing
 
     async with checked_database(settings) as db, db.sessions() as session:
         round_ = await session.get(Round, number)
@@ -259,4 +261,4 @@ async def _write_round(settings: Settings, policy: Policy, number: int, output: 
         save_workbook(workbook, output)
     except OSError as exc:
         raise CliError(f"无法写入 {output}：{exc.strerror}") from None
-    return len(standing.answered), len(standing.missing)
+    return number_label(round_), len(standing.answered), len(standing.missing)
