@@ -82,7 +82,9 @@ class Job(Generic[SettingsT]):
     ``settings`` is the model its ``[schedules.NAME]`` section is read into (``ScheduleSettings.job(JOB)`` returns
     it typed); ``order`` places it in ``duban jobs list`` and among occurrences due at the same moment; ``plan``
     lists its occurrences; ``compose`` builds its messages; ``describe`` says in a line when it runs (``duban jobs
-    list`` shows it beside the next occurrence).
+    list`` shows it beside the next occurrence). ``checks`` is set for a job that only looks at each occurrence and
+    posts when there is something (``当天有会议时``): listings show it once, with its next check, rather than on
+    every day it looks (:mod:`schedules.listing`).
     """
 
     name: str
@@ -92,6 +94,7 @@ class Job(Generic[SettingsT]):
     plan: Plan
     compose: Composer
     describe: Describe | None = None
+    checks: str = ""
 
     @property
     def field(self) -> str:

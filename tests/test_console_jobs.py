@@ -53,3 +53,22 @@ async def test_the_plan_shows_what_became_of_each_past_occurrence(aiohttp_client
     assert "错过（已告知办公室）" in fate(missed)
     assert "未执行（服务未运行）" in fate(not_run)
     assert "每周工作通报" not in page.split("<table")[1]  # filtered to one job
+
+
+async def test_a_checking_job_is_shown_once_not_on_every_coming_day(aiohttp_client: Any, db: Database) -> None:
+    """The meeting reminder looks every morning and posts on a meeting's day: the whole plan names it once, with its
+    rule and next check; filtered to it, every day it looks is listed."""
+    office = await seed_office(db)
+    settings = console_settings(db.url)
+    client = await aiohttp_client(create_app(settings, db=db))
+    await client.post("/console/login", data={"token": await link_token(db, office.roster.office)})
+    page = await (await client.get("/console/jobs")).text()
+    panel, rest = page.split("<table", 1)
+    table = rest.split("</table>")[0]
+    coming_rows = [row for row in re.findall(r"<tr>.*?</tr>", table, re.S) if "会议提醒" in row]
+    assert coming_rows == []  # past rows (muted) may remain: they say what happened
+    assert "按需发送" in panel and panel.count("会议提醒：") == 1 and "当天有会议时才发送；下次检查" in panel
+    assert "每周工作通报" in table  # the other jobs are listed day by day as before
+    filtered = await (await client.get("/console/jobs?job=meeting-reminder")).text()
+    listed = re.findall(r"<tr[^>]*>\s*<td>[^<]+</td>\s*<td>会议提醒</td>", filtered)
+    assert len(listed) >= 7 and "按需发送" not in filtered

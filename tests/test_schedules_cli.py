@@ -1,6 +1,7 @@
 """``duban jobs run``: as if at a moment, through the same claim (twice posts once), or only shown (--dry-run)."""
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,3 +104,19 @@ def test_bad_moments_and_names_are_refused(config: Path, capsys: pytest.CaptureF
     assert "ISO 8601" in capsys.readouterr().err
     assert run(config, "daily-digest", "--at", "2026-11-23T09:00") == 2
     assert "没有名为 daily-digest 的定时任务（可选：weekly-briefing、" in capsys.readouterr().err
+
+
+def test_jobs_list_names_the_meeting_reminder_once(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """It looks every morning, weekends included, and posts only on a meeting's day: the plan does not list it on
+    every day as if a meeting were held on each, but once, with its rule and next check; ``--json`` keeps them all."""
+    with time_machine.travel(when(2026, 12, 4, 20), tick=False):
+        assert main(["--config", str(config), "jobs", "list", "--from", "2026-12-05", "--days", "7"]) == 0
+        out = capsys.readouterr().out
+        assert main(["--config", str(config), "jobs", "list", "--from", "2026-12-05", "--days", "7", "--json"]) == 0
+        planned = json.loads(capsys.readouterr().out)
+    timeline, checks = out.split("按需发送（每次先检查，有内容时才发送，不逐日列出）：")
+    assert "会议提醒" not in timeline.split("各定时任务")[0]
+    assert "12月7日（周一）09:00  每周工作通报（weekly-briefing）" in timeline
+    assert "会议提醒（meeting-reminder）：每天08:30" in checks
+    assert "当天有会议时才发送；下次检查 12月5日（周六）08:30" in checks
+    assert sum(1 for o in planned if o["job"] == "meeting-reminder") == 7

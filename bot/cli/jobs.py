@@ -129,6 +129,7 @@ def _subject(occurrence: Occurrence) -> str:
 def list_lines(
     env: ScheduleEnv, settings: Settings, start: date, end: date, occurrences: list[Occurrence]
 ) -> list[str]:
+    from schedules.listing import fold_checks
     from schedules.special_days import special_days
 
     tz = env.policy.tz
@@ -147,7 +148,9 @@ def list_lines(
     if special:
         lines += ["", "节假日与调休："] + [f"  {text}" for text in special]
     lines.append("")
-    if not occurrences:
+    now = datetime.now(tz)
+    occurrences, checks = fold_checks(occurrences, env.settings, now=now)
+    if not occurrences and not checks:
         lines.append("此期间没有定时任务。")
     for occurrence in occurrences:
         head = f"{moment_label(occurrence.at, tz)}  {occurrence.title}（{occurrence.job}{_subject(occurrence)}）"
@@ -156,6 +159,11 @@ def list_lines(
                 f"{day_label(occurrence.nominal)}  {occurrence.title}（{occurrence.job}{_subject(occurrence)}）不发送"
             )
         lines.append(head + (f"  —— {occurrence.note}" if occurrence.note else ""))
+    if checks:
+        lines += ["", "按需发送（每次先检查，有内容时才发送，不逐日列出）："]
+        for check in checks:
+            which = "下次检查" if check.next.at >= now else "首次检查"
+            lines.append(f"  {check.title}（{check.job}）：{check.rule}；{which} {moment_label(check.next.at, tz)}")
     return lines
 
 

@@ -17,6 +17,7 @@ from bot.console.base import context_of, render, require_office
 from schedules import claims
 from schedules.catchup import LATE_AFTER
 from schedules.context import ScheduleEnv
+from schedules.listing import Check, fold_checks
 from schedules.occurrences import Occurrence
 from schedules.registry import JOB_NAMES, JOB_TITLES, JOBS
 from schedules.special_days import special_days
@@ -76,6 +77,10 @@ async def jobs(request: web.Request) -> web.Response:
     start, end = today - timedelta(days=PAST_DAYS), today + timedelta(days=AHEAD_DAYS)
     job = request.query.get("job", "")
     occurrences = env.planner.occurrences(start, end, jobs=[job] if job in JOB_NAMES else None)
+    checks: list[Check] = []
+    if job not in JOB_NAMES:  # the whole plan: a checking job's coming days are one line (a filter shows them all)
+        coming, checks = fold_checks([o for o in occurrences if o.at > now], env.settings, now=now)
+        occurrences = [o for o in occurrences if o.at <= now] + coming
     first = datetime.combine(start, datetime.min.time(), tzinfo=policy.tz)
     async with ctx.db.sessions() as session:
         rows = await session.scalars(select(JobClaim).where(JobClaim.occurrence >= first, JobClaim.job.in_(JOB_NAMES)))
@@ -99,4 +104,5 @@ async def jobs(request: web.Request) -> web.Response:
         end=end,
         job=job,
         titles=JOB_TITLES,
+        checks=checks,
     )

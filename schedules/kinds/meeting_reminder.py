@@ -120,4 +120,5 @@ JOB = Job(
     plan=plan,
     compose=compose,
     describe=describe,
+    checks="当天有会议时才发送",
 )
