@@ -9,10 +9,10 @@ the monthly standing reads them): late means no version came by the deadline, as
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Group, GroupMember, Person, Round, RoundAnswer, Submission, Unit
@@ -269,3 +269,38 @@ def _abbreviates(short: str, name: str) -> bool:
     """``发改委`` abbreviates ``省发展改革委``: every character of the short form, in order, within the name."""
     short, letters = fold(short), iter(fold(name))
     return len(short) >= 2 and all(char in letters for char in short)
+
+
+async def remark_for_deadline(session: AsyncSession, round_: Round, deadline: datetime) -> int:
+    """Mark the versions kept for ``round_`` on time or late by ``deadline``, the one the office has just set
+    (``截止 #N``); how many marks changed. Call it before the round is reopened: a version that came while the
+    round was closed (``结束 #N``) stays late, as its sender was told; every other one is on time when it came by
+    ``deadline`` (whole seconds decide for a month, as when it was filed) and late after it.
+    """
+    if round_.kind == MONTHLY:
+        cutoff = deadline.replace(microsecond=0) + timedelta(seconds=1)
+        return await _remark(session, round_, Submission, Submission.received_at < cutoff, Submission.on_time, True)
+    return await _remark(session, round_, RoundAnswer, RoundAnswer.received_at <= deadline, RoundAnswer.late, False)
+
+
+async def _remark(
+    session: AsyncSession,
+    round_: Round,
+    table: type[Submission] | type[RoundAnswer],
+    within: ColumnElement[bool],
+    flag: Any,
+    flag_when_within: bool,
+) -> int:
+    arrived = table.received_at
+    if round_.state == CLOSED and round_.closed_at is not None:
+        within = within & (arrived < round_.closed_at)
+    changed = 0
+    for condition, value in ((within, flag_when_within), (~within, not flag_when_within)):
+        result = await session.execute(
+            update(table)
+            .where(table.round_id == round_.id, condition, flag != value)
+            .values({flag.key: value})
+            .execution_options(synchronize_session=False)
+        )
+        changed += int(result.rowcount)  # type: ignore[attr-defined]
+    return changed

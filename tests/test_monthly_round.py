@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import time_machine
 from conftest import truncate_all
-from handlers_kit import OFFICE_GROUP, Roster, local, say, seed, submissions
+from handlers_kit import OFFICE_GROUP, Roster, audit_entries, local, say, seed, submissions
 from openpyxl import load_workbook
 from schedules_kit import jobs, posts
 from sqlalchemy import func, select
@@ -109,6 +109,23 @@ async def test_extending_moves_the_deadline_for_late_marks_reminders_and_the_ove
     assert "- 省发展改革委" not in notice.message["body"]  # reported within the extension
     again = await _run(db, "round-reminder", local(2026, 12, 2, 10), round_reminder=RoundReminderSettings())
     assert [row.id for row in again if row.target == OFFICE_GROUP] == [notice.id]  # once
+
+
+async def test_extending_marks_reports_by_the_new_deadline(db: Database) -> None:
+    """A report that came after the old deadline but by the new one counts as on time everywhere once the office
+    extends; the office is told how many marks changed, and the audit log says so."""
+    roster = await reported(db)  # 省发展改革委 reported on 26 November, after the 25th
+    october = await october_round(db)
+    assert [v.on_time for v in await submissions(db, roster.reform)] == [False]
+    (extended,) = await say(db, roster.office, f"截止 #{october.id} 11月30日", local(2026, 11, 27))
+    assert extended == (
+        f"月报#{october.id}的截止时间已调整为11月30日（周一）23:59。已收到的报送中有1份按新的截止时间重新标注了按时/逾期。"
+    )
+    assert [v.on_time for v in await submissions(db, roster.reform)] == [True]
+    assert [v.on_time for v in await submissions(db, roster.commerce)] == [True]  # unchanged
+    (plain,) = await say(db, roster.office, "统计", local(2026, 11, 27, 12))
+    assert "按时报送2个，逾期报送0个，未报送2个" in plain
+    assert (await audit_entries(db))[-2].detail == f"#{october.id}：2026-11-30，重新标注1份"
 
 
 async def test_closing_keeps_later_reports_and_marks_them_late(db: Database) -> None:

@@ -127,6 +127,19 @@ async def test_unknown_closed_and_extended_rounds(db: Database) -> None:
     assert "逾期答复：省商务厅" in status
 
 
+async def test_an_answer_after_the_deadline_is_on_time_once_the_office_extends(db: Database) -> None:
+    roster, number = await open_collection(db)  # due 24 March, 18:00
+    (late,) = await say(db, roster.liaison, f"#{number} 张三 处长 13912345678", local(2026, 3, 25, 9))
+    assert "逾期" in late and [answer.late for answer in await answers(db)] == [True]
+    (extended,) = await say(db, roster.office, f"截止 #{number} 3月31日", local(2026, 3, 25, 10))
+    assert extended == (
+        f"征集#{number}的截止时间已调整为3月31日（周二）18:00。已收到的答复中有1份按新的截止时间重新标注了按时/逾期。"
+    )
+    assert [answer.late for answer in await answers(db)] == [False]
+    (status,) = await say(db, roster.office, f"统计 #{number}", local(2026, 3, 25, 11))
+    assert "逾期答复" not in status
+
+
 async def test_office_refusals_change_nothing(db: Database) -> None:
     roster = await seed(db)
     (past,) = await say(db, roster.office, "征集 联系人 截止 2026-03-01 请报送", OPENED)

@@ -291,12 +291,16 @@ async def extend(ctx: CommandContext) -> None:
         ctx.audit("截止", ctx.args[:100], "past_due")
         return
     monthly = round_.kind == rounds.MONTHLY
-    round_.deadline = _deadline(due, ctx, ctx.policy.deadline.at if monthly else DEADLINE_AT)
+    deadline = _deadline(due, ctx, ctx.policy.deadline.at if monthly else DEADLINE_AT)
+    remarked = await rounds.remark_for_deadline(ctx.session, round_, deadline)
+    round_.deadline = deadline
     round_.extended_at = ctx.now
     round_.state = rounds.OPEN
     round_.closed_at = None
-    ctx.reply(f"{rounds.number_label(round_)}的截止时间已调整为{moment_label(round_.deadline, ctx.policy.tz)}。")
-    ctx.audit("截止", f"#{round_.id}：{due.isoformat()}")
+    answers = "报送" if monthly else "答复"
+    also = f"已收到的{answers}中有{remarked}份按新的截止时间重新标注了按时/逾期。" if remarked else ""
+    ctx.reply(f"{rounds.number_label(round_)}的截止时间已调整为{moment_label(deadline, ctx.policy.tz)}。{also}")
+    ctx.audit("截止", f"#{round_.id}：{due.isoformat()}" + (f"，重新标注{remarked}份" if remarked else ""))
 
 
 @command("结束", "/endround", usage="结束 #编号", summary="结束征集或月报（此后的答复仍保存并标注逾期）")
