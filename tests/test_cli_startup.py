@@ -18,8 +18,10 @@ from pathlib import Path
 from aiohttp.test_utils import TestServer
 
 from bot.config import Settings
+from bot.sandbox_address import SERVING_FILE
 from bot.service import build_app
 from storage.db import Database
+from tests.faults_kit import Instance
 from tests.handlers_kit import MEMBER_GROUP, seed
 
 HEAVY = ("sqlalchemy", "pydantic", "aiohttp", "alembic", "openpyxl", "jinja2", "matplotlib", "docx", "wechatpy")
@@ -114,3 +116,38 @@ async def test_say_through_a_service_loads_no_database_layer(
     loaded, printed = await asyncio.to_thread(loaded_by, command, NOT_FOR_SAY)
     assert loaded == []
     assert f"[{MEMBER_GROUP}] 张伟：10月工作进展" in printed and "已收到【省商务厅】" in printed
+
+
+async def test_say_finds_a_service_listening_elsewhere_than_the_configuration_says(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """``make run PORT=…`` serves on a port the configuration does not name (``DUBAN_SERVER__PORT`` for ``serve``
+    alone): the service notes its address beside the configuration, and ``duban say`` in another shell goes through
+    it (loading no database layer) rather than running the pipeline again in its own process. The note goes with
+    the service."""
+    db = Database(sqlite_url)
+    try:
+        await seed(db)
+    finally:
+        await db.close()
+    configured, listening = _free_port(), _free_port()
+    config = tmp_path / "duban.toml"
+    config.write_text(
+        f'[database]\nurl = "{sqlite_url}"\n[server]\nport = {configured}\n'
+        f'[[groups]]\nname = "{MEMBER_GROUP}"\nplatform = "sandbox"\n',
+        encoding="utf-8",
+    )
+    service = Instance(
+        "make-run", config, listening, tmp_path / "serve.log", env={"DUBAN_SERVER__PORT": str(listening)}
+    )
+    await service.start()
+    try:
+        await service.ready()
+        assert json.loads((tmp_path / SERVING_FILE).read_text(encoding="utf-8"))["port"] == listening
+        command = ["--config", str(config), "say", "--as", "张伟", "--group", MEMBER_GROUP, "10月工作进展：完成2项。"]
+        loaded, printed = await asyncio.to_thread(loaded_by, command, NOT_FOR_SAY)
+        assert loaded == []
+        assert "已收到【省商务厅】" in printed
+    finally:
+        await service.terminate()
+    assert not (tmp_path / SERVING_FILE).exists()

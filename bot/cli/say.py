@@ -72,17 +72,20 @@ def register(sub: SubParsers) -> None:
 
 
 def cmd_say(args: argparse.Namespace) -> int:
-    from bot.config_files import service_address
+    from bot.config_files import resolve_config_path, service_address
+    from bot.sandbox_address import serving_address
 
     text = " ".join(args.text).strip()
     if not text:
         raise CliError("发言内容不能为空。")
     wait = max(args.wait, 0.0)
     address = service_address(args.config)
-    if address is not None:
-        said = say_through_service(address, args.as_user, args.group, text, wait)
-        if said is not None:
-            return show_said(said, args.group, text, wait)
+    # The configured address, then the one a running service noted (``make run PORT=…`` listens elsewhere).
+    for candidate in dict.fromkeys((address, serving_address(resolve_config_path(args.config)))):
+        if candidate is not None:
+            said = say_through_service(candidate, args.as_user, args.group, text, wait)
+            if said is not None:
+                return show_said(said, args.group, text, wait)
     # No service took it (or the address is not plain): the settings, validated, and the same again from there.
     return say(settings_of(args), args.as_user, args.group, text, wait, service=address is None)
 

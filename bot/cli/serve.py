@@ -21,6 +21,8 @@ def register(sub: SubParsers) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
+    from bot.config_files import resolve_config_path
+    from bot.sandbox_address import forget_serving, note_serving
     from bot.service import build_app
     from storage.migrate import SchemaOutOfDate, check_schema
 
@@ -40,5 +42,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except SchemaOutOfDate as exc:
         raise CliError(str(exc), code=3) from None
     log.info("listening on %s:%d", server.host, server.port)
-    web.run_app(build_app(settings), host=server.host, port=server.port, print=None, shutdown_timeout=15)
+    config = resolve_config_path(args.config)
+    note_serving(config, server.host, server.port)
+    try:
+        web.run_app(build_app(settings), host=server.host, port=server.port, print=None, shutdown_timeout=15)
+    finally:
+        forget_serving(config)
     return 0
