@@ -510,6 +510,32 @@ async def test_the_office_sees_every_round_and_each_units_standing(aiohttp_clien
         assert (await client.get(f"/console/rounds/{unknown}")).status == 404, unknown
 
 
+async def test_the_round_list_has_a_section_for_each_kind(aiohttp_client: Any, db: Database) -> None:
+    """月度报送 (月报#N), 征集 (征集#N) and 会议回执 (会议#N) each under their own heading, named as chat names them."""
+    from storage.models import Round
+
+    office = await seed_office(db)
+    asked, _ = await seed_rounds(db, office)
+    due = datetime.now(UTC) + timedelta(days=3)
+    async with db.transaction() as session:
+        month = Round(kind="monthly", title="2026年10月工作进展", deadline=due, code="M2026-10")
+        meeting = Round(kind="meeting", title="周会商", group=MEMBER_GROUP, deadline=due, code="MTTEST")
+        session.add_all([month, meeting])
+        await session.flush()
+        month_id, meeting_id = month.id, meeting.id
+    client = await client_for(aiohttp_client, db)
+    await sign_in(client, db, office.roster.office)
+    listing = await (await client.get("/console/rounds")).text()
+    headings = [part.split("</h2>")[0] for part in listing.split("<h2>")[1:]]
+    assert headings == ["月度报送", "征集", "会议回执"]
+    monthly, collections, meetings = listing.split("<h2>")[1:]
+    assert f">月报#{month_id}</a>" in monthly and "<th>应报送</th>" in monthly and "重点项目联系人" not in monthly
+    assert f">征集#{asked}</a>" in collections and "<th>应答复</th>" in collections
+    assert f">会议#{meeting_id}</a>" in meetings and "周会商" in meetings and "<th>未回执</th>" in meetings
+    page = await (await client.get(f"/console/rounds/{meeting_id}")).text()
+    assert f"<h1>会议#{meeting_id} · 周会商</h1>" in page
+
+
 async def test_a_liaison_sees_only_their_units_row_of_a_round(aiohttp_client: Any, db: Database) -> None:
     from storage.models import Round
 

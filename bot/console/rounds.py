@@ -6,12 +6,14 @@ rounds that ask their unit, and on them only their unit's row; any other round a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aiohttp import web
 from sqlalchemy import select
 
 from bot.console.base import context_of, path_id, render, viewer_of
 from storage.models import Round
-from storage.rounds import RoundStanding, UnitAnswer, round_standing
+from storage.rounds import MEETING, MONTHLY, RoundStanding, UnitAnswer, number_label, round_standing
 
 routes = web.RouteTableDef()
 
@@ -19,6 +21,18 @@ routes = web.RouteTableDef()
 def visible_rows(standing: RoundStanding, unit_id: int | None, is_office: bool) -> list[UnitAnswer]:
     """The rows of ``standing`` the viewer may see: all for the office, else only their own unit's."""
     return standing.units if is_office else [row for row in standing.units if row.unit_id == unit_id]
+
+
+@dataclass(frozen=True)
+class Section:
+    """The rounds of one kind, as the list shows them: 月度报送 (月报#N), 征集 (征集#N), 会议回执 (会议#N)."""
+
+    title: str
+    answer: str  # what a unit does: 报送 or 答复
+    shown: list[tuple[RoundStanding, list[UnitAnswer]]]
+
+
+SECTIONS = ((MONTHLY, "月度报送", "报送"), (None, "征集", "答复"), (MEETING, "会议回执", "回执"))
 
 
 @routes.get("/rounds")
@@ -32,7 +46,18 @@ async def rounds_page(request: web.Request) -> web.Response:
         for standing in standings
         if viewer.is_office or any(row.unit_id == viewer.unit_id for row in standing.units)
     ]
-    return render(request, "rounds.html.j2", shown=shown)
+    kinds = {kind for kind, _, _ in SECTIONS if kind is not None}
+    sections = [
+        Section(
+            title,
+            answer,
+            [pair for pair in shown if (pair[0].round.kind if pair[0].round.kind in kinds else None) == kind],
+        )
+        for kind, title, answer in SECTIONS
+    ]
+    return render(
+        request, "rounds.html.j2", sections=[section for section in sections if section.shown], label=number_label
+    )
 
 
 @routes.get("/rounds/{round_id}")
@@ -47,4 +72,4 @@ async def round_page(request: web.Request) -> web.Response:
     rows = visible_rows(standing, viewer.unit_id, viewer.is_office)
     if not rows and not viewer.is_office:
         raise web.HTTPNotFound()
-    return render(request, "round.html.j2", standing=standing, rows=rows)
+    return render(request, "round.html.j2", standing=standing, rows=rows, label=number_label)
