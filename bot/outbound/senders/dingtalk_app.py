@@ -132,7 +132,7 @@ class DingtalkAppToken:
             return outcome
 
 
-class DingtalkAppSender(ContextSender, FileSender):
+class DingtalkAppSender(FileSender, ContextSender):
     channel: ClassVar[str] = CHANNEL
     platform_name = PLATFORM
     media_lifetime = None  # DingTalk's media ids do not expire (PLATFORMS.md §2)
@@ -141,7 +141,7 @@ class DingtalkAppSender(ContextSender, FileSender):
         super().__init__(ctx)
         self._token = DingtalkAppToken(ctx)
 
-    def _check_configured(self) -> None:
+    def check_ready(self, claim: Claim) -> None:
         config = self.ctx.settings.dingtalk
         if not (config.app_key and config.app_secret.get_secret_value()):
             raise Undeliverable(
@@ -152,16 +152,8 @@ class DingtalkAppSender(ContextSender, FileSender):
                 )
             )
 
-    def payloads(self, claim: Claim) -> list[Payload]:
-        self._check_configured()
-        return FileSender.payloads(self, claim)
-
     def text_payloads(self, claim: Claim, message: OutboundMessage) -> list[Payload]:
         return render(message, "dingtalk_session")  # the robot's markdown, as its session replies write it
-
-    async def send(self, claim: Claim, payload: Payload) -> Outcome:
-        self._check_configured()
-        return await FileSender.send(self, claim, payload)
 
     async def _with_token(
         self, request: Callable[[str], Awaitable[Answer]], classify: Callable[[Answer], Outcome]

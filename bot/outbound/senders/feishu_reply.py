@@ -66,7 +66,7 @@ def classify(answer: Answer) -> Outcome:
     )
 
 
-class FeishuReplySender(ContextSender, FileSender):
+class FeishuReplySender(FileSender, ContextSender):
     channel: ClassVar[str] = CHANNEL
     platform_name = PLATFORM
     size_limit = FILE_LIMIT
@@ -77,12 +77,6 @@ class FeishuReplySender(ContextSender, FileSender):
 
     def text_payloads(self, claim: Claim, message: OutboundMessage) -> list[Payload]:
         return render(message, "feishu_bot")
-
-    def payloads(self, claim: Claim) -> list[Payload]:
-        return FileSender.payloads(self, claim)
-
-    async def send(self, claim: Claim, payload: Payload) -> Outcome:
-        return await FileSender.send(self, claim, payload)
 
     async def _with_token(self, request: Callable[[str], Awaitable[Answer]]) -> tuple[Outcome, Answer | None]:
         outcome = Outcome.retry("飞书访问令牌已失效")

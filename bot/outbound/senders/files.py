@@ -71,7 +71,11 @@ async def record_media(ctx: SendContext, outbox_id: int, media_id: str | None, a
 
 
 class FileSender(Sender):
-    """A channel that can send files: rows with a file take :meth:`deliver_file`, the others send text."""
+    """A channel that can send files: rows with a file take :meth:`deliver_file`, the others send text.
+
+    It comes first among a sender's bases, so that its :meth:`payloads` and :meth:`send` are the sender's; what a
+    sender must check first goes in :meth:`check_ready`.
+    """
 
     ctx: SendContext
     platform_name: str  # in the fallback's words, e.g. 企业微信
@@ -98,12 +102,18 @@ class FileSender(Sender):
     def media_refused(self, outcome: Outcome) -> bool:
         """The file message was refused because of its media id (expired, or not this robot's)."""
 
+    def check_ready(self, claim: Claim) -> None:
+        """Raise :class:`~bot.outbound.senders.base.Undeliverable` when this channel cannot send ``claim`` at all
+        (not configured, no such group): checked before its payloads are built and before each part is sent."""
+
     def payloads(self, claim: Claim) -> list[Payload]:
+        self.check_ready(claim)
         if claim.file is not None:
             return [FILE_PART]
         return self.text_payloads(claim, message_of(claim))
 
     async def send(self, claim: Claim, payload: Payload) -> Outcome:
+        self.check_ready(claim)
         if claim.file is not None:
             return await self.deliver_file(claim, claim.file)
         return await self.send_text(claim, payload)

@@ -140,7 +140,7 @@ class WecomAppToken:
             return value
 
 
-class WecomAppSender(ContextSender, FileSender):
+class WecomAppSender(FileSender, ContextSender):
     """Text to a member; a file by ``media/upload`` (type ``file``, field ``media``) then ``msgtype: file``."""
 
     channel: ClassVar[str] = "wecom_app"
@@ -150,7 +150,7 @@ class WecomAppSender(ContextSender, FileSender):
         super().__init__(ctx)
         self._token = WecomAppToken(ctx.http, ctx.settings)
 
-    def _check_configured(self) -> None:
+    def check_ready(self, claim: Claim) -> None:
         app = self.ctx.settings.wecom.app
         if not (app.corp_id and app.secret.get_secret_value() and app.agent_id is not None):
             raise Undeliverable(
@@ -161,16 +161,8 @@ class WecomAppSender(ContextSender, FileSender):
                 )
             )
 
-    def payloads(self, claim: Claim) -> list[Payload]:
-        self._check_configured()
-        return FileSender.payloads(self, claim)
-
     def text_payloads(self, claim: Claim, message: OutboundMessage) -> list[Payload]:
         return render(message, self.channel)
-
-    async def send(self, claim: Claim, payload: Payload) -> Outcome:
-        self._check_configured()
-        return await FileSender.send(self, claim, payload)
 
     def _touser(self, claim: Claim) -> str:
         touser = claim.address.get("touser")

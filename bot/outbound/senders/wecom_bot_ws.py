@@ -56,7 +56,7 @@ class WecomBotSocketSender(FileSender):
         socket = self.socket()
         if socket is None or not socket.open:
             return Outcome.retry(f"与{PLATFORM}的长连接暂未建立", errcode="not_connected", wait=5.0)
-        return await FileSender.send(self, claim, payload)
+        return await super().send(claim, payload)
 
     async def send_text(self, claim: Claim, payload: Payload) -> Outcome:
         content = _content(payload)

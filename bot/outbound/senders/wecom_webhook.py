@@ -61,7 +61,7 @@ def upload_url(webhook: str, api_base: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
 
 
-class WecomWebhookSender(GroupRobotSender, FileSender):
+class WecomWebhookSender(FileSender, GroupRobotSender):
     """Text to a group; a file by ``webhook/upload_media`` then ``msgtype: file`` (the id is only this robot's)."""
 
     channel: ClassVar[str] = "wecom_webhook"
@@ -75,16 +75,12 @@ class WecomWebhookSender(GroupRobotSender, FileSender):
     def classify(self, answer: Answer) -> Outcome:
         return classify(answer)
 
-    def payloads(self, claim: Claim) -> list[Payload]:
-        group_of(self.ctx, claim, self.platform)
-        return FileSender.payloads(self, claim)
+    def check_ready(self, claim: Claim) -> None:
+        group_of(self.ctx, claim, self.platform)  # a group no longer configured is undeliverable
 
     def text_payloads(self, claim: Claim, message: OutboundMessage) -> list[Payload]:
         group = group_of(self.ctx, claim, self.platform)
         return render(message, self.channel, keywords=group.keywords)
-
-    async def send(self, claim: Claim, payload: Payload) -> Outcome:
-        return await FileSender.send(self, claim, payload)
 
     async def send_text(self, claim: Claim, payload: Payload) -> Outcome:
         return await GroupRobotSender.send(self, claim, payload)
