@@ -37,7 +37,7 @@ from tests.fakes.behaviour import Pass, Reply, Stall
 from tests.fakes.server import FakePlatforms
 from tests.fakes.wecom_bot_ws import group_message
 from tests.files_kit import Client, files_settings, post_wecom_app, post_wecom_bot
-from tests.handlers_kit import seed
+from tests.handlers_kit import OFFICE_GROUP, seed
 from tests.inbound_kit import A_CORP_ID, as_json, bot_message, dingtalk_headers, dingtalk_message, inbound_app
 
 NOW = local(2026, 11, 20, 10)
@@ -340,6 +340,24 @@ async def test_an_upload_the_platform_refuses_is_answered_with_where_to_get_it(o
     assert instead.to == "sunli-staff"
     words = as_json(instead.param)
     assert "文件上传被钉钉拒绝" in words and "40006" in words and "duban doc circular" in words
+
+
+async def test_a_refused_upload_is_reported_to_the_office_once_a_day(office: Office, db: Database) -> None:
+    """The person gets where to get the document; the office is told the channel refuses files, and why — once per
+    channel, cause and day, however many documents are asked for meanwhile."""
+    office.fakes.dingtalk.script("media_upload", *[Reply(errcode=40006, errmsg="无效的文件大小")] * 2)
+    with time_machine.travel(NOW, tick=True):
+        await ask_dingtalk(office, group=False)
+        await answer(office)
+        await ask_dingtalk(office, group=False)
+        await answer(office)
+    async with db.sessions() as session:
+        alerts = list(await session.scalars(select(OutboxMessage).where(OutboxMessage.origin == "alert")))
+    (alert,) = alerts
+    assert alert.target == OFFICE_GROUP and alert.message["title"] == "文件未能直接发送"
+    body = alert.message["body"]
+    assert "（钉钉应用机器人消息）" in body and "平台拒绝上传文件" in body and "40006" in body
+    assert "对方已收到文字说明" in body
 
 
 # ---- crash safety -------------------------------------------------------------------------------------

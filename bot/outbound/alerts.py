@@ -36,6 +36,7 @@ CHANNEL_LABELS = {
     "wecom_bot_ws": "企业微信智能机器人（长连接）",
     "feishu_reply": "飞书应用机器人回复",
     "dingtalk_session": "钉钉机器人回复",
+    "dingtalk_app": "钉钉应用机器人消息",
     "wecom_app": "企业微信应用消息",
     "sandbox": "沙箱",
 }
@@ -136,6 +137,45 @@ async def alert_failure(session: AsyncSession, row: RowRef, outcome: Outcome, *,
     queued = 0
     for group in groups:
         if await _queue_once(session, group, message, _dedupe_key(row.target, day.isoformat(), group.id)):
+            queued += 1
+    return queued
+
+
+def file_refused_message(row: RowRef, refusal: Outcome, *, tz: ZoneInfo) -> OutboundMessage:
+    code = f"（错误码 {refusal.errcode}）" if refusal.errcode else ""
+    lines = [
+        f"**发往**：{quote(row.target)}（{channel_label(row.channel)}）",
+        f"**消息**：编号 {row.id}，{_local(row.created_at, tz)} 生成，来源 {quote(row.origin or '未注明')}",
+        f"**原因**：平台拒绝上传文件：{refusal.cause}{code}",
+    ]
+    if refusal.detail:
+        lines.append(f"**平台答复**：{quote(refusal.detail, max_chars=200)}")
+    lines += [
+        "对方已收到文字说明（在哪里取得该文件），文件本身未能直接发送。",
+        f"**处理**：{refusal.fix or '请核对该渠道的配置与权限。'}此后再发的文件即可直接送达。",
+        "同一渠道、同一原因当日只提醒一次。",
+    ]
+    return OutboundMessage(title="文件未能直接发送", body="\n".join(lines))
+
+
+async def alert_file_refused(session: AsyncSession, row: RowRef, refusal: Outcome, *, day: date, tz: ZoneInfo) -> int:
+    """Tell the office that a channel refuses files for good (a text went in the file's place), once per channel,
+    cause and local ``day``; returns alerts queued. Without it the office would learn it only from the people who
+    asked for a document."""
+    groups = [group for group in await office_groups(session) if not _is_target(group, row)]
+    if not groups:
+        log.error(
+            "outbox row %s: %s refuses files (%s); no other office group can be told",
+            row.id,
+            row.channel,
+            refusal.cause,
+        )
+        return 0
+    message = file_refused_message(row, refusal, tz=tz)
+    queued = 0
+    for group in groups:
+        key = _dedupe_key("file", row.channel, refusal.errcode or refusal.cause, day.isoformat(), group.id)
+        if await _queue_once(session, group, message, key):
             queued += 1
     return queued
 

@@ -38,7 +38,7 @@ from bot.config import NetworkConfig, Settings
 from bot.context import AppContext
 from bot.metrics import observe_send, record_rate_limit_wait, record_send_failure
 from bot.net import client_session, tls_context
-from bot.outbound.alerts import RowRef, alert_failure, alert_uncertain
+from bot.outbound.alerts import RowRef, alert_failure, alert_file_refused, alert_uncertain
 from bot.outbound.limits import policy_for
 from bot.outbound.senders import build_senders
 from bot.outbound.senders.base import Kind, Outcome, Undeliverable, http_timeout
@@ -296,6 +296,8 @@ class Pump:
                     ref = _ref(item.claim)
                     if settlement.state is OutboxState.FAILED and outcome.alert:
                         await alert_failure(session, ref, outcome, day=day, tz=self.ctx.settings.tz)
+                    elif outcome.file_refused is not None:
+                        await alert_file_refused(session, ref, outcome.file_refused, day=day, tz=self.ctx.settings.tz)
                     elif settlement.state is OutboxState.UNCERTAIN:
                         uncertain.append(ref)
                 await alert_uncertain(session, uncertain, tz=self.ctx.settings.tz)

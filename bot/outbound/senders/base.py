@@ -47,6 +47,9 @@ class Outcome:
     wait: float | None = None  # seconds the platform wants us to stay away (retry)
     alert: bool = True  # tell the office about a permanent failure (not for reply routes that simply expired)
     refresh_token: bool = False  # the access token is stale: fetch a new one and try once more at once
+    # Sent as text in place of a file the platform refused for good (a permission, a wrong robot key): that
+    # refusal, which the office is told of (bot.outbound.alerts.alert_file_refused).
+    file_refused: Outcome | None = None
 
     @classmethod
     def ok(cls) -> Outcome:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -151,7 +151,8 @@ class FileSender(Sender):
     async def _upload_failed(self, claim: Claim, outcome: Outcome) -> Outcome:
         log.warning("outbox row %s: uploading its file failed: %s", claim.id, outcome.describe())
         if outcome.kind is Kind.PERMANENT:
-            return await self.fallback(claim, f"文件上传被{self.platform_name}拒绝（{outcome.describe()}）")
+            sent = await self.fallback(claim, f"文件上传被{self.platform_name}拒绝（{outcome.describe()}）")
+            return replace(sent, file_refused=outcome) if sent.kind is Kind.OK else sent
         if claim.attempts >= UPLOAD_TRIES:
             return await self.fallback(claim, f"文件多次上传未成功（最近一次：{outcome.describe()}）")
         # Nothing reached anyone: an upload without an answer is as safe to repeat as one refused for now.
