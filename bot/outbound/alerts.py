@@ -97,15 +97,21 @@ def _local(moment: datetime, tz: ZoneInfo) -> str:
     return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
-def failure_message(row: RowRef, outcome: Outcome, *, tz: ZoneInfo) -> OutboundMessage:
+def _about(row: RowRef, reason: str, outcome: Outcome, *, tz: ZoneInfo) -> list[str]:
+    """What an alert says first: where the row went, which row it is, why, and the platform's own words."""
     code = f"（错误码 {outcome.errcode}）" if outcome.errcode else ""
     lines = [
         f"**发往**：{quote(row.target)}（{channel_label(row.channel)}）",
         f"**消息**：编号 {row.id}，{_local(row.created_at, tz)} 生成，来源 {quote(row.origin or '未注明')}",
-        f"**原因**：{outcome.cause}{code}",
+        f"**原因**：{reason}{code}",
     ]
     if outcome.detail:
         lines.append(f"**平台答复**：{quote(outcome.detail, max_chars=200)}")
+    return lines
+
+
+def failure_message(row: RowRef, outcome: Outcome, *, tz: ZoneInfo) -> OutboundMessage:
+    lines = _about(row, outcome.cause, outcome, tz=tz)
     lines += [
         f"**处理**：{outcome.fix}",
         f"处理完毕后，请在办公室群发送「重发 {row.id}」补发；运行 duban outbox list --failed 可查看全部未送达的消息。",
@@ -142,14 +148,7 @@ async def alert_failure(session: AsyncSession, row: RowRef, outcome: Outcome, *,
 
 
 def file_refused_message(row: RowRef, refusal: Outcome, *, tz: ZoneInfo) -> OutboundMessage:
-    code = f"（错误码 {refusal.errcode}）" if refusal.errcode else ""
-    lines = [
-        f"**发往**：{quote(row.target)}（{channel_label(row.channel)}）",
-        f"**消息**：编号 {row.id}，{_local(row.created_at, tz)} 生成，来源 {quote(row.origin or '未注明')}",
-        f"**原因**：平台拒绝上传文件：{refusal.cause}{code}",
-    ]
-    if refusal.detail:
-        lines.append(f"**平台答复**：{quote(refusal.detail, max_chars=200)}")
+    lines = _about(row, f"平台拒绝上传文件：{refusal.cause}", refusal, tz=tz)
     lines += [
         "对方已收到文字说明（在哪里取得该文件），文件本身未能直接发送。",
         f"**处理**：{refusal.fix or '请核对该渠道的配置与权限。'}此后再发的文件即可直接送达。",
