@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
 import re
 import secrets
 import sys
@@ -37,10 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg  # type: ignore[import-untyped]
 import time_machine
 from sqlalchemy import func, select
 
+from bench.databases import empty_postgres, migrated, sqlite_file
 from bench.inbound import HOST, free_port, process
 from bot.config import GroupConfig, Settings, WecomConfig
 from bot.context import AppContext
@@ -73,30 +72,8 @@ async def database(args: argparse.Namespace) -> AsyncIterator[Database]:
         finally:
             await db.close()
         return
-    if args.pg:
-        name = f"duban_bench_{os.getpid()}_{secrets.token_hex(3)}"
-        admin = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="postgres")
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-            await asyncio.to_thread(migrate.upgrade, url)
-            db = Database(url)
-            try:
-                yield db
-            finally:
-                await db.close()
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
-        await asyncio.to_thread(migrate.upgrade, url)
-        db = Database(url)
-        try:
-            yield db
-        finally:
-            await db.close()
+    async with empty_postgres() if args.pg else sqlite_file() as url, migrated(url) as db:
+        yield db
 
 
 @dataclass(frozen=True)

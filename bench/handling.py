@@ -20,20 +20,17 @@ import argparse
 import asyncio
 import importlib
 import os
-import secrets
 import sys
-import tempfile
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import func, insert, select
 
+from bench.databases import empty_postgres, sqlite_file
 from bot.config import Settings
 from bot.context import AppContext
 from bot.inbox_worker import drain
@@ -43,8 +40,6 @@ from storage.db import Database
 from storage.inbox import InboundMessage, ReplyRoute, store_inbound_many
 from storage.models import AuditEntry, InboxMessage, InboxState, OutboxMessage, Person, Role, Submission, Unit
 
-PG_HOST = os.environ.get("DUBAN_BENCH_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("DUBAN_BENCH_PG_PORT", "5432"))
 TARGETS = {"sqlite": 1000.0, "postgres": 600.0}
 REPORT = "一、本月重点工作推进情况：第{n}项重点项目按计划推进。二、存在问题：暂无。三、下一步工作计划：继续推进。"
 
@@ -175,26 +170,8 @@ async def run_backend(backend: str, url: str, args: argparse.Namespace) -> Resul
         await db.close()
 
 
-@asynccontextmanager
-async def database(backend: str) -> AsyncIterator[str]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="duban-bench-handling-") as folder:
-            yield f"sqlite+aiosqlite:///{Path(folder) / 'duban.db'}"
-        return
-    name = f"duban_bench_handling_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="postgres", timeout=5)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
-    finally:
-        admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="postgres", timeout=5)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+def database(backend: str) -> AbstractAsyncContextManager[str]:
+    return sqlite_file("duban-bench-handling-") if backend == "sqlite" else empty_postgres()
 
 
 async def main_async(args: argparse.Namespace) -> int:

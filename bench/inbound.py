@@ -41,27 +41,25 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-import asyncpg
 import xmltodict
 from aiohttp import web
 from sqlalchemy import func, select
 from wechatpy.enterprise.crypto import WeChatCrypto
 
+from bench.databases import empty_postgres, sqlite_file
 from storage.db import Database
 from storage.models import InboxMessage, InboxState, OutboxMessage, OutboxState
 
 TOKEN = "benchToken"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 HOST = "127.0.0.1"
-PG_HOST = os.environ.get("DUBAN_BENCH_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("DUBAN_BENCH_PG_PORT", "5432"))
 WARMUP = 300
 TARGET_P99_MS = 25.0  # acknowledgement at the paced rate
 TARGET_RATIO = 0.70  # stored/s against the crypto-only reference's answered/s
@@ -302,24 +300,6 @@ async def _ready(child: subprocess.Popen[bytes], url: str, log: Any) -> None:
 # --- the service on each backend ------------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    name = f"duban_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="postgres", timeout=5)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
-    finally:
-        admin = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="postgres", timeout=5)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
 def config_text(url: str, port: int, sink: str) -> str:
     return f"""
 [database]
@@ -421,14 +401,8 @@ async def bench_service(backend: str, args: argparse.Namespace, sink: str) -> li
         return await measure(urls, args=args, count_url=url, run=backend, sink=sink)
 
 
-@asynccontextmanager
-async def _database(backend: str) -> AsyncIterator[str]:
-    if backend == "postgres":
-        async with postgres_database() as url:
-            yield url
-        return
-    with tempfile.TemporaryDirectory(prefix="duban-bench-db-") as tmp:
-        yield f"sqlite+aiosqlite:///{tmp}/duban.db"
+def _database(backend: str) -> AbstractAsyncContextManager[str]:
+    return empty_postgres() if backend == "postgres" else sqlite_file("duban-bench-db-")
 
 
 def report(results: dict[str, list[Phase]], args: argparse.Namespace) -> dict[str, Any]:

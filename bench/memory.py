@@ -37,7 +37,8 @@ import xmltodict
 from sqlalchemy import func, select
 from wechatpy.enterprise.crypto import WeChatCrypto
 
-from bench.inbound import AES_KEY, HOST, TOKEN, free_port, postgres_database, process
+from bench.databases import empty_postgres
+from bench.inbound import AES_KEY, HOST, TOKEN, free_port, process
 from bot.roster.tables import Sheet
 from bot.roster.validation import parse_sheets
 from storage.db import Database
@@ -166,7 +167,7 @@ async def run(args: argparse.Namespace) -> None:
     groups = group_names(args.groups)
     rows = roster_rows(args.persons, args.units, groups)
     async with (
-        postgres_database() as url,
+        empty_postgres() as url,
         FakePlatforms(latency=0.05, auto_register=True) as fakes,
         AsyncExitStack() as running,
     ):

@@ -17,27 +17,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import insert, text
 
+from bench.databases import empty_postgres, migrated, sqlite_file
 from schedules.context import ScheduleEnv
 from schedules.kinds import monthly_circular
 from schedules.settings import ScheduleSettings, with_schedules
-from storage import migrate
 from storage.db import Database
 from storage.models import Group, Person, Role, Submission, Unit
 from storage.periods import DeadlineRule, Period
@@ -188,32 +183,14 @@ async def measure(db: Database, backend: str, units: int, months: list[Period], 
 
 @asynccontextmanager
 async def sqlite_database() -> AsyncIterator[Database]:
-    with tempfile.TemporaryDirectory() as directory:
-        url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
-        await asyncio.to_thread(migrate.upgrade, url)
-        db = Database(url)
-        try:
-            yield db
-        finally:
-            await db.close()
+    async with sqlite_file() as url, migrated(url) as db:
+        yield db
 
 
 @asynccontextmanager
 async def postgres_database(host: str, port: int) -> AsyncIterator[Database]:
-    name = f"duban_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(host=host, port=port, user="postgres", database="postgres")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"postgresql+asyncpg://postgres@{host}:{port}/{name}"
-        await asyncio.to_thread(migrate.upgrade, url)
-        db = Database(url)
-        try:
-            yield db
-        finally:
-            await db.close()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with empty_postgres(host, port) as url, migrated(url) as db:
+        yield db
 
 
 async def run(args: argparse.Namespace) -> int:
