@@ -95,6 +95,14 @@ def empty_pg_url(pg_url: str | None) -> Iterator[str]:
         asyncio.run(_drop_pg_database(name))
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def migration_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database with no schema, for a migration test: a SQLite file, and a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'previous.db'}"
+    return str(request.getfixturevalue("empty_pg_url"))
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file, copied for each test (migrating once keeps the suite fast)."""
