@@ -29,9 +29,8 @@ from bench.standing import (
     SHANGHAI,
     SHANGHAI_POLICY,
     Samples,
+    on_each_backend,
     percentile,
-    postgres_database,
-    sqlite_database,
     summary_line,
     timed,
 )
@@ -182,21 +181,7 @@ async def measure(db: Database, backend: str, args: argparse.Namespace) -> Figur
 
 async def run(args: argparse.Namespace) -> int:
     print(f"{args.items:,} items over {args.units:,} units, {args.open_share:.0%} open, {args.repeat} runs each")
-    failed = False
-    if args.backend in ("sqlite", "both"):
-        async with sqlite_database() as db:
-            figures = await measure(db, "SQLite", args)
-        print(figures.report())
-        failed |= figures.missed()
-    if args.backend in ("postgres", "both"):
-        try:
-            async with postgres_database(args.pg_host, args.pg_port) as db:
-                figures = await measure(db, "PostgreSQL", args)
-        except OSError as exc:
-            print(f"PostgreSQL at {args.pg_host}:{args.pg_port} unreachable ({exc}); skipped", file=sys.stderr)
-        else:
-            print(figures.report())
-            failed |= figures.missed()
+    failed = await on_each_backend(args, lambda db, name: measure(db, name, args))
     return 1 if failed and args.strict else 0
 
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, text
 
-from bench.standing import CHUNK, Samples, percentile, postgres_database, sqlite_database, summary_line, timed
+from bench.standing import CHUNK, Samples, on_each_backend, percentile, summary_line, timed
 from storage.db import Database
 from storage.models import Group, GroupMember, Person, Role, Round, RoundAnswer, Unit
 from storage.rounds import round_standing
@@ -121,22 +121,8 @@ async def measure(db: Database, backend: str, units: int, rounds: int, repeat: i
 
 async def run(args: argparse.Namespace) -> int:
     print(f"{args.units:,} units × {args.rounds} collections, {args.repeat} runs each")
-    failed = False
     started = time.perf_counter()
-    if args.backend in ("sqlite", "both"):
-        async with sqlite_database() as db:
-            figures = await measure(db, "SQLite", args.units, args.rounds, args.repeat)
-        print(figures.report())
-        failed |= figures.missed()
-    if args.backend in ("postgres", "both"):
-        try:
-            async with postgres_database(args.pg_host, args.pg_port) as db:
-                figures = await measure(db, "PostgreSQL", args.units, args.rounds, args.repeat)
-        except OSError as exc:
-            print(f"PostgreSQL at {args.pg_host}:{args.pg_port} unreachable ({exc}); skipped", file=sys.stderr)
-        else:
-            print(figures.report())
-            failed |= figures.missed()
+    failed = await on_each_backend(args, lambda db, name: measure(db, name, args.units, args.rounds, args.repeat))
     print(f"total {time.perf_counter() - started:.1f} s")
     return 1 if failed and args.strict else 0
 
