@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Protocol
 from urllib.parse import quote
 
 import aiohttp
@@ -117,3 +118,28 @@ class GroupRobotSender(ContextSender):
         url = webhook_url(group.webhook, self.api_base(), self.hook_path)
         url, payload = self.signed(url, payload, group.secret.get_secret_value())
         return self.classify(await post_json(self.ctx.http, url, payload))
+
+
+class Tokens(Protocol):
+    """A platform's access token, fetched and cached (``WecomAppToken``, ``DingtalkAppToken``)."""
+
+    async def get(self, *, stale: str | None = None) -> str | Outcome: ...
+
+
+async def with_token(
+    tokens: Tokens, request: Callable[[str], Awaitable[Answer]], classify: Callable[[Answer], Outcome], expired: str
+) -> tuple[Outcome, Answer | None]:
+    """``request`` made with a valid token, and once more with a fresh one if the platform says the token went stale
+    (``expired`` says so to the office if it still is); the outcome, and the answer when there was one."""
+    stale: str | None = None
+    outcome = Outcome.retry(expired)
+    for _ in range(2):
+        token = await tokens.get(stale=stale)
+        if isinstance(token, Outcome):
+            return token, None
+        answer = await request(token)
+        outcome = classify(answer)
+        if not outcome.refresh_token:
+            return outcome, answer
+        stale = token
+    return Outcome.retry(outcome.cause, errcode=outcome.errcode, detail=outcome.detail), None

@@ -35,7 +35,7 @@ from bot.outbound.senders.base import (
     remaining_outcome,
     transport_outcome,
 )
-from bot.outbound.senders.context import ContextSender, SendContext
+from bot.outbound.senders.context import ContextSender, SendContext, with_token
 from bot.outbound.senders.files import FileSender, Uploaded
 from storage.outbound import OutboundMessage
 from storage.outbox_claim import Claim
@@ -158,18 +158,7 @@ class DingtalkAppSender(FileSender, ContextSender):
     async def _with_token(
         self, request: Callable[[str], Awaitable[Answer]], classify: Callable[[Answer], Outcome]
     ) -> tuple[Outcome, Answer | None]:
-        stale: str | None = None
-        outcome = Outcome.retry("钉钉访问令牌已失效")
-        for _ in range(2):
-            token = await self._token.get(stale=stale)
-            if isinstance(token, Outcome):
-                return token, None
-            answer = await request(token)
-            outcome = classify(answer)
-            if not outcome.refresh_token:
-                return outcome, answer
-            stale = token
-        return Outcome.retry(outcome.cause, errcode=outcome.errcode, detail=outcome.detail), None
+        return await with_token(self._token, request, classify, "钉钉访问令牌已失效")
 
     def _robot_code(self, claim: Claim) -> str:
         return str(claim.address.get("robot_code") or self.ctx.settings.dingtalk.app_key)

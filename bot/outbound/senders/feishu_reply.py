@@ -30,7 +30,7 @@ from bot.outbound.senders.base import (
     remaining_outcome,
     transport_outcome,
 )
-from bot.outbound.senders.context import ContextSender
+from bot.outbound.senders.context import ContextSender, with_token
 from bot.outbound.senders.files import FileSender, Uploaded
 from storage.outbound import OutboundMessage
 from storage.outbox_claim import Claim
@@ -79,16 +79,7 @@ class FeishuReplySender(FileSender, ContextSender):
         return render(message, "feishu_bot")
 
     async def _with_token(self, request: Callable[[str], Awaitable[Answer]]) -> tuple[Outcome, Answer | None]:
-        outcome = Outcome.retry("飞书访问令牌已失效")
-        for fresh in (False, True):
-            token = await self.token(fresh=fresh)
-            if isinstance(token, Outcome):
-                return token, None
-            answer = await request(token)
-            outcome = classify(answer)
-            if not outcome.refresh_token:
-                return outcome, answer
-        return outcome, None
+        return await with_token(self, request, classify, "飞书访问令牌已失效")
 
     async def upload(self, claim: Claim, name: str, content: bytes) -> Uploaded | Outcome:
         url = f"{self.ctx.settings.feishu.api_base.rstrip('/')}/open-apis/im/v1/files"
@@ -118,8 +109,9 @@ class FeishuReplySender(FileSender, ContextSender):
     def media_refused(self, outcome: Outcome) -> bool:
         return False  # Feishu documents no "file_key expired" answer; a refusal stays a refusal
 
-    async def token(self, *, fresh: bool = False) -> str | Outcome:
-        if fresh or not self._token or time.monotonic() > self._expires:
+    async def get(self, *, stale: str | None = None) -> str | Outcome:
+        """The tenant access token (:class:`~bot.outbound.senders.context.Tokens`), fetched anew when ``stale``."""
+        if stale is not None or not self._token or time.monotonic() > self._expires:
             config = self.ctx.settings.feishu
             url = config.api_base.rstrip("/") + ACCESS_PATH
             answer = await post_json(
@@ -142,13 +134,7 @@ class FeishuReplySender(FileSender, ContextSender):
             raise Undeliverable(missing)
         body = _reply_body(payload)
         url = f"{self.ctx.settings.feishu.api_base.rstrip('/')}/open-apis/im/v1/messages/{message_id}/reply"
-        for fresh in (False, True):
-            token = await self.token(fresh=fresh)
-            if isinstance(token, Outcome):
-                return token
-            outcome = classify(await _post_with_token(self, url, body, token))
-            if not outcome.refresh_token:
-                return outcome
+        outcome, _ = await self._with_token(lambda token: _post_with_token(self, url, body, token))
         return outcome
 
 

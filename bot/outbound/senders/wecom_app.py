@@ -27,7 +27,7 @@ from bot.outbound.senders.base import (
     remaining_outcome,
     transport_outcome,
 )
-from bot.outbound.senders.context import ContextSender, SendContext
+from bot.outbound.senders.context import ContextSender, SendContext, with_token
 from bot.outbound.senders.files import FileSender, Uploaded
 from storage.outbound import OutboundMessage
 from storage.outbox_claim import Claim
@@ -171,19 +171,7 @@ class WecomAppSender(FileSender, ContextSender):
         return touser
 
     async def _with_token(self, request: Callable[[str], Awaitable[Answer]]) -> tuple[Outcome, Answer | None]:
-        """``request`` made with a valid token, once more with a fresh one if WeCom says the token went stale."""
-        stale: str | None = None
-        outcome = Outcome.retry("企业微信访问令牌已失效")
-        for _ in range(2):
-            token = await self._token.get(stale=stale)
-            if isinstance(token, Outcome):
-                return token, None
-            answer = await request(token)
-            outcome = classify(answer)
-            if not outcome.refresh_token:
-                return outcome, answer
-            stale = token
-        return Outcome.retry(outcome.cause, errcode=outcome.errcode, detail=outcome.detail), None
+        return await with_token(self._token, request, classify, "企业微信访问令牌已失效")
 
     def _url(self, path: str, token: str) -> str:
         return f"{self.ctx.settings.wecom.api_base.rstrip('/')}{path}?access_token={token}"
