@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import texts
 from handlers.period_marker import Marker, leading_marker, months_between
-from handlers.respond import reply
+from handlers.respond import audit_values, reply
 from storage.files import record_files
 from storage.models import AuditEntry, InboxMessage, Person, Round, Submission, Unit
 from storage.monthly_round import is_on_time, monthly_round, period_of
@@ -209,16 +209,9 @@ def report_audit(
     """The audit record of a filed version (``报送``, on time ``ok`` or ``late``), the same on the one-message path
     and the batch path: ``省商务厅 2026年10月 月报#3 第2版（补充）``."""
     supplement = "（补充）" if version.is_supplement else ""
-    return {
-        "person_id": person.id,
-        "actor": person.name[:128],
-        "action": REPORT_ACTION,
-        "detail": f"{unit.name} {period_of(round_).label} {number_label(round_)} 第{version.version}版{supplement}",
-        "outcome": "ok" if version.on_time else "late",
-        "inbox_id": row.id,
-        "at": now,
-        "via": "chat",
-    }
+    detail = f"{unit.name} {period_of(round_).label} {number_label(round_)} 第{version.version}版{supplement}"
+    outcome = "ok" if version.on_time else "late"
+    return audit_values(row, person, action=REPORT_ACTION, detail=detail, outcome=outcome, now=now)
 
 
 def confirmation_text(unit: Unit, version: ComposedVersion, period: Period, row: InboxMessage, policy: Policy) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,16 +27,21 @@ def audit(
     now: datetime,
 ) -> None:
     """Record an event about ``row``; an unknown sender is named by platform and id."""
+    session.add(AuditEntry(**audit_values(row, person, action=action, detail=detail, outcome=outcome, now=now)))
+
+
+def audit_values(
+    row: InboxMessage, person: Person | None, *, action: str, detail: str, outcome: str, now: datetime
+) -> dict[str, Any]:
+    """The audit record of an event about ``row``, as a row's values (a batch inserts many at once)."""
     actor = person.name if person is not None else f"{row.sender_name or '未登记'}（{row.platform}:{row.sender_id}）"
-    session.add(
-        AuditEntry(
-            person_id=person.id if person is not None else None,
-            actor=actor[:128],
-            action=action,
-            detail=detail,
-            outcome=outcome,
-            inbox_id=row.id,
-            at=now,
-            via="chat",
-        )
-    )
+    return {
+        "person_id": person.id if person is not None else None,
+        "actor": actor[:128],
+        "action": action,
+        "detail": detail,
+        "outcome": outcome,
+        "inbox_id": row.id,
+        "at": now,
+        "via": "chat",
+    }
