@@ -271,9 +271,17 @@ def _abbreviates(short: str, name: str) -> bool:
     return len(short) >= 2 and all(char in letters for char in short)
 
 
-async def remark_for_deadline(session: AsyncSession, round_: Round, deadline: datetime) -> int:
+@dataclass(frozen=True)
+class Remarked:
+    """How many versions :func:`remark_for_deadline` marked anew: now on time, now late."""
+
+    on_time: int
+    late: int
+
+
+async def remark_for_deadline(session: AsyncSession, round_: Round, deadline: datetime) -> Remarked:
     """Mark the versions kept for ``round_`` on time or late by ``deadline``, the one the office has just set
-    (``截止 #N``); how many marks changed. Call it before the round is reopened: a version that came while the
+    (``截止 #N``); how many marks changed, each way. Call it before the round is reopened: a version that came while the
     round was closed (``结束 #N``) stays late, as its sender was told; every other one is on time when it came by
     ``deadline`` (whole seconds decide for a month, as when it was filed) and late after it.
     """
@@ -290,11 +298,11 @@ async def _remark(
     within: ColumnElement[bool],
     flag: Any,
     flag_when_within: bool,
-) -> int:
+) -> Remarked:
     arrived = table.received_at
     if round_.state == CLOSED and round_.closed_at is not None:
         within = within & (arrived < round_.closed_at)
-    changed = 0
+    changed = []
     for condition, value in ((within, flag_when_within), (~within, not flag_when_within)):
         result = await session.execute(
             update(table)
@@ -302,5 +310,5 @@ async def _remark(
             .values({flag.key: value})
             .execution_options(synchronize_session=False)
         )
-        changed += int(result.rowcount)  # type: ignore[attr-defined]
-    return changed
+        changed.append(int(result.rowcount))  # type: ignore[attr-defined]
+    return Remarked(on_time=changed[0], late=changed[1])

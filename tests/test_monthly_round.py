@@ -119,13 +119,13 @@ async def test_extending_marks_reports_by_the_new_deadline(db: Database) -> None
     assert [v.on_time for v in await submissions(db, roster.reform)] == [False]
     (extended,) = await say(db, roster.office, f"截止 #{october.id} 11月30日", local(2026, 11, 27))
     assert extended == (
-        f"月报#{october.id}的截止时间已调整为11月30日（周一）23:59。已收到的报送中有1份按新的截止时间重新标注了按时/逾期。"
+        f"月报#{october.id}的截止时间已调整为11月30日（周一）23:59。按新的截止时间，此前收到的报送中1份改记为按时。"
     )
     assert [v.on_time for v in await submissions(db, roster.reform)] == [True]
     assert [v.on_time for v in await submissions(db, roster.commerce)] == [True]  # unchanged
     (plain,) = await say(db, roster.office, "统计", local(2026, 11, 27, 12))
     assert "按时报送2个，逾期报送0个，未报送2个" in plain
-    assert (await audit_entries(db))[-2].detail == f"#{october.id}：2026-11-30，重新标注1份"
+    assert (await audit_entries(db))[-2].detail == f"#{october.id}：2026-11-30，1份改记为按时"
 
 
 async def test_closing_keeps_later_reports_and_marks_them_late(db: Database) -> None:

@@ -133,7 +133,7 @@ async def test_an_answer_after_the_deadline_is_on_time_once_the_office_extends(d
     assert "逾期" in late and [answer.late for answer in await answers(db)] == [True]
     (extended,) = await say(db, roster.office, f"截止 #{number} 3月31日", local(2026, 3, 25, 10))
     assert extended == (
-        f"征集#{number}的截止时间已调整为3月31日（周二）18:00。已收到的答复中有1份按新的截止时间重新标注了按时/逾期。"
+        f"征集#{number}的截止时间已调整为3月31日（周二）18:00。按新的截止时间，此前收到的答复中1份改记为按时。"
     )
     assert [answer.late for answer in await answers(db)] == [False]
     (status,) = await say(db, roster.office, f"统计 #{number}", local(2026, 3, 25, 11))

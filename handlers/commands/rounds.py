@@ -298,9 +298,12 @@ async def extend(ctx: CommandContext) -> None:
     round_.state = rounds.OPEN
     round_.closed_at = None
     answers = "报送" if monthly else "答复"
-    also = f"已收到的{answers}中有{remarked}份按新的截止时间重新标注了按时/逾期。" if remarked else ""
+    counts = "、".join(
+        f"{count}份改记为{mark}" for count, mark in ((remarked.on_time, "按时"), (remarked.late, "逾期")) if count
+    )
+    also = f"按新的截止时间，此前收到的{answers}中{counts}。" if counts else ""
     ctx.reply(f"{rounds.number_label(round_)}的截止时间已调整为{moment_label(deadline, ctx.policy.tz)}。{also}")
-    ctx.audit("截止", f"#{round_.id}：{due.isoformat()}" + (f"，重新标注{remarked}份" if remarked else ""))
+    ctx.audit("截止", f"#{round_.id}：{due.isoformat()}" + (f"，{counts}" if counts else ""))
 
 
 @command("结束", "/endround", usage="结束 #编号", summary="结束征集或月报（此后的答复仍保存并标注逾期）")
