@@ -35,6 +35,11 @@ class Section:
 SECTIONS = ((MONTHLY, "月度报送", "报送"), (None, "征集", "答复"), (MEETING, "会议回执", "回执"))
 
 
+def _section_kind(round_: Round) -> str | None:
+    """The kind a round is listed under: a month, a meeting, or (``None``) any other collection."""
+    return round_.kind if round_.kind in (MONTHLY, MEETING) else None
+
+
 @routes.get("/rounds")
 async def rounds_page(request: web.Request) -> web.Response:
     viewer = viewer_of(request)
@@ -46,13 +51,8 @@ async def rounds_page(request: web.Request) -> web.Response:
         for standing in standings
         if viewer.is_office or any(row.unit_id == viewer.unit_id for row in standing.units)
     ]
-    kinds = {kind for kind, _, _ in SECTIONS if kind is not None}
     sections = [
-        Section(
-            title,
-            answer,
-            [pair for pair in shown if (pair[0].round.kind if pair[0].round.kind in kinds else None) == kind],
-        )
+        Section(title, answer, [pair for pair in shown if _section_kind(pair[0].round) == kind])
         for kind, title, answer in SECTIONS
     ]
     return render(
