@@ -357,7 +357,7 @@ async def test_a_refused_upload_is_reported_to_the_office_once_a_day(office: Off
     assert alert.target == OFFICE_GROUP and alert.message["title"] == "文件未能直接发送"
     body = alert.message["body"]
     assert "（钉钉应用机器人消息）" in body and "平台拒绝上传文件" in body and "40006" in body
-    assert "对方已收到文字说明" in body
+    assert "对方已收到文字说明" in body and "处理完毕后，再发送的文件即可直接送达。" in body
 
 
 # ---- crash safety -------------------------------------------------------------------------------------

@@ -151,7 +151,7 @@ def file_refused_message(row: RowRef, refusal: Outcome, *, tz: ZoneInfo) -> Outb
     lines = _about(row, f"平台拒绝上传文件：{refusal.cause}", refusal, tz=tz)
     lines += [
         "对方已收到文字说明（在哪里取得该文件），文件本身未能直接发送。",
-        f"**处理**：{refusal.fix or '请核对该渠道的配置与权限。'}此后再发的文件即可直接送达。",
+        f"**处理**：{refusal.fix or '请核对该渠道的配置与权限。'}处理完毕后，再发送的文件即可直接送达。",
         "同一渠道、同一原因当日只提醒一次。",
     ]
     return OutboundMessage(title="文件未能直接发送", body="\n".join(lines))
