@@ -472,7 +472,6 @@ async def inbox_worker(
     callbacks be stored first; rows stored by other instances are found by polling every ``poll_seconds``.
     """
     signal = signal or InboxSignal()
-    handle = handle or _default_handle()
     log.info("inbox worker started as %s", ctx.instance_id)
     while not stopping.is_set():
         signal.stored.clear()

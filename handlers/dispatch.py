@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,7 +38,7 @@ from handlers.commands.registry import CommandContext, CommandSpec, match, raw_a
 from handlers.files import asks_how_to_send, file_attachment, keep_unfiled, mentions_attachment
 from handlers.identity import identify, strip_mention
 from handlers.reports import REPORT_ACTION, file_report
-from handlers.respond import audit, reply
+from handlers.respond import audit, audit_values, reply
 from handlers.round_answers import (
     answer_quoting,
     file_round_answer,
@@ -46,8 +47,8 @@ from handlers.round_answers import (
     round_marker,
     route_unmarked,
 )
-from storage.models import Group, InboxMessage, OutboxMessage, Person, Role, Round, Unit
-from storage.outbound import OutboundMessage, enqueue, enqueue_to_group
+from storage.models import AuditEntry, Group, InboxMessage, OutboxMessage, Person, Role, Round, Unit
+from storage.outbound import OutboundMessage, enqueue, enqueue_to_group, reply_values
 from storage.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,7 @@ async def handle(session: AsyncSession, row: InboxMessage, policy: Policy, now: 
     text = strip_mention(row.text or "")
     person = await identify(session, row.platform, row.sender_id)
     if person is None:
-        reply(session, row, texts.unknown_sender(policy.office_name))
-        audit(session, row, None, action="身份核验", detail="发信人不在名册", outcome="unknown_sender", now=now)
+        answer_unknown_sender(session, row, policy, now)
         return
     row.person_id = person.id
 
@@ -96,6 +96,20 @@ async def handle(session: AsyncSession, row: InboxMessage, policy: Policy, now: 
         await _quoting_answer(session, row, person, quoted, text, policy, now)
     else:
         await _report(session, row, person, text, policy, now)
+
+
+def unknown_sender_answer(row: InboxMessage, policy: Policy, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The answer to a sender who is not on the roster (whom to ask) and the audit record of the attempt, as rows'
+    values: the one-message path adds them, a batch inserts many at once (:mod:`handlers.report_batch`)."""
+    answer = reply_values(row, OutboundMessage(body=texts.unknown_sender(policy.office_name)))
+    record = audit_values(row, None, action="身份核验", detail="发信人不在名册", outcome="unknown_sender", now=now)
+    return answer, record
+
+
+def answer_unknown_sender(session: AsyncSession, row: InboxMessage, policy: Policy, now: datetime) -> None:
+    """Tell a sender who is not on the roster whom to ask, and audit the attempt; their message stays in the inbox."""
+    answer, record = unknown_sender_answer(row, policy, now)
+    session.add_all([OutboxMessage(**answer), AuditEntry(**record)])
 
 
 def is_courtesy(text: str) -> bool:

@@ -9,11 +9,14 @@ insert each for the versions and the confirmations.
 The rules are those of the one-message path and live there: :func:`handlers.dispatch.plain_report` says which
 rows :func:`~handlers.dispatch.handle` would file as they are, :func:`handlers.reports.parse_report`,
 :func:`~handlers.reports.report_period` and :func:`~handlers.reports.compose_version` what the version holds,
-:func:`~handlers.reports.confirmation_text` what the confirmation says. Every other row (a command, a file, an
-unknown sender, a refused period, text that may answer a collection…) goes to ``one``, the one-message handler,
-in its place: the reports gathered before it are filed first, so the rows take effect exactly in arrival order
-and a unit's versions are numbered in the order its messages came. Because ``one`` may change the roster or
-open a collection, senders and collections are looked up again for the rows after it.
+:func:`~handlers.reports.confirmation_text` what the confirmation says. A sender who is not on the roster is
+answered in the same inserts, in its place (:func:`handlers.dispatch.unknown_sender_answer`), with no query of its
+own: the batch's one roster query already says who is unknown, and the answer changes nothing the rows after it
+depend on (a burst from an unregistered group costs a few statements, not a look-up and two inserts a message).
+Every other row (a command, a file, a refused period, text that may answer a collection…) goes to ``one``, the
+one-message handler, in its place: the reports gathered before it are filed first, so the rows take effect
+exactly in arrival order and a unit's versions are numbered in the order its messages came. Because ``one`` may
+change the roster or open a collection, senders and collections are looked up again for the rows after it.
 
 Everything happens in the caller's transaction: the batch commits whole or not at all.
 """
@@ -28,7 +31,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.dispatch import plain_report
+from handlers.dispatch import plain_report, unknown_sender_answer
 from handlers.identity import identify_many
 from handlers.reports import (
     ParsedReport,
@@ -60,6 +63,13 @@ class _Report:
 
 
 @dataclass(frozen=True)
+class _Stranger:
+    """A message from a sender who is not on the roster, answered together with the reports around it."""
+
+    row: InboxMessage
+
+
+@dataclass(frozen=True)
 class _Stored:
     """A version filed earlier in this batch, as the next one of its unit and period sees it."""
 
@@ -72,20 +82,22 @@ async def handle_rows(
     session: AsyncSession, rows: Sequence[InboxMessage], policy: Policy, now: datetime, *, one: HandleOne
 ) -> None:
     """Handle ``rows`` in arrival order within the caller's transaction (which then marks them done)."""
-    gathered: list[_Report] = []
+    gathered: list[_Report | _Stranger] = []
     people: dict[tuple[str, str], Person] | None = None
     asked: set[int] | None = None
     for index, row in enumerate(rows):
         if people is None:
             people = await _senders(session, rows[index:])
-        found = plain_report(row, people.get((row.platform, row.sender_id)))
-        report = None
-        if found is not None:
+        person = people.get((row.platform, row.sender_id))
+        entry: _Report | _Stranger | None = None
+        if person is None:
+            entry = _Stranger(row)
+        elif (found := plain_report(row, person)) is not None:
             if asked is None:
                 asked = await units_asked(session)
-            report = _accepted(row, people[(row.platform, row.sender_id)], *found, asked, policy)
-        if report is not None:
-            gathered.append(report)
+            entry = _accepted(row, person, *found, asked, policy)
+        if entry is not None:
+            gathered.append(entry)
             continue
         await _file(session, gathered, policy, now)
         gathered = []
@@ -119,14 +131,14 @@ def _accepted(
     return _Report(row, person, unit, parsed, period, note)
 
 
-async def _file(session: AsyncSession, reports: list[_Report], policy: Policy, now: datetime) -> None:
-    """Store each report as its unit's next version, audit it and queue its confirmation: three multi-row inserts."""
-    if not reports:
-        return
-    await lock_units(session, (report.unit.id for report in reports))
-    latest: dict[tuple[int, str], Any] = dict(
-        await latest_versions(session, ((report.unit.id, str(report.period)) for report in reports))
-    )
+async def _file(session: AsyncSession, entries: list[_Report | _Stranger], policy: Policy, now: datetime) -> None:
+    """Store each report as its unit's next version, audit it and queue its confirmation, and answer and audit each
+    stranger, in arrival order: three multi-row inserts."""
+    reports = [entry for entry in entries if isinstance(entry, _Report)]
+    latest: dict[tuple[int, str], Any] = {}
+    if reports:
+        await lock_units(session, (report.unit.id for report in reports))
+        latest.update(await latest_versions(session, ((report.unit.id, str(report.period)) for report in reports)))
     rounds: dict[Period, Round] = {}
     for report in reports:
         if report.period not in rounds:
@@ -134,30 +146,44 @@ async def _file(session: AsyncSession, reports: list[_Report], policy: Policy, n
     versions: list[dict[str, Any]] = []
     replies: list[dict[str, Any]] = []
     audits: list[dict[str, Any]] = []
-    for report in reports:
-        row, key, round_ = report.row, (report.unit.id, str(report.period)), rounds[report.period]
-        version = compose_version(row, report.parsed, round_, latest.get(key), policy, note=report.note)
-        latest[key] = _Stored(version.version, version.text, version.attachments)
-        versions.append(
-            {
-                "unit_id": report.unit.id,
-                "period": key[1],
-                "round_id": round_.id,
-                "version": version.version,
-                "text": version.text,
-                "attachments": version.attachments,
-                "is_supplement": version.is_supplement,
-                "person_id": report.person.id,
-                "inbox_id": row.id,
-                "received_at": row.received_at,
-                "on_time": version.on_time,
-            }
-        )
-        audits.append(report_audit(row, report.person, report.unit, round_, version, now))
-        body = confirmation_text(report.unit, version, report.period, row, policy)
-        replies.append(reply_values(row, OutboundMessage(body=body)))
-    await session.execute(insert(Submission), versions)
-    await session.execute(insert(OutboxMessage), replies)
-    await session.execute(insert(AuditEntry), audits)
+    for entry in entries:
+        if isinstance(entry, _Stranger):
+            answer, record = unknown_sender_answer(entry.row, policy, now)
+        else:
+            version, answer, record = _filed(entry, rounds[entry.period], latest, policy, now)
+            versions.append(version)
+        replies.append(answer)
+        audits.append(record)
+    if versions:
+        await session.execute(insert(Submission), versions)
+    if replies:
+        await session.execute(insert(OutboxMessage), replies)
+        await session.execute(insert(AuditEntry), audits)
     for report in reports:  # after the inserts, so that it is flushed with the caller's "done": one UPDATE
         report.row.person_id = report.person.id
+
+
+def _filed(
+    report: _Report, round_: Round, latest: dict[tuple[int, str], Any], policy: Policy, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The version ``report`` is filed as (the next after ``latest``, which it then becomes), its confirmation and
+    its audit record, as rows' values."""
+    row, key = report.row, (report.unit.id, str(report.period))
+    version = compose_version(row, report.parsed, round_, latest.get(key), policy, note=report.note)
+    latest[key] = _Stored(version.version, version.text, version.attachments)
+    values = {
+        "unit_id": report.unit.id,
+        "period": key[1],
+        "round_id": round_.id,
+        "version": version.version,
+        "text": version.text,
+        "attachments": version.attachments,
+        "is_supplement": version.is_supplement,
+        "person_id": report.person.id,
+        "inbox_id": row.id,
+        "received_at": row.received_at,
+        "on_time": version.on_time,
+    }
+    body = confirmation_text(report.unit, version, report.period, row, policy)
+    answer = reply_values(row, OutboundMessage(body=body))
+    return values, answer, report_audit(row, report.person, report.unit, round_, version, now)

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import time_machine
 from handlers_kit import local, seed
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 
 import handlers.report_batch
-from bot.inbox_worker import claim_batch, drain, handle_batch, process_one
+from bot.inbox_worker import claim_batch, drain, handle_batch, inbox_worker, process_one
 from storage.db import Database
 from storage.inbox import InboundMessage, ReplyRoute, store_inbound_many
 from storage.models import (
@@ -241,3 +241,63 @@ async def test_a_crash_in_the_middle_of_a_batch_leaves_it_to_be_taken_again(
     state = await snapshot(db)
     assert {row_state for _, row_state, _, _ in state["inbox"]} == {InboxState.DONE}
     assert len(state["versions"]) == 9
+
+
+async def test_unknown_senders_in_a_batch_cost_no_roster_query_of_their_own(db: Database) -> None:
+    roster = await seed(db)
+    liaison = str(roster.liaison.id)
+    strangers = [message(n, f"{900000 + n}", "你好，我想报送材料") for n in range(1, 13)]
+    burst = [*strangers[:6], message(20, liaison, "我厅10月组织外贸企业参加广交会。"), *strangers[6:]]
+    with time_machine.travel(AT, tick=False):
+        async with db.transaction() as session:
+            ids = [row_id for row_id in await store_inbound_many(session, burst) if row_id is not None]
+    roster_queries: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM person" in statement:
+            roster_queries.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        with time_machine.travel(AT + timedelta(minutes=1), tick=False):
+            assert await drain(context(db)) == len(ids)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert len(roster_queries) == 1  # the batch's one look-up of every sender
+    state = await snapshot(db)
+    assert {row_state for _, row_state, _, _ in state["inbox"]} == {InboxState.DONE}
+    told = [inbox_id for _, _, _, outcome, inbox_id in state["audit"] if outcome == "unknown_sender"]
+    assert told == [row_id for row_id in ids if row_id != ids[6]]  # each stranger answered once, in arrival order
+    assert sorted(inbox_id for _, inbox_id, *_ in state["outbox"]) == ids  # and the liaison's report confirmed
+    assert [inbox_id for *_, inbox_id, _ in state["versions"]] == [ids[6]]
+
+
+async def test_the_service_worker_files_a_burst_of_reports_together(db: Database) -> None:
+    """``duban serve``'s worker takes the batch path too, not only :func:`drain` as the benchmark calls it."""
+    await scenario(db)
+    ctx = context(db)
+    per_insert: list[int] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, executemany: bool) -> None:
+        if statement.startswith("INSERT INTO submission"):
+            per_insert.append(len(parameters) if executemany else 1)
+
+    async def settled() -> bool:
+        async with db.sessions() as session:
+            states = set(await session.scalars(select(InboxMessage.state)))
+        return states == {InboxState.DONE}
+
+    stopping = asyncio.Event()
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        with time_machine.travel(AT + timedelta(minutes=1), tick=False):
+            worker = asyncio.create_task(inbox_worker(ctx, stopping, poll_seconds=3600))
+            while not await settled():
+                await ctx.outbox_queued.wait()  # set after each batch the worker settles
+                ctx.outbox_queued.clear()
+            stopping.set()
+            await worker
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert sum(per_insert) == 9  # the scenario's versions, each filed once
+    assert max(per_insert) > 1  # reports in a row were filed in one statement
