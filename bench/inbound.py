@@ -19,6 +19,12 @@ the service must verify, decrypt, parse and store. After a warm-up of 300 callba
 service has handled them and sent every answer, so that the phases start from a steady state (every code path
 loaded).
 
+Beside the rates, each target's server CPU per callback in the saturation phase is read from ``/proc`` (user and
+system time of every thread). On a machine whose cores the load generator shares, a reference that answers as
+fast as the load generator can send is bounded by the generator, not by its own cost, so the CPU ratio says what
+the throughput ratio cannot. After the saturation phase the bench also times how long the service takes to handle
+that phase's backlog and send every answer.
+
 With ``--instances N`` (N > 1) the PostgreSQL run starts N services on the one database and sends the callbacks
 to them in turn, as a load balancer would; stored messages are counted in the shared inbox.
 
@@ -63,6 +69,7 @@ HOST = "127.0.0.1"
 WARMUP = 300
 TARGET_P99_MS = 25.0  # acknowledgement at the paced rate
 TARGET_RATIO = 0.70  # stored/s against the crypto-only reference's answered/s
+DRAIN_LIMIT = 600.0  # seconds a phase's backlog may take to be handled and answered before the bench gives up
 
 
 @dataclass
@@ -73,6 +80,8 @@ class Phase:
     failed: int = 0
     seconds: float = 0.0
     stored: int | None = None
+    server_cpu_seconds: float | None = None  # user + system time of the server process(es) during the phase
+    drained_seconds: float | None = None  # after the phase: until every stored message is handled and answered
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
     @property
@@ -82,6 +91,13 @@ class Phase:
     @property
     def stored_per_second(self) -> float | None:
         return None if self.stored is None or not self.seconds else self.stored / self.seconds
+
+    @property
+    def cpu_us_per_callback(self) -> float | None:
+        """Server CPU per stored callback (per answered one where nothing is stored): what a callback costs,
+        whichever process the load generator leaves short of a core."""
+        count = self.ok if self.stored is None else self.stored
+        return None if self.server_cpu_seconds is None or not count else 1e6 * self.server_cpu_seconds / count
 
     def percentile(self, q: float) -> float:
         if not self.latencies_ms:
@@ -98,6 +114,7 @@ class Phase:
             "p99_ms": round(self.percentile(0.99), 2),
             "max_ms": round(max(self.latencies_ms), 2) if self.latencies_ms else None,
             "mean_ms": round(statistics.fmean(self.latencies_ms), 2) if self.latencies_ms else None,
+            "cpu_us_per_callback": None if self.cpu_us_per_callback is None else round(self.cpu_us_per_callback, 1),
         }
         return data
 
@@ -137,6 +154,16 @@ def seal_callbacks(count: int, *, run: str, sink: str) -> list[Callback]:
         query = urlencode({"msg_signature": fields["MsgSignature"], "timestamp": timestamp, "nonce": nonce})
         sealed.append(Callback(query, json.dumps({"encrypt": fields["Encrypt"]}).encode()))
     return sealed
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU time so far of the processes ``pids`` (all their threads), from ``/proc``."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def instance_url(urls: Sequence[str], n: int) -> str:
@@ -327,9 +354,10 @@ async def stored_count(url: str) -> int:
         await db.close()
 
 
-async def settle(url: str, *, within: float = 60.0) -> None:
-    """Wait until the service has handled what the warm-up stored and sent every answer: the phases then start
-    from a steady state, with every code path (handlers, templates, senders) loaded once."""
+async def settle(url: str, *, within: float = 60.0) -> bool:
+    """Wait until the service has handled every stored message and sent every answer (after the warm-up, so that
+    the phases start from a steady state with every code path loaded once; after the saturation phase, to time how
+    long its backlog takes); whether it did within ``within`` seconds."""
     db = Database(url)
     deadline = time.monotonic() + within
     try:
@@ -346,14 +374,21 @@ async def settle(url: str, *, within: float = 60.0) -> None:
                     )
                 )
             if not unhandled and not unsent:
-                return
+                return True
             await asyncio.sleep(0.2)
+        return False
     finally:
         await db.close()
 
 
 async def measure(
-    urls: Sequence[str], *, args: argparse.Namespace, count_url: str | None, run: str, sink: str
+    urls: Sequence[str],
+    *,
+    args: argparse.Namespace,
+    count_url: str | None,
+    run: str,
+    sink: str,
+    pids: Sequence[int],
 ) -> list[Phase]:
     needed = WARMUP + int(args.rate * args.seconds) + int(args.saturation_cap)
     callbacks = seal_callbacks(needed, run=run, sink=sink)
@@ -364,16 +399,22 @@ async def measure(
     if count_url:
         await settle(count_url)
 
-    async def counted(phase_coro: Any) -> Phase:
+    async def counted(phase_coro: Any, *, drain: bool = False) -> Phase:
         before = await stored_count(count_url) if count_url else 0
+        cpu_before = cpu_seconds(pids)
         phase: Phase = await phase_coro
+        phase.server_cpu_seconds = cpu_seconds(pids) - cpu_before
         if count_url:
             phase.stored = await stored_count(count_url) - before
+        if count_url and drain:
+            began = time.perf_counter()
+            if await settle(count_url, within=DRAIN_LIMIT):
+                phase.drained_seconds = time.perf_counter() - began
         return phase
 
     first = await counted(paced(urls, paced_set, rate=args.rate, seconds=args.seconds))
     second = await counted(
-        saturate(urls, saturation_set, concurrency=args.concurrency, seconds=args.saturation_seconds)
+        saturate(urls, saturation_set, concurrency=args.concurrency, seconds=args.saturation_seconds), drain=True
     )
     return [first, second]
 
@@ -386,7 +427,8 @@ def instances_for(backend: str, args: argparse.Namespace) -> int:
 async def bench_service(backend: str, args: argparse.Namespace, sink: str) -> list[Phase]:
     async with _database(backend) as url, AsyncExitStack() as running:
         workdir = Path(running.enter_context(tempfile.TemporaryDirectory(prefix="duban-bench-")))
-        urls = []
+        urls: list[str] = []
+        pids: list[int] = []
         for n in range(instances_for(backend, args)):
             port = free_port()
             folder = workdir / f"duban{n + 1}"
@@ -396,9 +438,10 @@ async def bench_service(backend: str, args: argparse.Namespace, sink: str) -> li
             duban = [sys.executable, "-m", "bot", "--config", str(config)]
             if n == 0:
                 subprocess.run([*duban, "db", "upgrade"], cwd=folder, check=True, capture_output=True)  # noqa: ASYNC221
-            await running.enter_async_context(process([*duban, "serve"], f"http://{HOST}:{port}/healthz", cwd=folder))
+            served = process([*duban, "serve"], f"http://{HOST}:{port}/healthz", cwd=folder)
+            pids.append((await running.enter_async_context(served)).pid)
             urls.append(f"http://{HOST}:{port}/wecom/bot")
-        return await measure(urls, args=args, count_url=url, run=backend, sink=sink)
+        return await measure(urls, args=args, count_url=url, run=backend, sink=sink, pids=pids)
 
 
 def _database(backend: str) -> AbstractAsyncContextManager[str]:
@@ -418,7 +461,7 @@ def report(results: dict[str, list[Phase]], args: argparse.Namespace) -> dict[st
     print()
     header = (
         f"{'target':<10} {'phase':<11} {'sent':>6} {'ok':>6} {'fail':>5} {'answered/s':>10} "
-        f"{'stored/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}"
+        f"{'stored/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'cpu µs':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -436,11 +479,13 @@ def report(results: dict[str, list[Phase]], args: argparse.Namespace) -> dict[st
             data = phase.summary()
             summary[target][phase.name] = data
             stored = "-" if data["stored_per_second"] is None else f"{data['stored_per_second']:.0f}"
+            cpu = "-" if data["cpu_us_per_callback"] is None else f"{data['cpu_us_per_callback']:.0f}"
             print(
                 f"{target:<10} {phase.name:<11} {phase.sent:>6} {phase.ok:>6} {phase.failed:>5} "
                 f"{data['answered_per_second']:>10.0f} {stored:>9} {data['p50_ms']:>7.1f} {data['p99_ms']:>7.1f} "
-                f"{(data['max_ms'] or 0):>7.1f}"
+                f"{(data['max_ms'] or 0):>7.1f} {cpu:>7}"
             )
+    print("cpu µs: server CPU (user + system, every thread) per stored callback, or per answered one for a reference")
     print()
     for target, phases in results.items():
         if target in ("bare", "crypto"):
@@ -459,6 +504,22 @@ def report(results: dict[str, list[Phase]], args: argparse.Namespace) -> dict[st
             f"(target ≥ {TARGET_RATIO:.2f}: {verdict_rate}); {sustained / bare_rate if bare_rate else 0:.2f} × bare; "
             f"errors {errors} ({'met' if errors == 0 else 'MISSED'})"
         )
+        saturation = by_name["saturation"]
+        cost = saturation.cpu_us_per_callback
+        reference_cost = crypto["saturation"].cpu_us_per_callback
+        if cost and reference_cost:
+            print(
+                f"  server CPU per stored callback {cost:.0f} µs against the crypto-only reference's "
+                f"{reference_cost:.0f} µs per answered one ({reference_cost / cost:.2f})"
+            )
+            summary[target]["cpu_ratio_to_crypto"] = round(reference_cost / cost, 3)
+        if saturation.drained_seconds is None:
+            print(f"  the saturation phase's backlog was not handled and answered within {DRAIN_LIMIT:.0f} s")
+        else:
+            print(
+                f"  the saturation phase's backlog was handled and every answer sent "
+                f"{saturation.drained_seconds:.1f} s after its last callback"
+            )
         summary[target]["ratio_to_crypto"] = round(ratio, 3)
         summary[target]["ratio_to_bare"] = round(sustained / bare_rate if bare_rate else 0.0, 3)
     return summary
@@ -472,11 +533,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     crypto_port = free_port()
     crypto_url = f"http://{HOST}:{crypto_port}"
     crypto_cmd = [sys.executable, "-m", "bench.inbound", "--serve-crypto", str(crypto_port)]
-    async with process(bare_cmd, f"{sink}/ready"):
-        results["bare"] = await measure([f"{sink}/wecom/bot"], args=args, count_url=None, run="bare", sink=sink)
-        async with process(crypto_cmd, f"{crypto_url}/ready"):
+    async with process(bare_cmd, f"{sink}/ready") as bare:
+        results["bare"] = await measure(
+            [f"{sink}/wecom/bot"], args=args, count_url=None, run="bare", sink=sink, pids=[bare.pid]
+        )
+        async with process(crypto_cmd, f"{crypto_url}/ready") as crypto:
             results["crypto"] = await measure(
-                [f"{crypto_url}/wecom/bot"], args=args, count_url=None, run="crypto", sink=sink
+                [f"{crypto_url}/wecom/bot"], args=args, count_url=None, run="crypto", sink=sink, pids=[crypto.pid]
             )
         for backend in args.backends:
             print(f"… {backend}", file=sys.stderr)
