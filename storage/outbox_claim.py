@@ -214,23 +214,32 @@ async def _spent_keys(session: AsyncSession, keys: Collection[str]) -> set[str]:
     return set(result)
 
 
-async def _later_rows(session: AsyncSession, head: Claim, now: datetime) -> tuple[tuple[int, dict[str, Any]], ...]:
-    """Pending rows queued behind ``head`` on its once-only key (more replies to the same message).
+async def _queued_behind(
+    session: AsyncSession, heads: Sequence[Claim], now: datetime
+) -> dict[str, tuple[tuple[int, dict[str, Any]], ...]]:
+    """For each head on a once-only key, the pending rows queued behind it (more replies to the same message), by
+    rate key, in one query for all of them.
 
     A WeCom 智能机器人 ``response_url`` carries one request: every reply queued for it by then goes in that one
     request, rather than all but the first being refused.
     """
+    if not heads:
+        return {}
+    first = {head.rate_key: head.id for head in heads}
     rows = await session.execute(
-        select(OutboxMessage.id, OutboxMessage.message)
+        select(OutboxMessage.rate_key, OutboxMessage.id, OutboxMessage.message)
         .where(
-            OutboxMessage.rate_key == head.rate_key,
+            OutboxMessage.rate_key.in_(sorted(first)),
             OutboxMessage.state == OutboxState.PENDING,
-            OutboxMessage.id > head.id,
             OutboxMessage.due_at <= now,
         )
         .order_by(OutboxMessage.id)
     )
-    return tuple((outbox_id, dict(message)) for outbox_id, message in rows)
+    behind: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for rate_key, outbox_id, message in rows:
+        if outbox_id > first[rate_key]:
+            behind.setdefault(rate_key, []).append((outbox_id, dict(message)))
+    return {rate_key: tuple(queued) for rate_key, queued in behind.items()}
 
 
 def _file_of(row: Any) -> OutboxFile | None:
@@ -303,9 +312,13 @@ async def claim_due(
             .execution_options(synchronize_session=False)
         )
     if result.claimed:
-        for position, claim in enumerate(result.claimed):
-            if policies[claim.rate_key].once:
-                result.claimed[position] = replace(claim, merged=await _later_rows(session, claim, now))
+        behind = await _queued_behind(
+            session, [claim for claim in result.claimed if policies[claim.rate_key].once], now
+        )
+        result.claimed = [
+            replace(claim, merged=behind[claim.rate_key]) if claim.rate_key in behind else claim
+            for claim in result.claimed
+        ]
         await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_([outbox_id for claim in result.claimed for outbox_id in claim.ids]))
